@@ -1,0 +1,1 @@
+//! The conformance suite: sandbox, mocks, case catalog and runner.

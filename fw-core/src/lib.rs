@@ -1,0 +1,26 @@
+//! fw-core: the pure heart of the devcontainer egress firewall.
+//!
+//! The pipeline is `Config → Inputs (meta, resolved names, subnets, Docker DNS, resolvers) →
+//! Plan → rendered text (iptables-restore, ip6tables-restore, ipset restore)`. Everything here is
+//! plain data and pure functions: nothing in this crate runs a command or needs privileges. The
+//! one side-effecting step, applying the rendered text, lives behind a seam in fw-cli.
+
+pub mod config;
+pub mod docker_dns;
+pub mod fixtures;
+pub mod inputs;
+pub mod meta;
+pub mod names;
+pub mod npm;
+pub mod plan;
+pub mod render;
+pub mod resolv;
+pub mod restore;
+pub mod validate;
+
+pub use config::{Config, Profile};
+pub use docker_dns::DockerDnsRules;
+pub use inputs::Inputs;
+pub use meta::MetaRanges;
+pub use plan::Plan;
+pub use validate::{Domain, parse_cidr};

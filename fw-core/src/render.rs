@@ -1,0 +1,1 @@
+//! Rendering a plan to restore-format text.

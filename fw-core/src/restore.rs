@@ -1,0 +1,1 @@
+//! A reader of the restore formats we render.

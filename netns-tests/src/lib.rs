@@ -1,0 +1,1 @@
+//! The conformance suite run against fw-cli, the bash reference and mutants.
