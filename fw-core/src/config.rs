@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::validate::Domain;
 
 /// How strict the firewall is. Both are full default-deny firewalls for IPv4 and IPv6.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// The hardened default: DNS only to the configured resolvers, SSH only to allowlisted

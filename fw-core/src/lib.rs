@@ -16,6 +16,7 @@ pub mod plan;
 pub mod render;
 pub mod resolv;
 pub mod restore;
+pub mod sample;
 pub mod validate;
 
 pub use config::{Config, Profile};

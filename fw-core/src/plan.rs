@@ -1,6 +1,322 @@
-//! The plan: pure data built from configuration and inputs.
-//! (being written)
+//! The plan: pure data built from configuration and inputs, before any text is rendered.
+//!
+//! A plan is deterministic: every list is sorted and deduplicated, CIDRs are aggregated with
+//! `ipnet`, and IPv4 and IPv6 are kept apart, so that the same configuration and inputs always
+//! give the same plan whatever order they arrived in. `fw-cli plan --json` prints it.
 
-/// Placeholder until the plan lands.
-#[derive(Debug)]
-pub struct Plan;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::Serialize;
+
+use crate::config::{Config, Profile};
+use crate::docker_dns::DockerDnsRules;
+use crate::inputs::{Inputs, Subnet};
+use crate::resolv::Resolvers;
+use crate::validate::split_families;
+
+/// What the firewall will allow, and why, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub profile: Profile,
+    /// The IPv4 allowlist loaded into the `fw-allow-v4` set: GitHub meta ranges, the addresses
+    /// of every resolved domain and the configured CIDRs, aggregated.
+    pub allow_v4: Vec<Ipv4Net>,
+    /// The IPv6 allowlist loaded into the `fw-allow-v6` set.
+    pub allow_v6: Vec<Ipv6Net>,
+    /// Local networks: subnets connected to the container (Docker networks), allowed both
+    /// ways, aggregated.
+    pub local: LocalNets,
+    /// Resolvers DNS is allowed to in the strict profile (the compat profile allows port 53 to
+    /// any address). Loopback resolvers such as Docker's 127.0.0.11 need no entry.
+    pub dns_v4: Vec<Ipv4Addr>,
+    pub dns_v6: Vec<Ipv6Addr>,
+    /// Docker's embedded-DNS nat rules, written back verbatim.
+    pub docker_dns: DockerDnsRules,
+    /// Things the operator should know: failed names, dropped answers.
+    pub warnings: Vec<String>,
+    /// Counts for reports (INF-02).
+    pub stats: PlanStats,
+}
+
+/// The container's own networks, which the firewall never cuts off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LocalNets {
+    pub v4: Vec<Ipv4Net>,
+    pub v6: Vec<Ipv6Net>,
+}
+
+impl LocalNets {
+    /// The connected subnets, minus what needs no rule or must not get one: loopback (always
+    /// open) and IPv6 link-local (every link has it; neighbour discovery is allowed by its own
+    /// ICMPv6 rules instead, so fe80::/64 never opens a link to arbitrary peers).
+    pub fn from_subnets(subnets: &[Subnet]) -> Self {
+        let nets = subnets.iter().map(|s| s.net.trunc()).filter(|n| match n {
+            IpNet::V4(n) => !n.addr().is_loopback(),
+            IpNet::V6(n) => !n.addr().is_loopback() && !is_link_local_v6(&n.addr()),
+        });
+        let (v4, v6) = split_families(nets);
+        LocalNets {
+            v4: Ipv4Net::aggregate(&v4),
+            v6: Ipv6Net::aggregate(&v6),
+        }
+    }
+}
+
+/// Counts of what went into the allowlist, before aggregation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlanStats {
+    pub meta_ranges: usize,
+    pub domains_resolved: usize,
+    pub domains_failed: usize,
+    pub resolved_addresses: usize,
+    pub configured_cidrs: usize,
+    /// Entries of the two sets after aggregation.
+    pub set_entries_v4: usize,
+    pub set_entries_v6: usize,
+}
+
+fn is_link_local_v6(a: &Ipv6Addr) -> bool {
+    (a.segments()[0] & 0xffc0) == 0xfe80
+}
+
+/// Why a resolved address is not put in the allowlist, if it must not be. A name is an
+/// untrusted input: an answer pointing at "any address", multicast or broadcast would open
+/// nothing useful and could open too much. Loopback needs no entry (always open).
+fn unusable_answer(a: &IpAddr) -> Option<&'static str> {
+    match a {
+        IpAddr::V4(v4) if v4.is_unspecified() => Some("the unspecified address"),
+        IpAddr::V4(v4) if v4.is_broadcast() => Some("the broadcast address"),
+        IpAddr::V4(v4) if v4.is_multicast() => Some("a multicast address"),
+        IpAddr::V4(v4) if v4.is_loopback() => Some("a loopback address (always allowed)"),
+        IpAddr::V6(v6) if v6.is_unspecified() => Some("the unspecified address"),
+        IpAddr::V6(v6) if v6.is_multicast() => Some("a multicast address"),
+        IpAddr::V6(v6) if v6.is_loopback() => Some("a loopback address (always allowed)"),
+        _ => None,
+    }
+}
+
+impl Plan {
+    /// Builds the plan for a successful gathering.
+    pub fn build(config: &Config, inputs: &Inputs) -> Plan {
+        let mut warnings = Vec::new();
+        let mut stats = PlanStats::default();
+        let mut nets: Vec<IpNet> = Vec::new();
+
+        nets.extend(inputs.meta.nets());
+        stats.meta_ranges = nets.len();
+
+        let mut resolved = inputs.resolved.clone();
+        resolved.sort_by(|a, b| a.domain.cmp(&b.domain));
+        for r in &resolved {
+            if r.addrs.is_empty() {
+                stats.domains_failed += 1;
+                let why = r.warning.as_deref().unwrap_or("no addresses");
+                warnings.push(format!("domain {} not allowed: {why}", r.domain));
+                continue;
+            }
+            stats.domains_resolved += 1;
+            let mut addrs = r.addrs.clone();
+            addrs.sort();
+            addrs.dedup();
+            for a in addrs {
+                if let Some(why) = unusable_answer(&a) {
+                    warnings.push(format!("domain {} answer {a} skipped: {why}", r.domain));
+                    continue;
+                }
+                stats.resolved_addresses += 1;
+                nets.push(IpNet::from(a));
+            }
+        }
+
+        stats.configured_cidrs = config.cidrs.len();
+        nets.extend(config.cidrs.iter().map(|c| c.net));
+
+        let (v4, v6) = split_families(nets);
+        let allow_v4 = Ipv4Net::aggregate(&v4);
+        let allow_v6 = Ipv6Net::aggregate(&v6);
+        stats.set_entries_v4 = allow_v4.len();
+        stats.set_entries_v6 = allow_v6.len();
+
+        let (dns_v4, dns_v6) = dns_servers(&inputs.resolvers);
+        Plan {
+            profile: config.profile,
+            allow_v4,
+            allow_v6,
+            local: LocalNets::from_subnets(&inputs.subnets),
+            dns_v4,
+            dns_v6,
+            docker_dns: inputs.docker_dns.clone(),
+            warnings,
+            stats,
+        }
+    }
+}
+
+/// The resolvers DNS must reach, split by family, sorted and deduplicated.
+pub fn dns_servers(resolvers: &Resolvers) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for a in resolvers.dns_destinations() {
+        match a {
+            IpAddr::V4(a) => v4.push(a),
+            IpAddr::V6(a) => v6.push(a),
+        }
+    }
+    v4.sort();
+    v4.dedup();
+    v6.sort();
+    v6.dedup();
+    (v4, v6)
+}
+
+/// What the safe closed ruleset keeps open after a failure: loopback, established flows, DNS
+/// to the configured resolvers and the container's own networks. Nothing else, and no ipset
+/// (the failure may be that `ipset` is missing).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SafeClosed {
+    pub local: LocalNets,
+    pub dns_v4: Vec<Ipv4Addr>,
+    pub dns_v6: Vec<Ipv6Addr>,
+}
+
+impl SafeClosed {
+    pub fn new(subnets: &[Subnet], resolvers: &Resolvers) -> Self {
+        let (dns_v4, dns_v6) = dns_servers(resolvers);
+        SafeClosed {
+            local: LocalNets::from_subnets(subnets),
+            dns_v4,
+            dns_v6,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::config::{CidrEntry, Origin};
+    use crate::inputs::Resolution;
+    use crate::meta::MetaRanges;
+    use crate::sample::{base_config, sample_inputs};
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn allowlist_takes_meta_names_and_cidrs_and_aggregates() {
+        let plan = Plan::build(&base_config(), &sample_inputs());
+        let v4: Vec<String> = plan.allow_v4.iter().map(|n| n.to_string()).collect();
+        // 192.0.2.0/26 + .64/26 + .128/26 from meta; the two /26 halves of 192.0.2.0/25 merge.
+        assert_eq!(
+            v4,
+            [
+                "64.29.17.0/24",
+                "76.76.21.0/24",
+                "192.0.2.0/25",
+                "192.0.2.128/26",
+                "203.0.113.10/31",
+                "203.0.113.20/32",
+                "216.198.79.0/24",
+            ]
+        );
+        let v6: Vec<String> = plan.allow_v6.iter().map(|n| n.to_string()).collect();
+        assert_eq!(v6, ["2001:db8:1::/48", "2001:db8:10::10/128"]);
+        assert_eq!(plan.stats.domains_failed, 1);
+        assert!(plan.warnings.iter().any(|w| w.contains("nx.example.test")));
+    }
+
+    #[test]
+    fn docker_networks_are_local_and_link_local_is_not() {
+        let plan = Plan::build(&base_config(), &sample_inputs());
+        let v4: Vec<String> = plan.local.v4.iter().map(|n| n.to_string()).collect();
+        // Adjacent networks merge: 172.18.0.0/16 and 172.19.0.0/16 are 172.18.0.0/15.
+        assert_eq!(v4, ["172.18.0.0/15"]);
+        let v6: Vec<String> = plan.local.v6.iter().map(|n| n.to_string()).collect();
+        assert_eq!(v6, ["fd00:18::/64"]);
+    }
+
+    #[test]
+    fn dns_goes_to_non_loopback_resolvers_only() {
+        let mut inputs = sample_inputs();
+        inputs.resolvers = Resolvers {
+            nameservers: vec![
+                "127.0.0.11".parse().unwrap(),
+                "198.51.100.2".parse().unwrap(),
+            ],
+            ext_servers: vec![
+                "198.51.100.2".parse().unwrap(),
+                "2001:db8::53".parse().unwrap(),
+            ],
+            ..Resolvers::default()
+        };
+        let plan = Plan::build(&base_config(), &inputs);
+        assert_eq!(plan.dns_v4, ["198.51.100.2".parse::<Ipv4Addr>().unwrap()]);
+        assert_eq!(plan.dns_v6, ["2001:db8::53".parse::<Ipv6Addr>().unwrap()]);
+    }
+
+    #[test]
+    fn hostile_answers_are_skipped_with_a_warning() {
+        let mut inputs = Inputs::default();
+        inputs.resolved.push(Resolution::ok(
+            "evil.example.test".parse().unwrap(),
+            [
+                "0.0.0.0",
+                "127.0.0.1",
+                "224.0.0.1",
+                "255.255.255.255",
+                "::",
+                "ff02::1",
+            ]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect(),
+        ));
+        let mut config = base_config();
+        config.cidrs.clear();
+        let plan = Plan::build(&config, &inputs);
+        assert!(plan.allow_v4.is_empty() && plan.allow_v6.is_empty());
+        assert_eq!(plan.warnings.len(), 6, "{:?}", plan.warnings);
+    }
+
+    #[test]
+    fn plan_does_not_depend_on_input_order() {
+        let a = sample_inputs();
+        let mut b = a.clone();
+        b.resolved.reverse();
+        b.subnets.reverse();
+        for r in &mut b.resolved {
+            r.addrs.reverse();
+        }
+        for v in b.meta.ranges.values_mut() {
+            v.reverse();
+        }
+        let mut config = base_config();
+        let pa = Plan::build(&config, &a);
+        config.cidrs.reverse();
+        assert_eq!(pa, Plan::build(&config, &b));
+    }
+
+    #[test]
+    fn meta_keys_outside_the_plan_never_enter_it() {
+        let inputs = Inputs {
+            meta: MetaRanges {
+                ranges: [("web".to_owned(), vec![net("192.0.2.0/26")])].into(),
+            },
+            ..Inputs::default()
+        };
+        let mut config = base_config();
+        config.cidrs = vec![CidrEntry {
+            net: net("2001:db8:2::/48"),
+            origin: Origin::Default,
+        }];
+        let plan = Plan::build(&config, &inputs);
+        assert_eq!(
+            plan.allow_v4,
+            [net("192.0.2.0/26").to_string().parse().unwrap()]
+        );
+        assert_eq!(plan.allow_v6.len(), 1);
+    }
+}

@@ -234,7 +234,10 @@ mod tests {
     #[case("2001:db8::1", "2001:db8::1/128")]
     #[case("2001:db8::1/64", "2001:db8::/64")]
     fn accepts_cidrs(#[case] input: &str, #[case] want: &str) {
-        assert_eq!(parse_cidr(input).map(|n| n.to_string()), Ok(want.to_owned()));
+        assert_eq!(
+            parse_cidr(input).map(|n| n.to_string()),
+            Ok(want.to_owned())
+        );
     }
 
     #[rstest]
