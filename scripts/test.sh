@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The project's test command: installs the system packages the tests need, then runs the gates
+# (format, lints, shellcheck) and every test of the workspace. CI (.ci/run) runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup-system.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== shellcheck"
+find scripts .ci -type f \( -name '*.sh' -o -name run \) -print0 | xargs -0 shellcheck
+echo "== cargo test"
+cargo test --workspace --locked
