@@ -5,8 +5,10 @@
 //! plain data and pure functions: nothing in this crate runs a command or needs privileges. The
 //! one side-effecting step, applying the rendered text, lives behind a seam in fw-cli.
 
+pub mod apply;
 pub mod config;
 pub mod docker_dns;
+pub mod exec;
 pub mod fixtures;
 pub mod inputs;
 pub mod meta;

@@ -707,7 +707,9 @@ mod tests {
             prop_assert_eq!(got6, want6);
             let t = parse_iptables(&a.iptables).unwrap();
             prop_assert_eq!(t.table("nat").unwrap().rules.len(), plan.docker_dns.rules.len());
-            prop_assert!(parse_iptables(&a.ip6tables).is_ok());
+            // Read back and written again, the text is unchanged: the reader loses nothing.
+            prop_assert_eq!(t.to_text(), a.iptables.clone());
+            prop_assert_eq!(parse_iptables(&a.ip6tables).unwrap().to_text(), a.ip6tables.clone());
         }
     }
 

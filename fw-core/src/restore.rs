@@ -99,6 +99,49 @@ impl IptablesText {
     pub fn table(&self, name: &str) -> Option<&Table> {
         self.tables.iter().find(|t| t.name == name)
     }
+
+    /// Writes the text back in `iptables-save` form (zero counters), quoting arguments that
+    /// hold whitespace or quotes as `iptables-save` does.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for t in &self.tables {
+            out.push('*');
+            out.push_str(&t.name);
+            out.push('\n');
+            for c in &t.chains {
+                let policy = c.policy.as_deref().unwrap_or("-");
+                out.push_str(&format!(":{} {policy} [0:0]\n", c.name));
+            }
+            for r in &t.rules {
+                out.push_str("-A ");
+                out.push_str(&r.chain);
+                for a in &r.args {
+                    out.push(' ');
+                    out.push_str(&quote_arg(a));
+                }
+                out.push('\n');
+            }
+            out.push_str("COMMIT\n");
+        }
+        out
+    }
+}
+
+/// Quotes one argument the way `iptables-save` does, when it needs quoting.
+pub fn quote_arg(a: &str) -> String {
+    if !a.is_empty() && !a.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\') {
+        return a.to_owned();
+    }
+    let mut q = String::with_capacity(a.len() + 2);
+    q.push('"');
+    for c in a.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
 }
 
 /// Splits a rule line into arguments: whitespace separated, double-quoted strings kept whole
