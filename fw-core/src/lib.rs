@@ -11,6 +11,7 @@ pub mod docker_dns;
 pub mod exec;
 pub mod fixtures;
 pub mod inputs;
+pub mod marker;
 pub mod meta;
 pub mod names;
 pub mod npm;

@@ -1,0 +1,265 @@
+//! The marker file (`/tmp/.firewall-init-done` by default): written only after a verified
+//! success, removed at the start of every run, so that its presence means "the firewall in
+//! this namespace, since this boot, was applied and proven".
+//!
+//! It holds JSON: when, the boot id, the network namespace's inode, the hash of the applied
+//! ruleset and the fw-cli version. `fw-cli status` trusts a marker only when its boot id and
+//! namespace match the current ones: a marker that survived a restart of the container (kernel
+//! state is gone) or that was copied from elsewhere proves nothing.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::render::Ruleset;
+
+/// The marker's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    /// When the firewall was proven, RFC 3339, UTC.
+    pub time: String,
+    /// `/proc/sys/kernel/random/boot_id` at that time.
+    pub boot_id: String,
+    /// The inode of the network namespace the firewall was applied in.
+    pub netns_inode: u64,
+    /// SHA-256 of the applied ruleset (iptables, ip6tables and ipset texts).
+    pub ruleset_hash: String,
+    /// The version of fw-cli that applied it.
+    pub version: String,
+}
+
+/// Errors of the marker file, naming the path.
+#[derive(Debug, thiserror::Error)]
+pub enum MarkerError {
+    #[error("cannot write the marker {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot remove the marker {path}: {source}")]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the marker {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the marker {path} is not a marker of ours: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+/// The identity of the place a firewall lives in: boot and network namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Place {
+    pub boot_id: String,
+    pub netns_inode: u64,
+}
+
+impl Place {
+    /// Reads the boot id and the calling thread's network namespace inode.
+    pub fn current() -> std::io::Result<Place> {
+        use std::os::unix::fs::MetadataExt;
+        let boot_id = fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+            .trim()
+            .to_owned();
+        // thread-self: the namespace of this thread, which is what the rules were applied in.
+        let netns_inode = fs::metadata("/proc/thread-self/ns/net")?.ino();
+        Ok(Place {
+            boot_id,
+            netns_inode,
+        })
+    }
+}
+
+/// SHA-256 of a ruleset, hex.
+pub fn ruleset_hash(r: &Ruleset) -> String {
+    let mut h = Sha256::new();
+    for part in [&r.iptables, &r.ip6tables, &r.ipset] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Marker {
+    pub fn new(place: &Place, ruleset: &Ruleset, version: &str) -> Marker {
+        Marker {
+            time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            boot_id: place.boot_id.clone(),
+            netns_inode: place.netns_inode,
+            ruleset_hash: ruleset_hash(ruleset),
+            version: version.to_owned(),
+        }
+    }
+
+    /// Whether the marker was written in this boot and this network namespace.
+    pub fn is_for(&self, place: &Place) -> bool {
+        self.boot_id == place.boot_id && self.netns_inode == place.netns_inode
+    }
+}
+
+/// Writes the marker atomically: a temporary file in the same directory, flushed, then renamed
+/// over the marker, so a reader never sees a half-written marker and a crash leaves none.
+pub fn write(path: &Path, marker: &Marker) -> Result<(), MarkerError> {
+    let err = |source| MarkerError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let body = serde_json::to_vec_pretty(marker).map_err(|e| err(std::io::Error::other(e)))?;
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(&body)?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
+
+/// Removes the marker; a marker that is not there is fine.
+pub fn remove(path: &Path) -> Result<(), MarkerError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(MarkerError::Remove {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Reads the marker: `None` when there is none.
+pub fn read(path: &Path) -> Result<Option<Marker>, MarkerError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(MarkerError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| MarkerError::Invalid {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn ruleset(x: &str) -> Ruleset {
+        Ruleset {
+            iptables: x.to_owned(),
+            ip6tables: String::new(),
+            ipset: String::new(),
+        }
+    }
+
+    fn tempdir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "fw-marker-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn writes_reads_and_removes_atomically() {
+        let dir = tempdir();
+        let path = dir.join(".firewall-init-done");
+        let place = Place {
+            boot_id: "b".into(),
+            netns_inode: 7,
+        };
+        let m = Marker::new(&place, &ruleset("a"), "0.1.0");
+        write(&path, &m).unwrap();
+        assert_eq!(read(&path).unwrap(), Some(m.clone()));
+        // Only the marker: no temporary file left behind.
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        assert!(m.is_for(&place));
+        assert!(!m.is_for(&Place {
+            boot_id: "b".into(),
+            netns_inode: 8
+        }));
+        remove(&path).unwrap();
+        remove(&path).unwrap();
+        assert_eq!(read(&path).unwrap(), None);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_foreign_file_is_not_a_marker() {
+        let dir = tempdir();
+        let path = dir.join("m");
+        fs::write(&path, "ok\n").unwrap();
+        assert!(matches!(read(&path), Err(MarkerError::Invalid { .. })));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_write_into_a_missing_directory_names_the_path() {
+        let err = write(
+            Path::new("/nonexistent-fw-dir/marker"),
+            &Marker::new(
+                &Place {
+                    boot_id: "b".into(),
+                    netns_inode: 1,
+                },
+                &ruleset("a"),
+                "v",
+            ),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent-fw-dir/marker"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_hash_changes_with_the_ruleset_and_not_otherwise() {
+        assert_eq!(ruleset_hash(&ruleset("a")), ruleset_hash(&ruleset("a")));
+        assert_ne!(ruleset_hash(&ruleset("a")), ruleset_hash(&ruleset("b")));
+        assert_eq!(ruleset_hash(&ruleset("a")).len(), 64);
+    }
+
+    #[test]
+    fn the_current_place_is_readable() {
+        let p = Place::current().unwrap();
+        assert!(!p.boot_id.is_empty() && p.netns_inode > 0);
+    }
+}
