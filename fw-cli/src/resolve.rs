@@ -1,0 +1,1 @@
+//! Resolving the allowlisted domains with hickory-resolver. (being written)

@@ -1,0 +1,1 @@
+//! The container's connected subnets, from netlink. (being written)
