@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod config;
+pub mod conntrack;
 pub mod docker_dns;
 pub mod exec;
 pub mod fixtures;

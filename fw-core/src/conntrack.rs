@@ -1,0 +1,174 @@
+//! Cutting flows the new policy forbids (SEQ-09), keeping the container's own (SEQ-08).
+//!
+//! Rules only see new packets of a flow if nothing accepts the flow as ESTABLISHED first. The
+//! strict ruleset accepts outbound packets by destination only, so a forbidden flow stops at its
+//! next packet; deleting its conntrack entry as well makes the cut visible at once to both ends
+//! and leaves no state behind. This module parses `conntrack -L` output and decides which
+//! entries to delete; fw-cli runs the tool through the [`crate::exec::Tools`] seam.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::plan::Plan;
+
+/// One tracked flow, by its original direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Flow {
+    pub proto: String,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: Option<u16>,
+    pub dport: Option<u16>,
+}
+
+impl Flow {
+    /// The `conntrack -D` arguments that delete exactly this flow.
+    pub fn delete_args(&self) -> Vec<String> {
+        let mut a = vec![
+            "-D".to_owned(),
+            "-p".to_owned(),
+            self.proto.clone(),
+            "-s".to_owned(),
+            self.src.to_string(),
+            "-d".to_owned(),
+            self.dst.to_string(),
+        ];
+        if let Some(p) = self.sport {
+            a.extend(["--sport".to_owned(), p.to_string()]);
+        }
+        if let Some(p) = self.dport {
+            a.extend(["--dport".to_owned(), p.to_string()]);
+        }
+        a
+    }
+}
+
+/// Parses `conntrack -L` output (one flow a line; the first `src=`/`dst=`/`sport=`/`dport=`
+/// fields are the original direction). Lines that are not flows are skipped.
+pub fn parse_flows(text: &str) -> Vec<Flow> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        // "ipv4 2 tcp 6 ..." (conntrack -o extended) or "tcp 6 ...".
+        let Some(mut proto) = fields.next() else { continue };
+        if proto == "ipv4" || proto == "ipv6" {
+            let _ = fields.next();
+            match fields.next() {
+                Some(p) => proto = p,
+                None => continue,
+            }
+        }
+        let (mut src, mut dst, mut sport, mut dport) = (None, None, None, None);
+        for f in fields {
+            let Some((k, v)) = f.split_once('=') else { continue };
+            match k {
+                "src" if src.is_none() => src = v.parse().ok(),
+                "dst" if dst.is_none() => dst = v.parse().ok(),
+                "sport" if sport.is_none() => sport = v.parse().ok(),
+                "dport" if dport.is_none() => dport = v.parse().ok(),
+                _ => {}
+            }
+        }
+        if let (Some(src), Some(dst)) = (src, dst) {
+            out.push(Flow {
+                proto: proto.to_owned(),
+                src,
+                dst,
+                sport,
+                dport,
+            });
+        }
+    }
+    out
+}
+
+fn in_nets(a: &IpAddr, v4: &[ipnet::Ipv4Net], v6: &[ipnet::Ipv6Net]) -> bool {
+    match a {
+        IpAddr::V4(a) => v4.iter().any(|n| n.contains(a)),
+        IpAddr::V6(a) => v6.iter().any(|n| n.contains(a)),
+    }
+}
+
+/// Whether the strict policy of `plan` allows this flow to go on: both ends local (loopback,
+/// the Docker networks: the container's own addresses lie in them too), a destination in the
+/// allowlist, or DNS to a configured resolver. A flow between the container and any other
+/// address, whichever side opened it, is forbidden.
+pub fn allowed(plan: &Plan, flow: &Flow) -> bool {
+    let local = |a: &IpAddr| a.is_loopback() || in_nets(a, &plan.local.v4, &plan.local.v6);
+    if local(&flow.src) && local(&flow.dst) {
+        return true;
+    }
+    if in_nets(&flow.dst, &plan.allow_v4, &plan.allow_v6) {
+        return true;
+    }
+    let dns = match flow.dst {
+        IpAddr::V4(a) => plan.dns_v4.contains(&a),
+        IpAddr::V6(a) => plan.dns_v6.contains(&a),
+    };
+    dns && flow.dport == Some(53)
+}
+
+/// The flows to delete: every flow the plan does not allow.
+pub fn forbidden<'a>(plan: &Plan, flows: &'a [Flow]) -> Vec<&'a Flow> {
+    flows.iter().filter(|f| !allowed(plan, f)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::sample::{base_config, sample_inputs};
+
+    const LISTING: &str = "\
+tcp      6 431999 ESTABLISHED src=172.18.0.2 dst=198.51.100.10 sport=40000 dport=8080 src=198.51.100.10 dst=172.18.0.2 sport=8080 dport=40000 [ASSURED] mark=0 use=1
+tcp      6 431999 ESTABLISHED src=172.18.0.2 dst=172.19.0.5 sport=40001 dport=22 src=172.19.0.5 dst=172.18.0.2 sport=22 dport=40001 [ASSURED] mark=0 use=1
+tcp      6 431999 ESTABLISHED src=172.19.0.5 dst=172.19.0.2 sport=50000 dport=9000 src=172.19.0.2 dst=172.19.0.5 sport=9000 dport=50000 [ASSURED] mark=0 use=1
+tcp      6 117 TIME_WAIT src=172.18.0.2 dst=192.0.2.70 sport=40002 dport=443 src=192.0.2.70 dst=172.18.0.2 sport=443 dport=40002 [ASSURED] mark=0 use=1
+udp      17 29 src=127.0.0.1 dst=127.0.0.11 sport=5000 dport=53 src=127.0.0.11 dst=127.0.0.1 sport=53211 dport=5000 mark=0 use=1
+ipv6     10 tcp      6 299 ESTABLISHED src=fd00:18::2 dst=2001:db8:bad::1 sport=40003 dport=443 src=2001:db8:bad::1 dst=fd00:18::2 sport=443 dport=40003 [ASSURED] mark=0 use=1
+tcp      6 431999 ESTABLISHED src=198.51.100.99 dst=172.18.0.2 sport=5555 dport=22 src=172.18.0.2 dst=198.51.100.99 sport=22 dport=5555 [ASSURED] mark=0 use=1
+icmp     1 29 src=172.18.0.2 dst=198.51.100.10 type=8 code=0 id=7 src=198.51.100.10 dst=172.18.0.2 type=0 code=0 id=7 mark=0 use=1
+conntrack v1.4.7 (conntrack-tools): 7 flow entries have been shown.
+";
+
+    #[test]
+    fn parses_the_original_direction() {
+        let flows = parse_flows(LISTING);
+        assert_eq!(flows.len(), 8);
+        assert_eq!(flows[0].dst, "198.51.100.10".parse::<IpAddr>().unwrap());
+        assert_eq!((flows[0].sport, flows[0].dport), (Some(40000), Some(8080)));
+        assert_eq!(flows[5].proto, "tcp");
+        assert_eq!(flows[7].dport, None);
+    }
+
+    #[test]
+    fn cuts_blocked_flows_and_keeps_local_allowed_and_dns() {
+        let plan = Plan::build(&base_config(), &sample_inputs());
+        let flows = parse_flows(LISTING);
+        let cut: Vec<String> = forbidden(&plan, &flows)
+            .iter()
+            .map(|f| format!("{} {}", f.proto, f.dst))
+            .collect();
+        assert_eq!(
+            cut,
+            [
+                "tcp 198.51.100.10",
+                "tcp 2001:db8:bad::1",
+                // Inbound from the world, opened before init: forbidden too.
+                "tcp 172.18.0.2",
+                "icmp 198.51.100.10"
+            ]
+        );
+    }
+
+    #[test]
+    fn delete_arguments_name_the_flow() {
+        let flows = parse_flows(LISTING);
+        assert_eq!(
+            flows[0].delete_args().join(" "),
+            "-D -p tcp -s 172.18.0.2 -d 198.51.100.10 --sport 40000 --dport 8080"
+        );
+    }
+}
