@@ -51,7 +51,9 @@ pub fn parse_flows(text: &str) -> Vec<Flow> {
     for line in text.lines() {
         let mut fields = line.split_whitespace();
         // "ipv4 2 tcp 6 ..." (conntrack -o extended) or "tcp 6 ...".
-        let Some(mut proto) = fields.next() else { continue };
+        let Some(mut proto) = fields.next() else {
+            continue;
+        };
         if proto == "ipv4" || proto == "ipv6" {
             let _ = fields.next();
             match fields.next() {
@@ -61,7 +63,9 @@ pub fn parse_flows(text: &str) -> Vec<Flow> {
         }
         let (mut src, mut dst, mut sport, mut dport) = (None, None, None, None);
         for f in fields {
-            let Some((k, v)) = f.split_once('=') else { continue };
+            let Some((k, v)) = f.split_once('=') else {
+                continue;
+            };
             match k {
                 "src" if src.is_none() => src = v.parse().ok(),
                 "dst" if dst.is_none() => dst = v.parse().ok(),

@@ -300,11 +300,9 @@ fn nat_table(docker: &DockerDnsRules) -> String {
     let mut t = String::from(
         "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
     );
-    for chain in &docker.chains {
-        let _ = writeln!(t, ":{chain} - [0:0]");
-    }
-    for r in &docker.rules {
-        let _ = writeln!(t, "-A {} {}", r.chain, r.spec);
+    for line in docker.render_nat_lines() {
+        t.push_str(&line);
+        t.push('\n');
     }
     t.push_str("COMMIT\n");
     t

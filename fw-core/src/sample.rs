@@ -103,6 +103,7 @@ pub fn docker_dns() -> DockerDnsRules {
                 "-s 127.0.0.11/32 -p udp -m udp --sport 53211 -j SNAT --to-source :53",
             ),
         ],
+        ..DockerDnsRules::default()
     }
 }
 

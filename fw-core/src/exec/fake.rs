@@ -489,6 +489,17 @@ impl Tools for FakeKernel {
             }
             return Err(failed(cmd, f.status, f.stderr.clone()));
         }
+        if cmd.args.iter().any(|a| a == "--version" || a == "-V") {
+            let variant = if cmd.program.contains("legacy") {
+                "legacy"
+            } else {
+                "nf_tables"
+            };
+            return Ok(Output {
+                stdout: format!("{} v1.8.9 ({variant})\n", cmd.program),
+                stderr: String::new(),
+            });
+        }
         if let Some((backend, v6, is_restore)) = iptables_kind(&cmd.program) {
             if is_restore {
                 restore_tables(&mut st, cmd, backend, v6)?;
