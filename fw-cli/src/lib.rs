@@ -1,5 +1,9 @@
 //! fw-cli's library: gathering inputs from the system, the `init` sequence and the other
 //! subcommands. `main.rs` is a thin wrapper over it.
 
+pub mod docker;
+pub mod exit;
+pub mod init;
+pub mod lock;
 pub mod resolve;
 pub mod subnets;
