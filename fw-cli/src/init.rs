@@ -15,7 +15,6 @@ use serde::Serialize;
 
 use fw_core::apply::{self, ApplyError, Backend};
 use fw_core::config::{Config, MetaSource, Profile, VerifyTargets};
-use fw_core::conntrack;
 use fw_core::exec::{Command, ExecError, Tools};
 use fw_core::inputs::{Inputs, Resolution, Subnet};
 use fw_core::marker::{self, Marker, MarkerError, Place};
@@ -25,6 +24,7 @@ use fw_core::plan::{Plan, SafeClosed};
 use fw_core::render::{self, Ruleset};
 use fw_core::resolv::Resolvers;
 use fw_core::validate::Domain;
+use fw_core::{DockerDnsRules, conntrack};
 
 use crate::docker::{self, DockerDnsFound};
 use crate::exit;
@@ -423,5 +423,330 @@ pub async fn init<W: World>(
                 warnings: run.warnings,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::cell::RefCell;
+    use std::path::PathBuf;
+
+    use anyhow::anyhow;
+    use fw_core::exec::fake::FakeKernel;
+    use fw_core::sample::{base_config, sample_inputs};
+
+    use super::*;
+
+    /// A scripted world: answers from the sample inputs unless told to fail.
+    struct FakeWorld {
+        inputs: Inputs,
+        meta_error: Option<&'static str>,
+        verify_error: Option<&'static str>,
+        subnets_error: bool,
+        resolved_names: RefCell<Vec<Domain>>,
+        /// What the fake kernel held when the meta fetch ran (to check the pre-open).
+        sets_at_fetch: RefCell<Option<String>>,
+        kernel: Option<&'static FakeKernel>,
+    }
+
+    impl FakeWorld {
+        fn new() -> Self {
+            FakeWorld {
+                inputs: sample_inputs(),
+                meta_error: None,
+                verify_error: None,
+                subnets_error: false,
+                resolved_names: RefCell::new(Vec::new()),
+                sets_at_fetch: RefCell::new(None),
+                kernel: None,
+            }
+        }
+    }
+
+    impl World for FakeWorld {
+        fn resolvers(&self) -> Result<Resolvers> {
+            Ok(self.inputs.resolvers.clone())
+        }
+        async fn subnets(&self) -> Result<Vec<Subnet>> {
+            if self.subnets_error {
+                return Err(anyhow!("netlink: permission denied"));
+            }
+            Ok(self.inputs.subnets.clone())
+        }
+        async fn resolve(&self, domains: &[Domain]) -> Vec<Resolution> {
+            self.resolved_names
+                .borrow_mut()
+                .extend(domains.iter().cloned());
+            let mut out: Vec<Resolution> = self.inputs.resolved.clone();
+            for d in domains {
+                if d.as_str() == "api.github.com" {
+                    out.push(Resolution::ok(
+                        d.clone(),
+                        vec!["192.0.2.70".parse().unwrap()],
+                    ));
+                }
+            }
+            out
+        }
+        async fn fetch_meta(&self, _meta: &MetaSource) -> Result<MetaRanges> {
+            if let Some(k) = self.kernel {
+                *self.sets_at_fetch.borrow_mut() = Some(format!(
+                    "{:?}",
+                    k.sets().get("fw-allow-v4").map(|s| s.members.clone())
+                ));
+            }
+            match self.meta_error {
+                Some(e) => Err(anyhow!(e)),
+                None => Ok(self.inputs.meta.clone()),
+            }
+        }
+        async fn verify(&self, _targets: &VerifyTargets) -> Result<String> {
+            match self.verify_error {
+                Some(e) => Err(anyhow!(e)),
+                None => Ok("blocked: 198.51.100.10:443 refused; allowed: HTTP 200".to_owned()),
+            }
+        }
+        fn place(&self) -> Result<Place> {
+            Ok(Place {
+                boot_id: "boot".into(),
+                netns_inode: 42,
+            })
+        }
+    }
+
+    fn marker_path(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fw-init-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(".firewall-init-done")
+    }
+
+    fn config(name: &str) -> Config {
+        let mut c = base_config();
+        c.marker_path = marker_path(name);
+        c
+    }
+
+    fn opts() -> InitOptions {
+        InitOptions {
+            fail_open: false,
+            backend: Backend::Default,
+            version: "test".into(),
+        }
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// The kernel holds the safe closed ruleset: no set referenced, DROP policies.
+    fn assert_safe_closed(k: &FakeKernel) {
+        let v4 = k.save("nft", false);
+        assert!(v4.contains(":OUTPUT DROP"), "{v4}");
+        assert!(v4.contains("established flows (safe closed)"), "{v4}");
+        assert!(!v4.contains("match-set"), "{v4}");
+    }
+
+    #[test]
+    fn success_applies_verifies_and_writes_the_marker() {
+        let k = FakeKernel::new();
+        let c = config("ok");
+        std::fs::write(&c.marker_path, "stale").unwrap();
+        let s = block_on(init(&c, &FakeWorld::new(), &k, &opts())).unwrap();
+        let m = marker::read(&c.marker_path).unwrap().unwrap();
+        assert_eq!(m, s.marker);
+        assert_eq!(m.netns_inode, 42);
+        assert!(k.save("nft", false).contains("fw: allowlist"));
+        assert!(
+            s.warnings.iter().any(|w| w.contains("nx.example.test")),
+            "{:?}",
+            s.warnings
+        );
+        // Strict: tracked flows were listed for both families.
+        let lines = k.call_lines();
+        assert!(
+            lines.iter().any(|l| l == "conntrack -L -f ipv4"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn each_failure_closes_safely_leaves_no_marker_and_sets_its_exit_code() {
+        type Script = fn(&FakeKernel, &mut FakeWorld);
+        let cases: [(&str, Script, Step, i32); 6] = [
+            (
+                "meta",
+                |_, w| w.meta_error = Some("HTTP 500"),
+                Step::Gather,
+                exit::FIREWALL,
+            ),
+            (
+                "verify",
+                |_, w| w.verify_error = Some("example.com connected"),
+                Step::Verify,
+                exit::VERIFY,
+            ),
+            (
+                "restore",
+                |k, _| k.fail_once("iptables-restore", &["-w"], 2, "bad rule"),
+                Step::Apply,
+                exit::FIREWALL,
+            ),
+            (
+                "ip6",
+                |k, _| k.fail("ip6tables-restore", &["-w"], 1, "no ip6"),
+                Step::Apply,
+                exit::FIREWALL,
+            ),
+            (
+                "swap",
+                |k, _| k.fail_once("ipset", &["swap"], 1, "swap failed"),
+                Step::Apply,
+                exit::FIREWALL,
+            ),
+            (
+                "netlink",
+                |_, w| w.subnets_error = true,
+                Step::Gather,
+                exit::FIREWALL,
+            ),
+        ];
+        for (name, script, step, code) in cases {
+            let k = FakeKernel::new();
+            let mut w = FakeWorld::new();
+            script(&k, &mut w);
+            let c = config(name);
+            std::fs::write(&c.marker_path, "stale").unwrap();
+            let f = block_on(init(&c, &w, &k, &opts())).unwrap_err();
+            assert_eq!(f.error.step(), step, "{name}: {}", f.error);
+            assert_eq!(f.error.exit_code(), code, "{name}");
+            assert!(!c.marker_path.exists(), "{name}: marker left behind");
+            if name == "ip6" {
+                // The IPv6 restore keeps failing: closing reports it, IPv4 is closed.
+                assert!(
+                    matches!(f.after, AfterFailure::CloseFailed(_)),
+                    "{name}: {:?}",
+                    f.after
+                );
+            } else {
+                assert!(
+                    matches!(f.after, AfterFailure::SafeClosed),
+                    "{name}: {:?}",
+                    f.after
+                );
+            }
+            assert_safe_closed(&k);
+        }
+    }
+
+    #[test]
+    fn a_missing_ipset_is_named_and_still_closes() {
+        let k = FakeKernel::new();
+        k.remove_tool("ipset");
+        let c = config("noipset");
+        let f = block_on(init(&c, &FakeWorld::new(), &k, &opts())).unwrap_err();
+        assert_eq!(
+            f.error.to_string(),
+            "ipset is missing: install the Debian package ipset"
+        );
+        assert_eq!(f.error.exit_code(), exit::USAGE);
+        assert!(matches!(f.after, AfterFailure::SafeClosed));
+        assert_safe_closed(&k);
+        // The safe closed ruleset keeps the Docker networks even though gathering never ran.
+        assert!(k.save("nft", false).contains("-d 172.18.0.0/15"));
+    }
+
+    #[test]
+    fn fail_open_leaves_the_rules_alone() {
+        let k = FakeKernel::new();
+        let mut w = FakeWorld::new();
+        w.meta_error = Some("HTTP 500");
+        let mut o = opts();
+        o.fail_open = true;
+        let f = block_on(init(&config("failopen"), &w, &k, &o)).unwrap_err();
+        assert!(matches!(f.after, AfterFailure::LeftAsIs));
+        assert_eq!(k.save("nft", false), "");
+    }
+
+    #[test]
+    fn a_rerun_opens_the_meta_host_before_the_fetch_and_nothing_else() {
+        let k: &'static FakeKernel = Box::leak(Box::new(FakeKernel::new()));
+        let c = config("rerun");
+        block_on(init(&c, &FakeWorld::new(), k, &opts())).unwrap();
+        let mut w = FakeWorld::new();
+        w.kernel = Some(k);
+        block_on(init(&c, &w, k, &opts())).unwrap();
+        let at_fetch = w.sets_at_fetch.borrow().clone().unwrap();
+        assert!(at_fetch.contains("192.0.2.70/32"), "{at_fetch}");
+        assert!(
+            w.resolved_names
+                .borrow()
+                .iter()
+                .any(|d| d.as_str() == "api.github.com")
+        );
+        let adds: Vec<String> = k
+            .call_lines()
+            .into_iter()
+            .filter(|l| l.starts_with("ipset -exist add"))
+            .collect();
+        assert_eq!(adds, ["ipset -exist add fw-allow-v4 192.0.2.70"]);
+    }
+
+    #[test]
+    fn docker_rules_in_the_other_backend_are_left_alone_with_a_warning() {
+        let k = FakeKernel::new();
+        k.preload(
+            "legacy",
+            false,
+            "*nat\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:DOCKER_OUTPUT - [0:0]\n-A OUTPUT -d 127.0.0.11/32 -j DOCKER_OUTPUT\nCOMMIT\n",
+        )
+        .unwrap();
+        let legacy_before = k.save("legacy", false);
+        let s = block_on(init(&config("legacy"), &FakeWorld::new(), &k, &opts())).unwrap();
+        assert!(
+            s.warnings.iter().any(|w| w.contains("iptables-legacy")),
+            "{:?}",
+            s.warnings
+        );
+        assert_eq!(k.save("legacy", false), legacy_before);
+    }
+
+    #[test]
+    fn docker_rules_in_our_backend_are_written_back() {
+        let k = FakeKernel::new();
+        let docker = fw_core::sample::docker_dns();
+        let mut nat = String::from(
+            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
+        );
+        for l in docker.render_nat_lines() {
+            nat.push_str(&l);
+            nat.push('\n');
+        }
+        nat.push_str("-A OUTPUT -d 10.9.9.9/32 -j DNAT --to-destination 198.51.100.10\nCOMMIT\n");
+        k.preload("nft", false, &nat).unwrap();
+        let mut w = FakeWorld::new();
+        w.inputs.docker_dns = DockerDnsRules::default();
+        block_on(init(&config("docker"), &w, &k, &opts())).unwrap();
+        let saved = k.save("nft", false);
+        for l in docker.render_nat_lines() {
+            assert!(saved.contains(&l), "lost {l}");
+        }
+        assert!(!saved.contains("10.9.9.9"), "a stale nat rule survived");
+    }
+
+    #[test]
+    fn url_hosts() {
+        assert_eq!(
+            url_host("https://api.github.com/meta"),
+            Some("api.github.com")
+        );
+        assert_eq!(url_host("https://u:p@h.test:8443/x?y"), Some("h.test"));
+        assert_eq!(url_host("https://[2001:db8::1]:443/"), Some("2001:db8::1"));
+        assert_eq!(url_host("https:///x"), None);
     }
 }

@@ -292,6 +292,19 @@ fn check_family(set: &FakeSet, entry: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Members are kept as networks with their prefix (`192.0.2.70/32`), however they were given.
+fn member_key(entry: &str) -> String {
+    entry
+        .parse::<IpNet>()
+        .map(|n| n.trunc().to_string())
+        .or_else(|_| {
+            entry
+                .parse::<std::net::IpAddr>()
+                .map(|a| IpNet::from(a).to_string())
+        })
+        .unwrap_or_else(|_| entry.to_owned())
+}
+
 fn ipset(st: &mut State, cmd: &Command) -> Result<Output, ExecError> {
     let exist = cmd.args.iter().any(|a| a == "-exist" || a == "-!");
     let args: Vec<&str> = cmd
@@ -355,11 +368,7 @@ fn ipset(st: &mut State, cmd: &Command) -> Result<Output, ExecError> {
                 for m in members {
                     check_family(set, m)
                         .map_err(|e| failed(cmd, 1, format!("ipset v7.17: {e}")))?;
-                    let key = m
-                        .parse::<IpNet>()
-                        .map(|n| n.trunc().to_string())
-                        .unwrap_or_else(|_| m.clone());
-                    if !set.members.insert(key) && !exist {
+                    if !set.members.insert(member_key(m)) && !exist {
                         return Err(failed(
                             cmd,
                             1,
@@ -417,7 +426,7 @@ fn ipset(st: &mut State, cmd: &Command) -> Result<Output, ExecError> {
                 ));
             };
             check_family(set, entry).map_err(|e| failed(cmd, 1, format!("ipset v7.17: {e}")))?;
-            if !set.members.insert((*entry).to_owned()) && !exist {
+            if !set.members.insert(member_key(entry)) && !exist {
                 return Err(failed(
                     cmd,
                     1,
