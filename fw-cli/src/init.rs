@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use fw_core::apply::{self, ApplyError, Backend};
 use fw_core::config::{Config, MetaSource, Profile, VerifyTargets};
+use fw_core::conntrack;
 use fw_core::exec::{Command, ExecError, Tools};
 use fw_core::inputs::{Inputs, Resolution, Subnet};
 use fw_core::marker::{self, Marker, MarkerError, Place};
@@ -24,7 +25,6 @@ use fw_core::plan::{Plan, SafeClosed};
 use fw_core::render::{self, Ruleset};
 use fw_core::resolv::Resolvers;
 use fw_core::validate::Domain;
-use fw_core::{DockerDnsRules, conntrack};
 
 use crate::docker::{self, DockerDnsFound};
 use crate::exit;
@@ -434,6 +434,7 @@ mod tests {
     use std::path::PathBuf;
 
     use anyhow::anyhow;
+    use fw_core::DockerDnsRules;
     use fw_core::exec::fake::FakeKernel;
     use fw_core::sample::{base_config, sample_inputs};
 
