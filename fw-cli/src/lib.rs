@@ -1,6 +1,7 @@
 //! fw-cli's library: gathering inputs from the system, the `init` sequence and the other
 //! subcommands. `main.rs` is a thin wrapper over it.
 
+pub mod cli;
 pub mod docker;
 pub mod exit;
 pub mod init;

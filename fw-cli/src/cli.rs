@@ -1,0 +1,190 @@
+//! The command line: clap definitions, with examples in `--help`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success
+  1  the firewall could not be built or applied (safe closed ruleset in place, no marker)
+  2  usage or configuration error, missing privileges or a missing tool
+  3  verification failed (safe closed ruleset in place, no marker)
+  4  another fw-cli run held the lock too long (nothing changed)";
+
+const EXAMPLES: &str = "\
+Examples:
+  sudo fw-cli init                      apply, verify, write the marker (at container start)
+  fw-cli plan --rules                   what init would apply here, without applying it
+  fw-cli plan --json --meta-file meta.json --resolve-file names.json --subnets eth0=172.18.0.2/16
+  sudo fw-cli verify                    run the proofs against the current firewall
+  fw-cli status --json                  is our firewall in effect?
+  sudo fw-cli refresh --every 15m       re-resolve names and re-fetch meta, swap the sets";
+
+/// The reference egress firewall for development containers.
+#[derive(Debug, Parser)]
+#[command(name = "fw-cli", version, about, after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+pub struct Cli {
+    /// More logging (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Gather inputs, apply the firewall atomically, verify it with proofs, write the marker.
+    ///
+    /// Runs as root with CAP_NET_ADMIN (and CAP_NET_RAW). On any failure the safe closed
+    /// ruleset is applied (loopback, established flows, DNS to the configured resolvers and
+    /// the Docker networks; nothing else) unless --fail-open is given.
+    #[command(after_help = format!("{EXIT_CODES}"))]
+    Init(InitArgs),
+    /// Gather inputs and print the plan (and with --rules the exact texts init would apply).
+    /// Needs no privileges; works offline from files.
+    Plan(PlanArgs),
+    /// Run the verification proofs against the firewall in place.
+    Verify(VerifyArgs),
+    /// Tell whether our firewall is in effect: policies, sets, marker.
+    Status(StatusArgs),
+    /// Re-resolve names and re-fetch meta, then swap the sets atomically (rules untouched).
+    Refresh(RefreshArgs),
+}
+
+/// Where the configuration comes from, and overrides of it.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ConfigArgs {
+    /// The .cspace.json to read (default: ./.cspace.json when present).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// strict (default) or compat (the seed's table exactly: DNS and SSH to anywhere).
+    #[arg(long, value_enum)]
+    pub profile: Option<ProfileArg>,
+    /// An extra domain to allow (repeatable).
+    #[arg(long = "domain", value_name = "NAME")]
+    pub domains: Vec<String>,
+    /// An extra CIDR to allow (repeatable).
+    #[arg(long = "cidr", value_name = "CIDR")]
+    pub cidrs: Vec<String>,
+    /// Where to write the marker (default /tmp/.firewall-init-done).
+    #[arg(long, value_name = "PATH")]
+    pub marker: Option<PathBuf>,
+    /// The GitHub meta URL (default https://api.github.com/meta).
+    #[arg(long, value_name = "URL")]
+    pub meta_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    Strict,
+    Compat,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// On failure, leave the rules as they are instead of closing (not recommended).
+    #[arg(long)]
+    pub fail_open: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// The lock file (default /run/fw-cli.lock).
+    #[arg(long, value_name = "PATH")]
+    pub lock_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print the exact iptables-restore, ip6tables-restore and ipset restore texts.
+    #[arg(long)]
+    pub rules: bool,
+    /// Print the safe closed ruleset instead of the firewall.
+    #[arg(long)]
+    pub safe_closed: bool,
+    /// Read the GitHub meta response from a file instead of fetching it.
+    #[arg(long, value_name = "PATH")]
+    pub meta_file: Option<PathBuf>,
+    /// Read resolved names from a JSON file (`[{"domain": "...", "addrs": ["..."]}]` or
+    /// `{"name": ["addr", ...]}`) instead of resolving.
+    #[arg(long, value_name = "PATH")]
+    pub resolve_file: Option<PathBuf>,
+    /// Connected subnets, `eth0=172.18.0.2/16,eth1=...`, instead of asking netlink.
+    #[arg(long, value_name = "LIST")]
+    pub subnets: Option<String>,
+    /// A resolv.conf to read instead of /etc/resolv.conf.
+    #[arg(long, value_name = "PATH")]
+    pub resolv_conf: Option<PathBuf>,
+    /// `iptables-save -t nat` output to take Docker's DNS rules from, instead of the system.
+    #[arg(long, value_name = "PATH")]
+    pub docker_nat_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Keep refreshing at this interval (e.g. 15m, 1h) instead of once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub every: Option<Duration>,
+    #[arg(long)]
+    pub json: bool,
+    /// The lock file (default /run/fw-cli.lock).
+    #[arg(long, value_name = "PATH")]
+    pub lock_file: Option<PathBuf>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration: {e}"))?;
+    if d < Duration::from_secs(10) {
+        return Err(format!(
+            "{s:?} is shorter than the 10s minimum between refreshes"
+        ));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_are_checked() {
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert!(parse_duration("1s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+}
