@@ -481,6 +481,33 @@ mod tests {
         insta::assert_snapshot!("safe_closed", golden(&render_safe_closed(&sc)));
     }
 
+    fn meta_inputs(meta: &serde_json::Value) -> Inputs {
+        let keys: Vec<String> = ["web", "api", "git"].iter().map(|k| (*k).to_owned()).collect();
+        let mut inputs = sample_inputs();
+        inputs.meta = crate::meta::parse_meta(&crate::fixtures::body(meta), &keys).unwrap();
+        inputs
+    }
+
+    #[test]
+    fn golden_realistic_meta() {
+        // The realistic fixture: dozens of web/api/git entries aggregate to their blocks, and
+        // none of the ~5,000 `actions` entries reaches the sets.
+        let inputs = meta_inputs(&crate::fixtures::realistic_meta(1));
+        let r = render(&Plan::build(&base_config(), &inputs));
+        insta::assert_snapshot!("realistic_meta", r.ipset);
+        assert!(!r.ipset.contains("198.18."));
+    }
+
+    #[test]
+    fn golden_large_meta() {
+        // 1,000 distinct, non-adjacent ranges: one set entry each, maxelem stays at the floor.
+        let inputs = meta_inputs(&crate::fixtures::scaled_meta(1, 1_000));
+        let plan = Plan::build(&base_config(), &inputs);
+        let r = render(&plan);
+        assert_eq!(plan.stats.meta_ranges, 1_000);
+        insta::assert_snapshot!("large_meta", golden(&r));
+    }
+
     #[test]
     fn strict_has_no_blanket_rules_but_compat_does() {
         let strict = render(&Plan::build(&base_config(), &sample_inputs()));
