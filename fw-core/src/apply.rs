@@ -112,8 +112,9 @@ fn restore(tools: &dyn Tools, backend: Backend, v6: bool, text: &str) -> Result<
     tools.run(&cmd).map(|_| ())
 }
 
-/// Applies a whole firewall: sets first (swapped in atomically), then one restore per family.
-pub fn apply(tools: &dyn Tools, backend: Backend, ruleset: &Ruleset) -> Result<(), ApplyError> {
+/// Loads the allowlist into temporary sets and swaps them in (steps 1 to 5). On its own, this
+/// is `fw-cli refresh`: the rules are untouched, the set contents change atomically.
+pub fn apply_sets(tools: &dyn Tools, ruleset: &Ruleset) -> Result<(), ApplyError> {
     tools
         .run(&Command::new("ipset", ["-exist", "restore"]).stdin(ipset_live_sets()))
         .map_err(at(ApplyStep::CreateSets))?;
@@ -131,6 +132,12 @@ pub fn apply(tools: &dyn Tools, backend: Backend, ruleset: &Ruleset) -> Result<(
             .map_err(at(ApplyStep::SwapSets))?;
         destroy_if_present(tools, &tmp).map_err(at(ApplyStep::SwapSets))?;
     }
+    Ok(())
+}
+
+/// Applies a whole firewall: sets first (swapped in atomically), then one restore per family.
+pub fn apply(tools: &dyn Tools, backend: Backend, ruleset: &Ruleset) -> Result<(), ApplyError> {
+    apply_sets(tools, ruleset)?;
     restore(tools, backend, false, &ruleset.iptables).map_err(at(ApplyStep::RestoreIpv4))?;
     restore(tools, backend, true, &ruleset.ip6tables).map_err(at(ApplyStep::RestoreIpv6))?;
     Ok(())

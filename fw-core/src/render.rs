@@ -482,7 +482,10 @@ mod tests {
     }
 
     fn meta_inputs(meta: &serde_json::Value) -> Inputs {
-        let keys: Vec<String> = ["web", "api", "git"].iter().map(|k| (*k).to_owned()).collect();
+        let keys: Vec<String> = ["web", "api", "git"]
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect();
         let mut inputs = sample_inputs();
         inputs.meta = crate::meta::parse_meta(&crate::fixtures::body(meta), &keys).unwrap();
         inputs
