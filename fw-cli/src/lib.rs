@@ -2,9 +2,14 @@
 //! subcommands. `main.rs` is a thin wrapper over it.
 
 pub mod cli;
+pub mod commands;
 pub mod docker;
 pub mod exit;
+pub mod fetch;
+pub mod http;
 pub mod init;
 pub mod lock;
 pub mod resolve;
 pub mod subnets;
+pub mod verify;
+pub mod world;

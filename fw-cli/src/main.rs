@@ -1,5 +1,41 @@
-//! fw-cli: the reference devcontainer egress firewall.
+//! fw-cli: the reference devcontainer egress firewall. A thin wrapper over the library.
 
-fn main() {
-    println!("fw-cli {}", env!("CARGO_PKG_VERSION"));
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use fw_cli::cli::{Cli, Command};
+use fw_cli::{commands, exit};
+
+fn init_logging(cli: &Cli) {
+    let default = if cli.quiet {
+        "error"
+    } else {
+        match cli.verbose {
+            0 => "info",
+            1 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let code = match &cli.command {
+        Command::Init(a) => commands::init(a),
+        Command::Plan(a) => commands::plan(a),
+        Command::Verify(a) => commands::verify(a),
+        Command::Status(a) => commands::status(a),
+        Command::Refresh(a) => commands::refresh(a),
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(exit::FIREWALL as u8))
 }
