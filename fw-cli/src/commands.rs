@@ -274,7 +274,19 @@ async fn gather_for_plan(args: &PlanArgs, config: &Config) -> Result<Inputs> {
         },
     };
     let resolved = match &args.resolve_file {
-        Some(p) => read_resolutions(p)?,
+        Some(p) => {
+            let mut from_file = read_resolutions(p)?;
+            // A configured domain the file does not mention is reported, not silently dropped.
+            for d in &config.domains {
+                if !from_file.iter().any(|r| r.domain == d.domain) {
+                    from_file.push(Resolution::failed(
+                        d.domain.clone(),
+                        "not in --resolve-file",
+                    ));
+                }
+            }
+            from_file
+        }
         None => {
             let domains: Vec<Domain> = config.domains.iter().map(|d| d.domain.clone()).collect();
             let opts = ResolveOptions {
@@ -318,8 +330,9 @@ pub fn plan(args: &PlanArgs) -> i32 {
     let inputs = match runtime().and_then(|rt| rt.block_on(gather_for_plan(args, &config))) {
         Ok(i) => i,
         Err(e) => {
+            // Plan applies nothing: whatever stopped it is an input or usage problem.
             error!("fw-cli plan: {e:#}");
-            return exit::FIREWALL;
+            return exit::USAGE;
         }
     };
     if args.safe_closed {
