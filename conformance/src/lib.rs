@@ -1,1 +1,15 @@
-//! The conformance suite: sandbox, mocks, case catalog and runner.
+//! The conformance suite: it builds the simulated world of SANDBOX.md in network namespaces,
+//! runs an implementation under test (IUT) unmodified inside it, and judges it from outside,
+//! through the network and the kernel's state, per requirement of REQUIREMENTS.md.
+//!
+//! Layout:
+//! - [`netns`]: network namespace guards, running code and commands inside a namespace.
+//! - [`topology`]: the address plan and the namespaces, links and routes of one sandbox.
+//! - [`mocks`]: mock DNS (and Docker's embedded-DNS emulation), mock GitHub meta over HTTPS,
+//!   the world's test hosts.
+//! - [`iut`]: running the implementation under test in the container's namespaces.
+
+pub mod iut;
+pub mod mocks;
+pub mod netns;
+pub mod topology;

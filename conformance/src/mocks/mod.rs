@@ -1,0 +1,1 @@
+//! The sandbox's mock services. (being written)
