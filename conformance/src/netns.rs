@@ -1,1 +1,396 @@
-//! (being written)
+//! Network namespaces the sandbox creates, owns and deletes.
+//!
+//! A namespace belongs to a thread, so code never `setns`es inside an async task: [`Netns::run`]
+//! and [`Netns::block_on`] run a closure on a dedicated OS thread that entered the namespace
+//! (and, for async code, builds its own single-threaded runtime there); sockets created there
+//! stay in the namespace. Long-lived services use [`Netns::spawn_service`].
+//!
+//! Names are `fwt-<pid>-<counter>-<role>`, so parallel runs never collide and [`sweep`] can
+//! remove the leftovers of dead runs. Nothing here acts on a namespace it did not create: every
+//! operation goes through a [`Netns`] value, whose inode is checked against the machine's own.
+
+use std::fs::File;
+use std::future::Future;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+
+use anyhow::{Context, Result, bail};
+use tokio::sync::oneshot;
+
+/// Prefix of every namespace the suite creates.
+pub const PREFIX: &str = "fwt-";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The inode of a network namespace file.
+fn inode(path: &str) -> Result<u64> {
+    Ok(std::fs::metadata(path)
+        .with_context(|| format!("cannot stat {path}"))?
+        .ino())
+}
+
+/// The inode of the machine's own network namespace (that of PID 1).
+pub fn root_inode() -> Result<u64> {
+    inode("/proc/1/ns/net")
+}
+
+/// A network namespace that exists for the life of the value (`ip netns add` / `del`).
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+    inode: u64,
+}
+
+fn run_checked(cmd: &mut Command) -> Result<Output> {
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {shown}"))?;
+    if !out.status.success() {
+        bail!(
+            "{shown} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out)
+}
+
+impl Netns {
+    /// Creates `fwt-<pid>-<n>-<role>` with loopback up.
+    pub fn create(role: &str) -> Result<Netns> {
+        let name = format!(
+            "{PREFIX}{}-{}-{role}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        if name.len() > 200 || !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            bail!("bad namespace role {role:?}");
+        }
+        run_checked(Command::new("ip").args(["netns", "add", &name]))
+            .context("cannot create a network namespace (root and iproute2 are needed)")?;
+        let ns = Netns {
+            inode: inode(&format!("/run/netns/{name}"))?,
+            name,
+        };
+        if ns.inode == root_inode()? {
+            bail!(
+                "namespace {} is the machine's own: refusing to use it",
+                ns.name
+            );
+        }
+        ns.ip(&["link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/run/netns/{}", self.name))
+    }
+
+    pub fn inode(&self) -> u64 {
+        self.inode
+    }
+
+    /// Checks, before anything is applied, that the bound namespace is still ours and is not
+    /// the machine's own.
+    pub fn ensure_ours(&self) -> Result<()> {
+        let now = inode(&self.path().to_string_lossy())?;
+        if now != self.inode || now == root_inode()? {
+            bail!(
+                "namespace {} is not the one the sandbox created: refusing",
+                self.name
+            );
+        }
+        Ok(())
+    }
+
+    /// `ip -n NAME ARGS...`: acts inside the namespace only.
+    pub fn ip(&self, args: &[&str]) -> Result<()> {
+        run_checked(Command::new("ip").arg("-n").arg(&self.name).args(args)).map(|_| ())
+    }
+
+    /// Runs a program inside the namespace (`ip netns exec`), checked, with optional stdin.
+    pub fn exec(&self, program: &str, args: &[&str]) -> Result<Output> {
+        self.ensure_ours()?;
+        run_checked(
+            Command::new("ip")
+                .args(["netns", "exec", &self.name, program])
+                .args(args),
+        )
+    }
+
+    /// Runs a program inside the namespace and returns its output whatever its status.
+    pub fn exec_unchecked(&self, program: &str, args: &[&str]) -> Result<Output> {
+        self.ensure_ours()?;
+        Command::new("ip")
+            .args(["netns", "exec", &self.name, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run {program} in {}", self.name))
+    }
+
+    /// Sets a sysctl inside the namespace (`net.*` keys are per namespace).
+    pub fn sysctl(&self, key: &str, value: &str) -> Result<()> {
+        self.exec("sysctl", &["-q", "-w", &format!("{key}={value}")])
+            .map(|_| ())
+    }
+
+    /// Runs `f` on a fresh OS thread that entered this namespace.
+    pub fn run<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce() -> R + Send + 'static,
+    {
+        self.ensure_ours()?;
+        let path = self.path();
+        let handle = std::thread::Builder::new()
+            .name(format!("ns-{}", self.name))
+            .spawn(move || -> Result<R> {
+                enter(&path)?;
+                Ok(f())
+            })
+            .context("cannot spawn a namespace thread")?;
+        handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("a thread in namespace {} panicked", self.name))?
+    }
+
+    /// Runs an async closure to completion on a thread in this namespace, with its own
+    /// single-threaded runtime built after entering the namespace.
+    pub fn block_on<R, F, Fut>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = R>,
+    {
+        self.run(move || -> Result<R> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot build a runtime")?;
+            Ok(rt.block_on(f()))
+        })?
+    }
+
+    /// Starts a long-lived service on a thread in this namespace. `f` gets a shutdown signal
+    /// and should return when it fires; dropping the handle fires it and joins the thread.
+    pub fn spawn_service<F, Fut>(&self, what: &str, f: F) -> Result<Service>
+    where
+        F: FnOnce(oneshot::Receiver<()>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()>,
+    {
+        self.ensure_ours()?;
+        let path = self.path();
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
+        let thread = std::thread::Builder::new()
+            .name(format!("svc-{what}"))
+            .spawn(move || {
+                let rt = match enter(&path).and_then(|()| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .context("cannot build a runtime")
+                }) {
+                    Ok(rt) => {
+                        let _ = ready_tx.send(Ok(()));
+                        rt
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(f(stop_rx));
+            })
+            .context("cannot spawn a service thread")?;
+        ready_rx
+            .recv()
+            .context("the service thread died before starting")??;
+        Ok(Service {
+            what: what.to_owned(),
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Moves the calling thread (only it) into the network namespace bound at `path`.
+#[allow(unsafe_code)]
+fn enter(path: &PathBuf) -> Result<()> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: setns(2) only reads the descriptor, which `f` keeps open for the call, and
+    // touches no memory of ours; it switches the network namespace of the calling thread only.
+    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc != 0 {
+        bail!(
+            "cannot enter {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        match Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => eprintln!(
+                "cannot delete namespace {}: {}",
+                self.name,
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => eprintln!("cannot delete namespace {}: {e}", self.name),
+        }
+    }
+}
+
+/// A running service; dropping it stops it and waits for its thread.
+#[derive(Debug)]
+pub struct Service {
+    what: String,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            eprintln!("service {} panicked", self.what);
+        }
+    }
+}
+
+/// Deletes the namespaces of dead runs (`fwt-<pid>-...` whose pid no longer exists).
+/// Returns the names removed.
+pub fn sweep() -> Result<Vec<String>> {
+    let out = run_checked(Command::new("ip").args(["netns", "list"]))?;
+    let mut removed = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or_default();
+        let Some(rest) = name.strip_prefix(PREFIX) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if Command::new("ip")
+            .args(["netns", "del", name])
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            removed.push(name.to_owned());
+        }
+    }
+    Ok(removed)
+}
+
+/// Whether this process can create namespaces; `Err` says why not.
+pub fn available() -> Result<()> {
+    let ns = Netns::create("probe")?;
+    drop(ns);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Skips (or, under CI=true, fails) when namespaces cannot be created here.
+    fn privileged() -> bool {
+        match available() {
+            Ok(()) => true,
+            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("CI=true but network namespaces are unavailable: {e:#}")
+            }
+            Err(e) => {
+                eprintln!("skipped: {e:#}");
+                false
+            }
+        }
+    }
+
+    #[test]
+    fn a_namespace_is_isolated_and_deleted_on_drop() {
+        if !privileged() {
+            return;
+        }
+        let ns = Netns::create("t").unwrap();
+        let name = ns.name().to_owned();
+        assert!(name.starts_with(&format!("fwt-{}-", std::process::id())));
+        // A thread inside sees only loopback; the machine has more.
+        let links = ns
+            .run(|| std::fs::read_to_string("/proc/thread-self/net/dev").unwrap())
+            .unwrap();
+        assert_eq!(links.lines().count(), 3, "{links}");
+        let inode_inside = ns
+            .run(|| std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino())
+            .unwrap();
+        assert_eq!(inode_inside, ns.inode());
+        assert_ne!(inode_inside, root_inode().unwrap());
+        drop(ns);
+        assert!(!std::path::Path::new(&format!("/run/netns/{name}")).exists());
+    }
+
+    #[test]
+    fn a_service_runs_in_its_namespace_until_dropped() {
+        if !privileged() {
+            return;
+        }
+        let ns = Netns::create("svc").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let svc = ns
+            .spawn_service("echo", move |stop| async move {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(l.local_addr().unwrap()).unwrap();
+                tokio::select! {
+                    _ = stop => {}
+                    _ = async { loop { let _ = l.accept().await; } } => {}
+                }
+            })
+            .unwrap();
+        let addr = rx.recv().unwrap();
+        // Reachable from a thread inside the namespace.
+        let inside = ns
+            .block_on(move || async move { tokio::net::TcpStream::connect(addr).await.is_ok() })
+            .unwrap();
+        assert!(inside);
+        drop(svc);
+    }
+
+    #[test]
+    fn sweep_leaves_live_runs_alone() {
+        if !privileged() {
+            return;
+        }
+        let ns = Netns::create("keep").unwrap();
+        let removed = sweep().unwrap();
+        assert!(!removed.contains(&ns.name().to_owned()));
+        assert!(ns.path().exists());
+    }
+}
