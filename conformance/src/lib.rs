@@ -12,4 +12,6 @@
 pub mod iut;
 pub mod mocks;
 pub mod netns;
+pub mod probe;
+pub mod report;
 pub mod topology;
