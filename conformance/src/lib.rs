@@ -14,4 +14,5 @@ pub mod mocks;
 pub mod netns;
 pub mod probe;
 pub mod report;
+pub mod scenario;
 pub mod topology;
