@@ -42,17 +42,20 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Loads the configuration from its sources (defaults, .cspace.json, the environment, flags).
 pub fn load_config(args: &ConfigArgs) -> Result<Config> {
+    // The workspace is the current directory: a devcontainer's postStartCommand runs there.
     let opts = config::LoadOptions {
-        file: args.config.clone(),
-        flags: config::Flags {
+        cspace_json: args.config.clone(),
+        workspace_dir: std::env::current_dir().ok(),
+        overrides: config::Overrides {
             profile: args.profile.map(|p| match p {
                 ProfileArg::Strict => Profile::Strict,
                 ProfileArg::Compat => Profile::Compat,
             }),
             domains: args.domains.clone(),
             cidrs: args.cidrs.clone(),
-            marker: args.marker.clone(),
+            marker_path: args.marker.clone(),
             meta_url: args.meta_url.clone(),
+            ..config::Overrides::default()
         },
     };
     let loaded = config::load(&config::SystemEnv, &opts)?;

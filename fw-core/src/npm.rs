@@ -1,73 +1,195 @@
 //! The npm registry's host, read from the container's npm configuration.
 //!
-//! The seed allows "the npm registry" without saying which: the one the container's npm is
-//! configured to use is the one that must work. No registry host is written into this code; it
-//! comes, in npm's own order of precedence, from:
+//! The seed allowlists "the npm registry" without naming it, and a container may point npm at a
+//! mirror or a private registry. Hard-coding one host would allow a registry nobody uses and
+//! block the one that is used, so the host is taken from the same places npm reads, in npm's own
+//! order of precedence. Every read goes through [`Env`], so this module is pure and testable.
 //!
-//! 1. the environment: `NPM_CONFIG_REGISTRY`, then `npm_config_registry`;
-//! 2. the `registry=` line of the user configuration: the invoking user's `~/.npmrc` (the
-//!    `SUDO_USER` when init runs under sudo, else `$HOME`), then root's `/root/.npmrc`;
-//! 3. the global configuration: `$PREFIX/etc/npmrc` (`NPM_CONFIG_PREFIX` or `PREFIX`), then
-//!    `/usr/local/etc/npmrc`, `/usr/etc/npmrc`, `/etc/npmrc`;
-//! 4. `npm config get registry`, when npm is installed (which answers npm's built-in default).
+//! # Sources, first match wins
 //!
-//! Scoped registries (`@scope:registry=`) are not the registry and are ignored.
+//! | # | Source | Description in messages |
+//! |---|---|---|
+//! | 1 | `NPM_CONFIG_REGISTRY`, then `npm_config_registry` | `environment variable NAME` |
+//! | 2 | project config `<workspace>/.npmrc` (only with [`npm_registry_host_in`] and a workspace) | the file path |
+//! | 3 | user config: `NPM_CONFIG_USERCONFIG` / `npm_config_userconfig` if set, else the invoking user's `~/.npmrc` (`$SUDO_USER`'s home from `/etc/passwd`, else `$HOME`) | the file path |
+//! | 4 | root's `/root/.npmrc` (unless it is the user config already) | the file path |
+//! | 5 | global config: `NPM_CONFIG_GLOBALCONFIG` / `npm_config_globalconfig` if set, else the first of `$npm_config_prefix/etc/npmrc`, `$PREFIX/etc/npmrc`, `/usr/local/etc/npmrc`, `/usr/etc/npmrc`, `/etc/npmrc` that sets `registry` | the file path |
+//! | 6 | `npm config get registry` (only when `npm` is on `PATH`) | `npm config get registry` |
+//!
+//! This is npm's order (environment, project, user, global, then npm's built-in default, which
+//! step 6 yields). Root's file sits between user and global because the firewall runs as root:
+//! when it is started through `sudo`, the invoking user's file is the one the agent's npm reads,
+//! and root's own file is what npm reads when root runs it.
+//! npm reads exactly one global file, chosen by where node is installed; without running node
+//! we cannot know which, so the candidates are tried in turn.
+//!
+//! An empty value (`NPM_CONFIG_REGISTRY=`, `registry=`) counts as not set. A source with an
+//! invalid value is an error naming the source and the value; the search does not fall through
+//! to a later source, because a firewall that allows some other registry than the one npm uses
+//! hides the mistake until the first `npm install` fails.
+//!
+//! # `.npmrc` syntax (npm's `ini` dialect)
+//!
+//! `key = value` lines split at the first `=`, spaces around either side; lines starting with `;`
+//! or `#` are comments, and an unquoted value ends at the first `;` or `#`; a value in double
+//! quotes is a JSON string, in single quotes taken literally; the last `registry` line wins;
+//! scoped keys (`@scope:registry`) and per-host keys (`//host/:_authToken`) are other keys and
+//! ignored; keys after a `[section]` header belong to that section and are ignored.
+//! `${NAME}` is replaced by the variable's value (through [`Env::var`]) and `${NAME?}` by the
+//! value or nothing. An unset `${NAME}` is an error here, where npm would keep the text
+//! literally and then fail on it later. Backslash escapes of `${` are not supported.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::config::Env;
-use crate::validate::{Domain, DomainError};
+use crate::config::{Env, UrlError, UrlHost, parse_http_url};
+use crate::validate::Domain;
 
-/// The registry host and where it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NpmRegistry {
-    pub host: Domain,
-    /// The source, for messages: a variable name, a file path or the npm command.
-    pub source: String,
-}
+/// The environment variables npm reads the registry from, in the order they are tried.
+pub const REGISTRY_VARS: [&str; 2] = ["NPM_CONFIG_REGISTRY", "npm_config_registry"];
+/// Variables that replace the user config file's path.
+pub const USERCONFIG_VARS: [&str; 2] = ["NPM_CONFIG_USERCONFIG", "npm_config_userconfig"];
+/// Variables that replace the global config file's path.
+pub const GLOBALCONFIG_VARS: [&str; 2] = ["NPM_CONFIG_GLOBALCONFIG", "npm_config_globalconfig"];
+/// Variables holding npm's `prefix` setting (the global file is `<prefix>/etc/npmrc`).
+pub const PREFIX_CONFIG_VARS: [&str; 2] = ["NPM_CONFIG_PREFIX", "npm_config_prefix"];
+/// Root's user config file.
+pub const ROOT_NPMRC: &str = "/root/.npmrc";
+/// Global config files tried when no variable names one, after the prefixes from variables.
+pub const GLOBAL_NPMRC_CANDIDATES: [&str; 3] =
+    ["/usr/local/etc/npmrc", "/usr/etc/npmrc", "/etc/npmrc"];
+/// Where user names map to home directories.
+pub const PASSWD: &str = "/etc/passwd";
+/// The description of the last-resort source.
+pub const NPM_COMMAND_SOURCE: &str = "npm config get registry";
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why the registry host could not be determined.
+#[derive(Debug, thiserror::Error)]
 pub enum NpmError {
-    #[error("npm registry {value:?} from {source_name} is not an http or https URL")]
-    NotUrl { source_name: String, value: String },
-    #[error("npm registry {value:?} from {source_name} has no host")]
-    NoHost { source_name: String, value: String },
-    #[error(
-        "npm registry {value:?} from {source_name} is an IP address: allow it with firewall.cidrs instead"
-    )]
-    IpHost { source_name: String, value: String },
-    #[error("npm registry {value:?} from {source_name} has an invalid host: {reason}")]
-    BadHost {
-        source_name: String,
-        value: String,
-        reason: DomainError,
+    #[error("cannot read npm config file {path}: {err}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        err: std::io::Error,
     },
-    #[error("npm registry in {source_name} uses ${{{var}}}, which is not set")]
-    UnsetVar { source_name: String, var: String },
-    #[error("cannot read {path}: {reason}")]
-    Read { path: PathBuf, reason: String },
+    #[error("npm registry from {origin} is {value:?}, which is not usable: {reason}")]
+    Invalid {
+        /// Where the value came from: a variable or a file path.
+        origin: String,
+        /// The value as found, with any `user:password@` replaced by `***@`.
+        value: String,
+        reason: RegistryError,
+    },
 }
 
-/// Expands `${VAR}` the way npm does in .npmrc values.
-fn expand(value: &str, env: &dyn Env, source_name: &str) -> Result<String, NpmError> {
-    let mut out = String::new();
-    let mut rest = value;
-    while let Some(i) = rest.find("${") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[i..]);
-            return Ok(out);
+/// Why a registry value is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    #[error(
+        "the host is the IP address {0}; IP-address registries are not supported yet, use a host name"
+    )]
+    IpLiteral(IpAddr),
+    #[error("${{{0}}} refers to an environment variable that is not set")]
+    UnsetVariable(String),
+    #[error("unterminated ${{ in the value")]
+    Unterminated,
+}
+
+/// The npm registry's host and a description of where it was found, or `None` when no source
+/// sets one (the caller warns: the firewall then allows no npm registry).
+pub fn npm_registry_host(env: &dyn Env) -> Result<Option<(Domain, String)>, NpmError> {
+    npm_registry_host_in(env, None)
+}
+
+/// Like [`npm_registry_host`], with the project config `<project_dir>/.npmrc` as well, which npm
+/// reads when it runs in that directory (the workspace root, where agents run `npm install`).
+pub fn npm_registry_host_in(
+    env: &dyn Env,
+    project_dir: Option<&Path>,
+) -> Result<Option<(Domain, String)>, NpmError> {
+    for var in REGISTRY_VARS {
+        if let Some(value) = env.var(var).filter(|v| !v.trim().is_empty()) {
+            let origin = format!("environment variable {var}");
+            return resolve(env, &origin, &value, true).map(Some);
+        }
+    }
+
+    let mut files: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = project_dir {
+        files.push(dir.join(".npmrc"));
+    }
+    if let Some(user) = user_npmrc(env)? {
+        files.push(user);
+    }
+    files.push(PathBuf::from(ROOT_NPMRC));
+    for path in dedup(files) {
+        if let Some(found) = from_file(env, &path)? {
+            return Ok(Some(found));
+        }
+    }
+
+    for path in dedup(global_npmrc_candidates(env)) {
+        if let Some(found) = from_file(env, &path)? {
+            return Ok(Some(found));
+        }
+    }
+
+    if let Some(output) = env.npm_config_get_registry() {
+        // The value is the last line; anything before it is noise a wrapper may have printed.
+        let value = output.lines().rev().map(str::trim).find(|l| !l.is_empty());
+        let value = value.unwrap_or_default();
+        // npm prints `undefined` for a key it has no value for.
+        if !value.is_empty() && value != "undefined" && value != "null" {
+            // npm has expanded `${...}` already; expanding again would be wrong.
+            return resolve(env, NPM_COMMAND_SOURCE, value, false).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// The raw value of the last top-level `registry` key of an `.npmrc` text (unexpanded), or
+/// `None` when the file does not set it (or sets it empty).
+pub fn npmrc_registry(text: &str) -> Option<String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut found = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with('[') && line.ends_with(']') {
+            // Everything after a section header is inside that section, never top-level.
+            break;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
         };
-        let var = &after[..end];
-        match env.var(var) {
+        if ini_unsafe(key) == "registry" {
+            found = Some(ini_unsafe(value));
+        }
+    }
+    found.filter(|v| !v.is_empty())
+}
+
+/// Replaces `${NAME}` with the variable's value and `${NAME?}` with the value or nothing.
+pub fn expand_vars(value: &str, env: &dyn Env) -> Result<String, RegistryError> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or(RegistryError::Unterminated)?;
+        let inner = &after[..end];
+        let (name, optional) = match inner.strip_suffix('?') {
+            Some(name) => (name, true),
+            None => (inner, false),
+        };
+        match env.var(name) {
             Some(v) => out.push_str(&v),
-            None => {
-                return Err(NpmError::UnsetVar {
-                    source_name: source_name.to_owned(),
-                    var: var.to_owned(),
-                });
-            }
+            None if optional => {}
+            None => return Err(RegistryError::UnsetVariable(name.to_owned())),
         }
         rest = &after[end + 1..];
     }
@@ -75,220 +197,457 @@ fn expand(value: &str, env: &dyn Env, source_name: &str) -> Result<String, NpmEr
     Ok(out)
 }
 
-/// The host of a registry URL, validated.
-pub fn registry_host(value: &str, source_name: &str) -> Result<Domain, NpmError> {
-    let v = value.trim().trim_matches('"').trim_matches('\'');
-    let Some(rest) = v
-        .strip_prefix("https://")
-        .or_else(|| v.strip_prefix("http://"))
-    else {
-        return Err(NpmError::NotUrl {
-            source_name: source_name.to_owned(),
-            value: value.to_owned(),
-        });
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(h) = host_port.strip_prefix('[') {
-        h.split(']').next().unwrap_or_default()
-    } else {
-        host_port.split(':').next().unwrap_or_default()
-    };
-    if host.is_empty() {
-        return Err(NpmError::NoHost {
-            source_name: source_name.to_owned(),
-            value: value.to_owned(),
-        });
+/// The host of a registry URL, which must be a host name (not an IP address).
+pub fn registry_host(value: &str) -> Result<Domain, RegistryError> {
+    let url = parse_http_url(value.trim())?;
+    match url.host {
+        UrlHost::Domain(d) => Ok(d),
+        UrlHost::Ip(ip) => Err(RegistryError::IpLiteral(ip)),
     }
-    if host.parse::<std::net::IpAddr>().is_ok() {
-        return Err(NpmError::IpHost {
-            source_name: source_name.to_owned(),
-            value: value.to_owned(),
-        });
+}
+
+/// A value for messages: `scheme://user:password@host` becomes `scheme://***@host`, so that a
+/// registry token in the URL never reaches a log.
+pub fn redact(value: &str) -> String {
+    let Some((scheme, rest)) = value.split_once("://") else {
+        return value.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => value.to_owned(),
     }
-    host.parse().map_err(|reason| NpmError::BadHost {
-        source_name: source_name.to_owned(),
-        value: value.to_owned(),
+}
+
+fn resolve(
+    env: &dyn Env,
+    origin: &str,
+    raw: &str,
+    expand: bool,
+) -> Result<(Domain, String), NpmError> {
+    let invalid = |reason: RegistryError| NpmError::Invalid {
+        origin: origin.to_owned(),
+        value: redact(raw.trim()),
         reason,
+    };
+    let value = if expand {
+        expand_vars(raw, env).map_err(invalid)?
+    } else {
+        raw.to_owned()
+    };
+    let host = registry_host(&value).map_err(invalid)?;
+    Ok((host, origin.to_owned()))
+}
+
+fn from_file(env: &dyn Env, path: &Path) -> Result<Option<(Domain, String)>, NpmError> {
+    let text = env.read_file(path).map_err(|err| NpmError::Read {
+        path: path.to_owned(),
+        err,
+    })?;
+    match text.as_deref().and_then(npmrc_registry) {
+        Some(raw) => resolve(env, &path.display().to_string(), &raw, true).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The user config file: a variable naming it, else the invoking user's `~/.npmrc`.
+fn user_npmrc(env: &dyn Env) -> Result<Option<PathBuf>, NpmError> {
+    if let Some(path) = first_var(env, &USERCONFIG_VARS) {
+        return Ok(Some(PathBuf::from(path)));
+    }
+    // Under sudo, HOME is usually root's; the invoking user's npm is the one agents run.
+    if let Some(user) = env.var("SUDO_USER").filter(|u| !u.is_empty()) {
+        let passwd = env
+            .read_file(Path::new(PASSWD))
+            .map_err(|err| NpmError::Read {
+                path: PathBuf::from(PASSWD),
+                err,
+            })?;
+        if let Some(home) = passwd.as_deref().and_then(|p| passwd_home(p, &user)) {
+            return Ok(Some(home.join(".npmrc")));
+        }
+    }
+    Ok(env
+        .var("HOME")
+        .filter(|h| Path::new(h).is_absolute())
+        .map(|h| PathBuf::from(h).join(".npmrc")))
+}
+
+/// The home directory of `user` in an `/etc/passwd` text (`name:pw:uid:gid:gecos:home:shell`).
+fn passwd_home(passwd: &str, user: &str) -> Option<PathBuf> {
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        match fields.as_slice() {
+            [name, _, _, _, _, home, ..] if *name == user && home.starts_with('/') => {
+                Some(PathBuf::from(home))
+            }
+            _ => None,
+        }
     })
 }
 
-/// The `registry=` value of an .npmrc text, if it has one (the last one wins, as in npm).
-pub fn npmrc_registry(text: &str) -> Option<String> {
-    let mut found = None;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        if key.trim() == "registry" {
-            found = Some(value.trim().to_owned());
-        }
+fn global_npmrc_candidates(env: &dyn Env) -> Vec<PathBuf> {
+    if let Some(path) = first_var(env, &GLOBALCONFIG_VARS) {
+        return vec![PathBuf::from(path)];
     }
-    found
+    let mut out = Vec::new();
+    if let Some(prefix) = first_var(env, &PREFIX_CONFIG_VARS) {
+        out.push(Path::new(&prefix).join("etc/npmrc"));
+    }
+    if let Some(prefix) = env.var("PREFIX").filter(|p| !p.is_empty()) {
+        out.push(Path::new(&prefix).join("etc/npmrc"));
+    }
+    out.extend(GLOBAL_NPMRC_CANDIDATES.iter().map(PathBuf::from));
+    out
 }
 
-/// The home directory of a user, from /etc/passwd.
-fn home_of(env: &dyn Env, user: &str) -> Option<PathBuf> {
-    let passwd = env.read_file(Path::new("/etc/passwd")).ok().flatten()?;
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 6 && f[0] == user).then(|| PathBuf::from(f[5]))
-    })
+fn first_var(env: &dyn Env, names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| env.var(n).filter(|v| !v.trim().is_empty()))
 }
 
-/// The .npmrc files to read, in order of precedence.
-fn npmrc_paths(env: &dyn Env) -> Vec<PathBuf> {
-    let mut paths = Vec::new();
-    let user_home = env
-        .var("SUDO_USER")
-        .filter(|u| !u.is_empty() && u != "root")
-        .and_then(|u| home_of(env, &u))
-        .or_else(|| env.var("HOME").map(PathBuf::from));
-    if let Some(h) = user_home {
-        paths.push(h.join(".npmrc"));
-    }
-    paths.push(PathBuf::from("/root/.npmrc"));
-    for var in ["NPM_CONFIG_PREFIX", "npm_config_prefix", "PREFIX"] {
-        if let Some(p) = env.var(var).filter(|p| !p.is_empty()) {
-            paths.push(Path::new(&p).join("etc/npmrc"));
+fn dedup(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::with_capacity(paths.len());
+    for p in paths {
+        if !out.contains(&p) {
+            out.push(p);
         }
     }
-    for p in ["/usr/local/etc/npmrc", "/usr/etc/npmrc", "/etc/npmrc"] {
-        paths.push(PathBuf::from(p));
-    }
-    let mut seen = Vec::new();
-    paths.retain(|p| {
-        let new = !seen.contains(p);
-        seen.push(p.clone());
-        new
-    });
-    paths
+    out
 }
 
-/// Finds the npm registry's host (see the module documentation for the order). `Ok(None)`
-/// when npm is not configured at all: the caller warns that npm will not be reachable.
-pub fn npm_registry_host(env: &dyn Env) -> Result<Option<NpmRegistry>, NpmError> {
-    for var in ["NPM_CONFIG_REGISTRY", "npm_config_registry"] {
-        if let Some(v) = env.var(var).filter(|v| !v.trim().is_empty()) {
-            return Ok(Some(NpmRegistry {
-                host: registry_host(&v, var)?,
-                source: var.to_owned(),
-            }));
+/// npm's `ini` unquoting: trims; a double-quoted value is a JSON string, a single-quoted one is
+/// literal; otherwise the value ends at the first unescaped `;` or `#`.
+fn ini_unsafe(raw: &str) -> String {
+    let v = raw.trim();
+    let quoted = |q: char| v.len() >= 2 && v.starts_with(q) && v.ends_with(q);
+    if quoted('"') {
+        return serde_json::from_str::<String>(v).unwrap_or_else(|_| v[1..v.len() - 1].to_owned());
+    }
+    if quoted('\'') {
+        return v[1..v.len() - 1].to_owned();
+    }
+    let mut out = String::with_capacity(v.len());
+    let mut escaped = false;
+    for c in v.chars() {
+        if escaped {
+            if !matches!(c, '\\' | ';' | '#') {
+                out.push('\\');
+            }
+            out.push(c);
+            escaped = false;
+        } else if c == ';' || c == '#' {
+            break;
+        } else if c == '\\' {
+            escaped = true;
+        } else {
+            out.push(c);
         }
     }
-    for path in npmrc_paths(env) {
-        let text = env.read_file(&path).map_err(|e| NpmError::Read {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let source_name = path.display().to_string();
-        if let Some(raw) = text.as_deref().and_then(npmrc_registry) {
-            let value = expand(&raw, env, &source_name)?;
-            return Ok(Some(NpmRegistry {
-                host: registry_host(&value, &source_name)?,
-                source: source_name,
-            }));
-        }
+    if escaped {
+        out.push('\\');
     }
-    if let Some(v) = env.npm_config_get_registry() {
-        let v = v.trim();
-        if !v.is_empty() && v != "undefined" {
-            let source_name = "npm config get registry";
-            return Ok(Some(NpmRegistry {
-                host: registry_host(v, source_name)?,
-                source: source_name.to_owned(),
-            }));
-        }
-    }
-    Ok(None)
+    out.trim().to_owned()
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
-
     use super::*;
     use crate::config::FakeEnv;
     use rstest::rstest;
 
-    fn host(r: Result<Option<NpmRegistry>, NpmError>) -> (String, String) {
-        let r = r.unwrap().unwrap();
-        (r.host.to_string(), r.source)
+    fn host(env: &FakeEnv) -> Option<(String, String)> {
+        match npm_registry_host(env) {
+            Ok(v) => v.map(|(d, s)| (d.to_string(), s)),
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+
+    fn err(env: &FakeEnv) -> String {
+        match npm_registry_host(env) {
+            Ok(v) => panic!("expected an error, got {v:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const PASSWD_TEXT: &str = "root:x:0:0:root:/root:/bin/bash\n\
+        dev:x:1000:1000:Dev,,,:/home/dev:/bin/bash\n";
+
+    /// Every source on its own yields its host and names itself.
+    #[rstest]
+    #[case::env_upper(
+        FakeEnv::new().with_var("NPM_CONFIG_REGISTRY", "https://registry.npm.test/"),
+        "registry.npm.test", "environment variable NPM_CONFIG_REGISTRY"
+    )]
+    #[case::env_lower(
+        FakeEnv::new().with_var("npm_config_registry", "http://npm.internal.example:4873"),
+        "npm.internal.example", "environment variable npm_config_registry"
+    )]
+    #[case::sudo_user(
+        FakeEnv::new()
+            .with_var("SUDO_USER", "dev")
+            .with_var("HOME", "/root")
+            .with_file(PASSWD, PASSWD_TEXT)
+            .with_file("/home/dev/.npmrc", "registry=https://user.npm.test/\n"),
+        "user.npm.test", "/home/dev/.npmrc"
+    )]
+    #[case::home(
+        FakeEnv::new()
+            .with_var("HOME", "/home/agent")
+            .with_file("/home/agent/.npmrc", "registry = https://home.npm.test/\n"),
+        "home.npm.test", "/home/agent/.npmrc"
+    )]
+    #[case::userconfig_var(
+        FakeEnv::new()
+            .with_var("NPM_CONFIG_USERCONFIG", "/cfg/npmrc")
+            .with_var("HOME", "/home/agent")
+            .with_file("/cfg/npmrc", "registry=https://uc.npm.test/\n")
+            .with_file("/home/agent/.npmrc", "registry=https://home.npm.test/\n"),
+        "uc.npm.test", "/cfg/npmrc"
+    )]
+    #[case::root(
+        FakeEnv::new().with_file("/root/.npmrc", "registry=https://root.npm.test/\n"),
+        "root.npm.test", "/root/.npmrc"
+    )]
+    #[case::prefix(
+        FakeEnv::new()
+            .with_var("PREFIX", "/opt/node")
+            .with_file("/opt/node/etc/npmrc", "registry=https://prefix.npm.test/\n")
+            .with_file("/etc/npmrc", "registry=https://etc.npm.test/\n"),
+        "prefix.npm.test", "/opt/node/etc/npmrc"
+    )]
+    #[case::usr_local(
+        FakeEnv::new().with_file("/usr/local/etc/npmrc", "registry=https://local.npm.test/\n"),
+        "local.npm.test", "/usr/local/etc/npmrc"
+    )]
+    #[case::usr(
+        FakeEnv::new().with_file("/usr/etc/npmrc", "registry=https://usr.npm.test/\n"),
+        "usr.npm.test", "/usr/etc/npmrc"
+    )]
+    #[case::etc(
+        FakeEnv::new().with_file("/etc/npmrc", "registry=https://etc.npm.test/\n"),
+        "etc.npm.test", "/etc/npmrc"
+    )]
+    #[case::global_without_registry_falls_through(
+        FakeEnv::new()
+            .with_file("/usr/local/etc/npmrc", "color=false\n")
+            .with_file("/etc/npmrc", "registry=https://etc.npm.test/\n"),
+        "etc.npm.test", "/etc/npmrc"
+    )]
+    #[case::globalconfig_var(
+        FakeEnv::new()
+            .with_var("npm_config_globalconfig", "/g/npmrc")
+            .with_file("/g/npmrc", "registry=https://g.npm.test/\n")
+            .with_file("/etc/npmrc", "registry=https://etc.npm.test/\n"),
+        "g.npm.test", "/g/npmrc"
+    )]
+    #[case::command(
+        FakeEnv::new().with_npm_registry("https://cmd.npm.test/\n"),
+        "cmd.npm.test", NPM_COMMAND_SOURCE
+    )]
+    #[case::command_last_line(
+        FakeEnv::new().with_npm_registry("npm notice something\nhttps://cmd.npm.test/\n\n"),
+        "cmd.npm.test", NPM_COMMAND_SOURCE
+    )]
+    fn each_source(#[case] env: FakeEnv, #[case] want: &str, #[case] source: &str) {
+        assert_eq!(host(&env), Some((want.to_owned(), source.to_owned())));
+    }
+
+    /// With every source set, each one beats all those after it.
+    #[rstest]
+    #[case(0, "env-upper.test")]
+    #[case(1, "env-lower.test")]
+    #[case(2, "user.test")]
+    #[case(3, "root.test")]
+    #[case(4, "usr-local.test")]
+    #[case(5, "etc.test")]
+    #[case(6, "cmd.test")]
+    fn earlier_sources_win(#[case] skip: usize, #[case] want: &str) {
+        let sources: [(&str, &str); 7] = [
+            ("var", "NPM_CONFIG_REGISTRY"),
+            ("var", "npm_config_registry"),
+            ("file", "/home/dev/.npmrc"),
+            ("file", "/root/.npmrc"),
+            ("file", "/usr/local/etc/npmrc"),
+            ("file", "/etc/npmrc"),
+            ("cmd", ""),
+        ];
+        let hosts = [
+            "env-upper.test",
+            "env-lower.test",
+            "user.test",
+            "root.test",
+            "usr-local.test",
+            "etc.test",
+            "cmd.test",
+        ];
+        let mut env = FakeEnv::new().with_var("HOME", "/home/dev");
+        for ((kind, name), h) in sources.iter().zip(hosts).skip(skip) {
+            let url = format!("https://{h}/");
+            env = match *kind {
+                "var" => env.with_var(name, &url),
+                "file" => env.with_file(*name, &format!("registry={url}\n")),
+                _ => env.with_npm_registry(&url),
+            };
+        }
+        assert_eq!(host(&env).map(|(h, _)| h), Some(want.to_owned()));
     }
 
     #[test]
-    fn the_environment_comes_first() {
-        let env = FakeEnv::default()
-            .var("NPM_CONFIG_REGISTRY", "https://registry.npm.test/")
-            .var("npm_config_registry", "https://other.npm.test/")
-            .file("/root/.npmrc", "registry=https://file.npm.test/\n");
+    fn project_config_beats_user_config() {
+        let env = FakeEnv::new()
+            .with_var("HOME", "/home/dev")
+            .with_file("/ws/.npmrc", "registry=https://project.npm.test/\n")
+            .with_file("/home/dev/.npmrc", "registry=https://user.npm.test/\n");
+        let got = npm_registry_host_in(&env, Some(Path::new("/ws")));
         assert_eq!(
-            host(npm_registry_host(&env)),
-            ("registry.npm.test".into(), "NPM_CONFIG_REGISTRY".into())
+            got.ok().flatten().map(|(d, s)| (d.to_string(), s)),
+            Some(("project.npm.test".to_owned(), "/ws/.npmrc".to_owned()))
         );
-        let env = FakeEnv::default().var("npm_config_registry", "https://lower.npm.test");
-        assert_eq!(host(npm_registry_host(&env)).0, "lower.npm.test");
+        // Without a project directory the user's file is used.
+        assert_eq!(host(&env).map(|(h, _)| h), Some("user.npm.test".to_owned()));
     }
 
     #[test]
-    fn user_config_beats_root_and_global() {
-        let env = FakeEnv::default()
-            .var("SUDO_USER", "dev")
-            .file("/etc/passwd", "root:x:0:0::/root:/bin/bash\ndev:x:1000:1000::/home/dev:/bin/bash\n")
-            .file("/home/dev/.npmrc", "; comment\n@corp:registry=https://scoped.npm.test/\nregistry = https://user.npm.test/\n")
-            .file("/root/.npmrc", "registry=https://root.npm.test/\n")
-            .file("/etc/npmrc", "registry=https://global.npm.test/\n");
-        assert_eq!(
-            host(npm_registry_host(&env)),
-            ("user.npm.test".into(), "/home/dev/.npmrc".into())
-        );
-        let env = FakeEnv::default().file("/root/.npmrc", "# nothing\n").file(
-            "/usr/local/etc/npmrc",
-            "registry=https://global.npm.test:8443/path/\n",
-        );
-        assert_eq!(host(npm_registry_host(&env)).0, "global.npm.test");
+    fn nothing_configured_is_none() {
+        assert_eq!(host(&FakeEnv::new()), None);
+        let env = FakeEnv::new()
+            .with_var("NPM_CONFIG_REGISTRY", "  ")
+            .with_file("/root/.npmrc", "registry=\n; nothing\n")
+            .with_npm_registry("undefined\n");
+        assert_eq!(host(&env), None);
     }
 
     #[test]
-    fn variables_expand_and_an_unset_one_is_named() {
-        let env = FakeEnv::default()
-            .var("REG", "mirror.npm.test")
-            .file("/root/.npmrc", "registry=https://${REG}/\n");
-        assert_eq!(host(npm_registry_host(&env)).0, "mirror.npm.test");
-        let env = FakeEnv::default().file("/root/.npmrc", "registry=https://${NOPE}/\n");
-        assert_eq!(
-            npm_registry_host(&env).unwrap_err().to_string(),
-            "npm registry in /root/.npmrc uses ${NOPE}, which is not set"
-        );
-    }
-
-    #[test]
-    fn npm_itself_is_the_last_resort_and_nothing_is_none() {
-        let env = FakeEnv::default().npm("https://builtin.npm.test/\n");
-        assert_eq!(
-            host(npm_registry_host(&env)),
-            ("builtin.npm.test".into(), "npm config get registry".into())
-        );
-        assert_eq!(npm_registry_host(&FakeEnv::default()), Ok(None));
+    fn sudo_user_missing_from_passwd_falls_back_to_home() {
+        let env = FakeEnv::new()
+            .with_var("SUDO_USER", "ghost")
+            .with_var("HOME", "/home/agent")
+            .with_file(PASSWD, PASSWD_TEXT)
+            .with_file("/home/agent/.npmrc", "registry=https://home.npm.test/\n");
+        assert_eq!(host(&env).map(|(h, _)| h), Some("home.npm.test".to_owned()));
     }
 
     #[rstest]
-    #[case("registry.npm.test", "is not an http or https URL")]
-    #[case("ftp://registry.npm.test", "is not an http or https URL")]
-    #[case("https:///x", "has no host")]
-    #[case("https://10.0.0.5:4873/", "is an IP address")]
-    #[case("https://bad_host.test/", "has an invalid host")]
-    #[case("https://a.test;rm -rf/", "has an invalid host")]
-    fn invalid_registries_are_named(#[case] value: &str, #[case] why: &str) {
-        let env = FakeEnv::default().var("NPM_CONFIG_REGISTRY", value);
-        let err = npm_registry_host(&env).unwrap_err().to_string();
+    #[case::plain("registry=https://a.npm.test/", Some("https://a.npm.test/"))]
+    #[case::spaces("  registry   =   https://a.npm.test/  ", Some("https://a.npm.test/"))]
+    #[case::comment_semicolon(
+        "; registry=https://no.test/\nregistry=https://a.npm.test",
+        Some("https://a.npm.test")
+    )]
+    #[case::comment_hash("# registry=https://no.test/", None)]
+    #[case::inline_comment("registry=https://a.npm.test/ ; mirror", Some("https://a.npm.test/"))]
+    #[case::double_quoted("registry=\"https://a.npm.test/\"", Some("https://a.npm.test/"))]
+    #[case::single_quoted("registry='https://a.npm.test/'", Some("https://a.npm.test/"))]
+    #[case::scoped_ignored("@corp:registry=https://corp.npm.test/", None)]
+    #[case::scoped_and_plain(
+        "@corp:registry=https://corp.npm.test/\nregistry=https://a.npm.test/\n//a.npm.test/:_authToken=x",
+        Some("https://a.npm.test/")
+    )]
+    #[case::last_wins(
+        "registry=https://first.test/\nregistry=https://a.npm.test/",
+        Some("https://a.npm.test/")
+    )]
+    #[case::section_ignored("[corp]\nregistry=https://no.test/", None)]
+    #[case::crlf_bom(
+        "\u{feff}registry=https://a.npm.test/\r\n",
+        Some("https://a.npm.test/")
+    )]
+    #[case::empty("registry=", None)]
+    #[case::flag_only("registry", None)]
+    #[case::other_keys("save-exact=true\nregistry-mirror=https://no.test/", None)]
+    fn parses_npmrc(#[case] text: &str, #[case] want: Option<&str>) {
+        assert_eq!(npmrc_registry(text).as_deref(), want);
+    }
+
+    #[test]
+    fn expands_variables() {
+        let env = FakeEnv::new()
+            .with_var("REG_HOST", "mirror.npm.test")
+            .with_file(
+                "/root/.npmrc",
+                "registry=https://${REG_HOST}${REG_PORT?}/npm/\n",
+            );
+        assert_eq!(
+            host(&env),
+            Some(("mirror.npm.test".to_owned(), "/root/.npmrc".to_owned()))
+        );
+        let env = FakeEnv::new()
+            .with_var("REG_HOST", "env.npm.test")
+            .with_var("NPM_CONFIG_REGISTRY", "https://${REG_HOST}/");
+        assert_eq!(host(&env).map(|(h, _)| h), Some("env.npm.test".to_owned()));
+    }
+
+    #[rstest]
+    #[case::unset_var(
+        FakeEnv::new().with_file("/root/.npmrc", "registry=https://${NOPE}/\n"),
+        &["/root/.npmrc", "https://${NOPE}/", "${NOPE}", "not set"]
+    )]
+    #[case::bad_scheme(
+        FakeEnv::new().with_var("NPM_CONFIG_REGISTRY", "ftp://registry.npm.test/"),
+        &["environment variable NPM_CONFIG_REGISTRY", "ftp://registry.npm.test/", "scheme \"ftp\""]
+    )]
+    #[case::bad_host(
+        FakeEnv::new().with_file("/etc/npmrc", "registry=https://bad_host.test/\n"),
+        &["/etc/npmrc", "https://bad_host.test/", "'_'"]
+    )]
+    #[case::no_scheme(
+        FakeEnv::new().with_var("npm_config_registry", "registry.npm.test"),
+        &["npm_config_registry", "registry.npm.test", "scheme"]
+    )]
+    #[case::metachar(
+        FakeEnv::new().with_var("NPM_CONFIG_REGISTRY", "https://a.test;id/"),
+        &["NPM_CONFIG_REGISTRY", "https://a.test;id/", "';'"]
+    )]
+    #[case::ip_literal(
+        FakeEnv::new().with_file("/root/.npmrc", "registry=http://10.1.2.3:4873/\n"),
+        &["/root/.npmrc", "http://10.1.2.3:4873/", "IP address 10.1.2.3", "not supported"]
+    )]
+    #[case::ipv6_literal(
+        FakeEnv::new().with_npm_registry("http://[fd00::5]:4873/"),
+        &["npm config get registry", "IP address fd00::5"]
+    )]
+    #[case::credentials_redacted(
+        FakeEnv::new().with_var("NPM_CONFIG_REGISTRY", "https://user:s3cret@bad_host.test/"),
+        &["https://***@bad_host.test/"]
+    )]
+    fn invalid_values_name_source_and_value(#[case] env: FakeEnv, #[case] parts: &[&str]) {
+        let msg = err(&env);
+        for part in parts {
+            assert!(msg.contains(part), "{msg:?} lacks {part:?}");
+        }
+        assert!(!msg.contains("s3cret"), "{msg}");
+    }
+
+    #[test]
+    fn an_invalid_earlier_source_does_not_fall_through() {
+        let env = FakeEnv::new()
+            .with_file("/root/.npmrc", "registry=https://bad_host.test/\n")
+            .with_file("/etc/npmrc", "registry=https://etc.npm.test/\n");
+        assert!(err(&env).contains("/root/.npmrc"));
+    }
+
+    #[test]
+    fn unreadable_file_is_an_error() {
+        let env =
+            FakeEnv::new().with_unreadable("/root/.npmrc", std::io::ErrorKind::PermissionDenied);
+        let msg = err(&env);
         assert!(
-            err.contains(why) && err.contains("NPM_CONFIG_REGISTRY"),
-            "{err}"
+            msg.starts_with("cannot read npm config file /root/.npmrc: "),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn userinfo_and_port_are_not_part_of_the_host() {
+        let env = FakeEnv::new().with_var(
+            "NPM_CONFIG_REGISTRY",
+            "HTTPS://u:p@Registry.NPM.test:8443/path?x=1",
+        );
+        assert_eq!(
+            host(&env).map(|(h, _)| h),
+            Some("registry.npm.test".to_owned())
         );
     }
 }
