@@ -9,10 +9,15 @@
 //!   the world's test hosts.
 //! - [`iut`]: running the implementation under test in the container's namespaces.
 
+pub mod catalog;
+pub mod ctx;
 pub mod iut;
 pub mod mocks;
 pub mod netns;
 pub mod probe;
 pub mod report;
+pub mod runner;
+pub mod sandbox;
 pub mod scenario;
+pub mod testing;
 pub mod topology;

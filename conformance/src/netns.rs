@@ -33,9 +33,11 @@ fn inode(path: &str) -> Result<u64> {
         .ino())
 }
 
-/// The inode of the machine's own network namespace (that of PID 1).
+/// The inode of the machine's own network namespace: PID 1's when readable (it is not without
+/// CAP_SYS_PTRACE), else the harness's own main thread's, which never leaves the namespace it
+/// was started in.
 pub fn root_inode() -> Result<u64> {
-    inode("/proc/1/ns/net")
+    inode("/proc/1/ns/net").or_else(|_| inode("/proc/self/ns/net"))
 }
 
 /// A network namespace that exists for the life of the value (`ip netns add` / `del`).
@@ -156,7 +158,7 @@ impl Netns {
         let handle = std::thread::Builder::new()
             .name(format!("ns-{}", self.name))
             .spawn(move || -> Result<R> {
-                enter(&path)?;
+                enter_path(&path)?;
                 Ok(f())
             })
             .context("cannot spawn a namespace thread")?;
@@ -196,7 +198,7 @@ impl Netns {
         let thread = std::thread::Builder::new()
             .name(format!("svc-{what}"))
             .spawn(move || {
-                let rt = match enter(&path).and_then(|()| {
+                let rt = match enter_path(&path).and_then(|()| {
                     tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
@@ -225,9 +227,10 @@ impl Netns {
     }
 }
 
-/// Moves the calling thread (only it) into the network namespace bound at `path`.
+/// Moves the calling thread (only it) into the network namespace bound at `path`. Only for
+/// threads the caller owns and dedicates to that namespace.
 #[allow(unsafe_code)]
-fn enter(path: &PathBuf) -> Result<()> {
+pub fn enter_path(path: &std::path::Path) -> Result<()> {
     let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     // SAFETY: setns(2) only reads the descriptor, which `f` keeps open for the call, and
     // touches no memory of ours; it switches the network namespace of the calling thread only.

@@ -1,1 +1,716 @@
-//! (being written)
+//! The address plan of SANDBOX.md and the namespaces, links and routes of one sandbox.
+//!
+//! ```text
+//!  world ── eth0 ═══ wan0 ── host ── br-a ═══ eth0 ── container ── eth1 ═══ br-b ── host
+//!                                                                             br-b ═══ eth0 ── svc
+//! ```
+//!
+//! - **world** ("the internet") owns every test address through *local routes* on its loopback
+//!   (this kernel has no dummy links): a socket bound to `0.0.0.0:PORT` or `[::]:PORT` there
+//!   answers for every address of the plan at once. It routes the Docker networks back through
+//!   host, and has no default route, so a stray destination fails at once instead of looping.
+//! - **host** ("the Docker host") forwards, and is the gateway of net A and net B, each a bridge
+//!   (as Docker's are), so a case can attach more peers to either.
+//! - **container** is where the IUT runs; **svc** is a sidecar on net B.
+//!
+//! There is no NAT on host: world reaches the container's addresses directly, so an inbound check
+//! (POL-04) observes the container's own firewall and nothing else.
+//!
+//! Every command names one of the sandbox's own namespaces: veth pairs are created inside a
+//! namespace with their peer placed directly in another, never in the machine's namespace.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use ipnet::{Ipv4Net, Ipv6Net};
+
+use crate::netns::Netns;
+
+// ---------------------------------------------------------------------------------------------
+// Address plan
+// ---------------------------------------------------------------------------------------------
+
+/// GitHub meta `web` range (github.com lives here).
+pub const GITHUB_WEB_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 0), 26);
+/// GitHub meta `api` range (api.github.com lives here).
+pub const GITHUB_API_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 64), 26);
+/// GitHub meta `git` range (the SSH git host lives here).
+pub const GITHUB_GIT_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 128), 26);
+/// GitHub meta `web` range, IPv6.
+pub const GITHUB_WEB_V6: Ipv6Net =
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0), 48);
+/// GitHub meta `api` range, IPv6.
+pub const GITHUB_API_V6: Ipv6Net =
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0), 48);
+/// GitHub meta `git` range, IPv6.
+pub const GITHUB_GIT_V6: Ipv6Net =
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, 0), 48);
+
+/// Ranges that appear only under other meta keys (`hooks`, `actions`, `pages`): a firewall
+/// that takes the whole meta document instead of `web`/`api`/`git` opens these, and must not.
+pub const OTHER_KEY_V4: [Ipv4Net; 2] = [
+    Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 192), 26),
+    Ipv4Net::new_assert(Ipv4Addr::new(198, 18, 0, 0), 16),
+];
+
+/// A records of required and extra domains (the npm registry host included).
+pub const DOMAINS_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 0), 24);
+/// AAAA records of required and extra domains.
+pub const DOMAINS_V6: Ipv6Net =
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 0), 48);
+/// Where the mock DNS puts names a scenario did not configure (inside [`DOMAINS_V4`]).
+pub const CATCH_ALL_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 128), 25);
+
+/// The Vercel CDN ranges a firewall must allow.
+pub const VERCEL_V4: [Ipv4Net; 3] = [
+    Ipv4Net::new_assert(Ipv4Addr::new(76, 76, 21, 0), 24),
+    Ipv4Net::new_assert(Ipv4Addr::new(64, 29, 17, 0), 24),
+    Ipv4Net::new_assert(Ipv4Addr::new(216, 198, 79, 0), 24),
+];
+/// One test host in each of [`VERCEL_V4`].
+pub const VERCEL_HOSTS: [Ipv4Addr; 3] = [
+    Ipv4Addr::new(76, 76, 21, 21),
+    Ipv4Addr::new(64, 29, 17, 1),
+    Ipv4Addr::new(216, 198, 79, 1),
+];
+
+/// Blocked IPv4 hosts.
+pub const BLOCKED_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 0), 24);
+/// example.com (A record only).
+pub const EXAMPLE_COM: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+/// A world resolver the container is NOT configured with (a script must not reach it).
+pub const WORLD_RESOLVER_UNCONFIGURED: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 53);
+/// The world resolver that resolv.conf names in the `none` DNS variant (no embedded DNS).
+pub const WORLD_RESOLVER_CONFIGURED: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+/// Blocked IPv6 hosts (probed by literal address).
+pub const BLOCKED_V6: Ipv6Net =
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0xbad, 0, 0, 0, 0, 0), 48);
+
+/// Docker's embedded DNS address inside the container.
+pub const DOCKER_DNS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
+
+/// Docker network A (the container's eth0, its default route).
+pub const NET_A: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(172, 18, 0, 0), 16);
+/// Host's address on net A.
+pub const NET_A_GATEWAY: Ipv4Addr = Ipv4Addr::new(172, 18, 0, 1);
+/// The container's address on net A.
+pub const CONTAINER_A: Ipv4Addr = Ipv4Addr::new(172, 18, 0, 2);
+/// Docker network A, IPv6 (dual stack only).
+pub const NET_A_V6: Ipv6Net =
+    Ipv6Net::new_assert(Ipv6Addr::new(0xfd00, 0x18, 0, 0, 0, 0, 0, 0), 64);
+/// Host's address on net A, IPv6.
+pub const NET_A_V6_GATEWAY: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x18, 0, 0, 0, 0, 0, 1);
+/// The container's address on net A, IPv6.
+pub const CONTAINER_A_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x18, 0, 0, 0, 0, 0, 2);
+/// Docker network B (the container's eth1, shared with the sidecar).
+pub const NET_B: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(172, 19, 0, 0), 16);
+/// Host's address on net B.
+pub const NET_B_GATEWAY: Ipv4Addr = Ipv4Addr::new(172, 19, 0, 1);
+/// The container's address on net B.
+pub const CONTAINER_B: Ipv4Addr = Ipv4Addr::new(172, 19, 0, 2);
+/// The sidecar's address on net B.
+pub const SVC: Ipv4Addr = Ipv4Addr::new(172, 19, 0, 5);
+
+/// The world ⟷ host transfer network. Carrier-grade NAT space: collides with nothing in the
+/// plan, and a firewall has no reason to allow it.
+pub const TRANSFER_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(100, 64, 255, 0), 30);
+/// Host's end of the transfer network.
+pub const TRANSFER_HOST: Ipv4Addr = Ipv4Addr::new(100, 64, 255, 1);
+/// World's end of the transfer network.
+pub const TRANSFER_WORLD: Ipv4Addr = Ipv4Addr::new(100, 64, 255, 2);
+/// The transfer network, IPv6 (dual stack only).
+pub const TRANSFER_V6: Ipv6Net =
+    Ipv6Net::new_assert(Ipv6Addr::new(0xfd00, 0xff, 0, 0, 0, 0, 0, 0), 64);
+/// Host's end of the IPv6 transfer network.
+pub const TRANSFER_HOST_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xff, 0, 0, 0, 0, 0, 1);
+/// World's end of the IPv6 transfer network.
+pub const TRANSFER_WORLD_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xff, 0, 0, 0, 0, 0, 2);
+
+/// Everything world answers for (local routes on its loopback). Covers every world address
+/// above: the GitHub ranges, the other-key ranges, domains, Vercel and blocked hosts.
+pub const WORLD_LOCAL_V4: [Ipv4Net; 7] = [
+    Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 0), 24),
+    Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 0), 24),
+    Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 0), 24),
+    Ipv4Net::new_assert(Ipv4Addr::new(76, 76, 21, 0), 24),
+    Ipv4Net::new_assert(Ipv4Addr::new(64, 29, 17, 0), 24),
+    Ipv4Net::new_assert(Ipv4Addr::new(216, 198, 79, 0), 24),
+    Ipv4Net::new_assert(Ipv4Addr::new(198, 18, 0, 0), 16),
+];
+/// Everything world answers for over IPv6 (the documentation prefix holds all of it).
+pub const WORLD_LOCAL_V6: Ipv6Net =
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32);
+/// What world routes back through host: every Docker network (and the IPv6 ULA space).
+pub const WORLD_RETURN_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(172, 16, 0, 0), 12);
+/// What world routes back through host over IPv6.
+pub const WORLD_RETURN_V6: Ipv6Net =
+    Ipv6Net::new_assert(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0), 8);
+
+// Interface names (at most 15 bytes).
+/// World's link to host.
+pub const WORLD_IF: &str = "eth0";
+/// Host's link to world.
+pub const HOST_WAN_IF: &str = "wan0";
+/// Host's bridge for net A (holds the gateway address).
+pub const BRIDGE_A: &str = "br-a";
+/// Host's bridge for net B (holds the gateway address).
+pub const BRIDGE_B: &str = "br-b";
+/// The container's link on net A.
+pub const CONTAINER_A_IF: &str = "eth0";
+/// The container's link on net B.
+pub const CONTAINER_B_IF: &str = "eth1";
+/// The sidecar's link on net B.
+pub const SVC_IF: &str = "eth0";
+/// Host's bridge port facing the container on net A.
+const HOST_PORT_A_CTR: &str = "va-ctr";
+/// Host's bridge port facing the container on net B.
+const HOST_PORT_B_CTR: &str = "vb-ctr";
+/// Host's bridge port facing the sidecar on net B.
+const HOST_PORT_B_SVC: &str = "vb-svc";
+
+/// A TCP port nothing listens on: connecting gets a RST, which warms neighbour entries and
+/// proves routing both ways without needing a listener.
+const CLOSED_PORT: u16 = 9;
+
+// ---------------------------------------------------------------------------------------------
+// Building
+// ---------------------------------------------------------------------------------------------
+
+/// What to build.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TopologyOptions {
+    /// Also give net A and the world link global IPv6 (the dual-stack scenarios).
+    pub dual_stack: bool,
+}
+
+/// One sandbox's namespaces. Dropping it deletes them all (and with them every link, bridge
+/// and route), host and container last so that peers never outlive their links needlessly.
+#[derive(Debug)]
+pub struct Topology {
+    pub world: Netns,
+    pub host: Netns,
+    pub container: Netns,
+    pub svc: Netns,
+    pub dual_stack: bool,
+}
+
+impl Topology {
+    /// Builds the four namespaces, their links, addresses and routes, then checks every path a
+    /// case relies on once (which also warms the neighbour caches, so first probes do not pay
+    /// for address resolution).
+    pub fn build(opts: &TopologyOptions) -> Result<Topology> {
+        let world = Netns::create("world")?;
+        let host = Netns::create("host")?;
+        let container = Netns::create("ctr")?;
+        let svc = Netns::create("svc")?;
+        let t = Topology {
+            world,
+            host,
+            container,
+            svc,
+            dual_stack: opts.dual_stack,
+        };
+        t.configure().context("cannot build the sandbox topology")?;
+        t.warm().context("the sandbox topology does not route")?;
+        Ok(t)
+    }
+
+    /// The four namespaces.
+    pub fn namespaces(&self) -> [&Netns; 4] {
+        [&self.world, &self.host, &self.container, &self.svc]
+    }
+
+    fn configure(&self) -> Result<()> {
+        let dual = self.dual_stack;
+        // Duplicate address detection delays every new IPv6 address by about a second and
+        // makes first contacts flake; `default` covers links created afterwards.
+        for ns in self.namespaces() {
+            write_sysctls(
+                ns,
+                &[
+                    ("net/ipv6/conf/all/accept_dad", "0"),
+                    ("net/ipv6/conf/default/accept_dad", "0"),
+                ],
+            )?;
+        }
+        // IPv6 refuses to bind an address that is only covered by a local route (IPv4 allows
+        // it): non-local binds let world's services bind any single address of the plan.
+        write_sysctls(
+            &self.world,
+            &[
+                ("net/ipv4/ip_nonlocal_bind", "1"),
+                ("net/ipv6/ip_nonlocal_bind", "1"),
+            ],
+        )?;
+        let mut host_sysctls = vec![("net/ipv4/ip_forward", "1")];
+        if dual {
+            host_sysctls.push(("net/ipv6/conf/all/forwarding", "1"));
+        }
+        write_sysctls(&self.host, &host_sysctls)?;
+
+        let world = &self.world;
+        let host = &self.host;
+        let ctr = &self.container;
+        let svc = &self.svc;
+
+        // world ⟷ host, routed.
+        veth(world, WORLD_IF, host, HOST_WAN_IF)?;
+        addr(
+            world,
+            WORLD_IF,
+            &format!("{TRANSFER_WORLD}/{}", TRANSFER_V4.prefix_len()),
+        )?;
+        addr(
+            host,
+            HOST_WAN_IF,
+            &format!("{TRANSFER_HOST}/{}", TRANSFER_V4.prefix_len()),
+        )?;
+        if dual {
+            addr6(
+                world,
+                WORLD_IF,
+                &format!("{TRANSFER_WORLD_V6}/{}", TRANSFER_V6.prefix_len()),
+            )?;
+            addr6(
+                host,
+                HOST_WAN_IF,
+                &format!("{TRANSFER_HOST_V6}/{}", TRANSFER_V6.prefix_len()),
+            )?;
+        }
+        up(world, WORLD_IF)?;
+        up(host, HOST_WAN_IF)?;
+
+        // host's bridges: net A and net B.
+        for (br, gw, net) in [
+            (BRIDGE_A, NET_A_GATEWAY, NET_A),
+            (BRIDGE_B, NET_B_GATEWAY, NET_B),
+        ] {
+            // No STP (ports forward at once) and no multicast snooping (which can swallow the
+            // neighbour solicitations of IPv6 until a querier shows up).
+            host.ip(&[
+                "link",
+                "add",
+                br,
+                "type",
+                "bridge",
+                "stp_state",
+                "0",
+                "forward_delay",
+                "0",
+                "mcast_snooping",
+                "0",
+            ])?;
+            addr(host, br, &format!("{gw}/{}", net.prefix_len()))?;
+            up(host, br)?;
+        }
+        if dual {
+            addr6(
+                host,
+                BRIDGE_A,
+                &format!("{NET_A_V6_GATEWAY}/{}", NET_A_V6.prefix_len()),
+            )?;
+        }
+
+        // container: eth0 on net A, eth1 on net B.
+        veth(ctr, CONTAINER_A_IF, host, HOST_PORT_A_CTR)?;
+        veth(ctr, CONTAINER_B_IF, host, HOST_PORT_B_CTR)?;
+        // svc: eth0 on net B.
+        veth(svc, SVC_IF, host, HOST_PORT_B_SVC)?;
+        for (port, br) in [
+            (HOST_PORT_A_CTR, BRIDGE_A),
+            (HOST_PORT_B_CTR, BRIDGE_B),
+            (HOST_PORT_B_SVC, BRIDGE_B),
+        ] {
+            host.ip(&["link", "set", port, "master", br, "up"])?;
+        }
+
+        addr(
+            ctr,
+            CONTAINER_A_IF,
+            &format!("{CONTAINER_A}/{}", NET_A.prefix_len()),
+        )?;
+        addr(
+            ctr,
+            CONTAINER_B_IF,
+            &format!("{CONTAINER_B}/{}", NET_B.prefix_len()),
+        )?;
+        if dual {
+            addr6(
+                ctr,
+                CONTAINER_A_IF,
+                &format!("{CONTAINER_A_V6}/{}", NET_A_V6.prefix_len()),
+            )?;
+        }
+        up(ctr, CONTAINER_A_IF)?;
+        up(ctr, CONTAINER_B_IF)?;
+        ctr.ip(&["route", "add", "default", "via", &NET_A_GATEWAY.to_string()])?;
+        if dual {
+            ctr.ip(&[
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                &NET_A_V6_GATEWAY.to_string(),
+            ])?;
+        }
+
+        addr(svc, SVC_IF, &format!("{SVC}/{}", NET_B.prefix_len()))?;
+        up(svc, SVC_IF)?;
+        svc.ip(&["route", "add", "default", "via", &NET_B_GATEWAY.to_string()])?;
+
+        // host: everything beyond its own networks is "the internet".
+        host.ip(&[
+            "route",
+            "add",
+            "default",
+            "via",
+            &TRANSFER_WORLD.to_string(),
+        ])?;
+        if dual {
+            host.ip(&[
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                &TRANSFER_WORLD_V6.to_string(),
+            ])?;
+        }
+
+        // world: answers for the whole plan on loopback, routes the Docker side back.
+        for net in WORLD_LOCAL_V4 {
+            world.ip(&["route", "add", "local", &net.to_string(), "dev", "lo"])?;
+        }
+        world.ip(&[
+            "-6",
+            "route",
+            "add",
+            "local",
+            &WORLD_LOCAL_V6.to_string(),
+            "dev",
+            "lo",
+        ])?;
+        world.ip(&[
+            "route",
+            "add",
+            &WORLD_RETURN_V4.to_string(),
+            "via",
+            &TRANSFER_HOST.to_string(),
+        ])?;
+        if dual {
+            world.ip(&[
+                "-6",
+                "route",
+                "add",
+                &WORLD_RETURN_V6.to_string(),
+                "via",
+                &TRANSFER_HOST_V6.to_string(),
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Proves each hop both ways with a connect to a closed port (a RST answers at once), which
+    /// also leaves resolved neighbour entries on every link a probe will use.
+    fn warm(&self) -> Result<()> {
+        let t = Duration::from_secs(3);
+        let world_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), CLOSED_PORT);
+        let mut paths: Vec<(&Netns, SocketAddr)> = vec![
+            (&self.container, world_v4),
+            (
+                &self.container,
+                SocketAddr::new(NET_B_GATEWAY.into(), CLOSED_PORT),
+            ),
+            (&self.container, SocketAddr::new(SVC.into(), CLOSED_PORT)),
+            (
+                &self.svc,
+                SocketAddr::new(NET_B_GATEWAY.into(), CLOSED_PORT),
+            ),
+            (&self.svc, SocketAddr::new(CONTAINER_B.into(), CLOSED_PORT)),
+            (&self.svc, world_v4),
+            (
+                &self.world,
+                SocketAddr::new(CONTAINER_A.into(), CLOSED_PORT),
+            ),
+            (
+                &self.world,
+                SocketAddr::new(CONTAINER_B.into(), CLOSED_PORT),
+            ),
+        ];
+        if self.dual_stack {
+            let world_v6 = SocketAddr::new(
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 1)),
+                CLOSED_PORT,
+            );
+            paths.push((&self.container, world_v6));
+            paths.push((
+                &self.world,
+                SocketAddr::new(CONTAINER_A_V6.into(), CLOSED_PORT),
+            ));
+        }
+        for (ns, to) in paths {
+            let out = connect_from(ns, to, t)?;
+            match out.kind {
+                ConnectKind::Connected => {}
+                ConnectKind::Error(e) if e == libc::ECONNREFUSED => {}
+                _ => bail!("{} → {to}: {out}", ns.name()),
+            }
+        }
+        Ok(())
+    }
+
+    /// A quick check that the container reaches world: a temporary listener in world on
+    /// 203.0.113.1 and one TCP connect from the container (and over IPv6 in dual stack).
+    pub fn inet_check(&self) -> Result<()> {
+        let mut targets = vec![SocketAddr::new(Ipv4Addr::new(203, 0, 113, 1).into(), 0)];
+        if self.dual_stack {
+            targets.push(SocketAddr::new(
+                Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 1).into(),
+                0,
+            ));
+        }
+        for target in targets {
+            let bind = SocketAddr::new(target.ip(), 0);
+            let listener = self
+                .world
+                .run(move || std::net::TcpListener::bind(bind))?
+                .with_context(|| format!("cannot listen on {bind} in world"))?;
+            let port = listener.local_addr().context("listener address")?.port();
+            let to = SocketAddr::new(target.ip(), port);
+            let out = connect_from(&self.container, to, Duration::from_secs(3))?;
+            if out.kind != ConnectKind::Connected {
+                bail!("container → {to}: {out}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes sysctls from a thread inside the namespace (`net.*` is per namespace, and per the
+/// writing thread's namespace), which is much cheaper than one `sysctl` process per key.
+fn write_sysctls(ns: &Netns, kv: &[(&'static str, &'static str)]) -> Result<()> {
+    let kv = kv.to_vec();
+    ns.run(move || -> Result<()> {
+        for (k, v) in kv {
+            std::fs::write(format!("/proc/sys/{k}"), v)
+                .with_context(|| format!("cannot set {k}={v}"))?;
+        }
+        Ok(())
+    })?
+    .with_context(|| format!("sysctls in {}", ns.name()))
+}
+
+/// A veth pair created inside `a` with its peer placed directly in `b`: it never appears in
+/// the machine's own namespace.
+fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> Result<()> {
+    a.ip(&[
+        "link",
+        "add",
+        a_if,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_if,
+        "netns",
+        b.name(),
+    ])
+}
+
+fn addr(ns: &Netns, dev: &str, cidr: &str) -> Result<()> {
+    ns.ip(&["addr", "add", cidr, "dev", dev])
+}
+
+fn addr6(ns: &Netns, dev: &str, cidr: &str) -> Result<()> {
+    ns.ip(&["-6", "addr", "add", cidr, "dev", dev, "nodad"])
+}
+
+fn up(ns: &Netns, dev: &str) -> Result<()> {
+    ns.ip(&["link", "set", dev, "up"])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probing
+// ---------------------------------------------------------------------------------------------
+
+/// How a TCP connect ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectKind {
+    /// The handshake completed.
+    Connected,
+    /// The connect failed with this errno (ECONNREFUSED, EHOSTUNREACH, EPERM, ...).
+    Error(i32),
+    /// Nothing answered within the time limit (a DROP, or a dead path).
+    TimedOut,
+}
+
+/// One TCP connect's result and how long it took: a reject and a drop differ in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectOutcome {
+    pub kind: ConnectKind,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for ConnectOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            ConnectKind::Connected => write!(f, "connected")?,
+            ConnectKind::Error(e) => write!(f, "{}", std::io::Error::from_raw_os_error(e))?,
+            ConnectKind::TimedOut => write!(f, "timed out")?,
+        }
+        write!(f, " after {} ms", self.elapsed.as_millis())
+    }
+}
+
+/// Opens a TCP connection from inside `ns` to `addr` and closes it at once. `Err` means the
+/// probe could not run at all (a harness fault), never that the destination is blocked.
+pub fn connect_from(ns: &Netns, addr: SocketAddr, timeout: Duration) -> Result<ConnectOutcome> {
+    ns.run(move || {
+        let start = Instant::now();
+        let res = TcpStream::connect_timeout(&addr, timeout);
+        let elapsed = start.elapsed();
+        let kind = match res {
+            Ok(_) => ConnectKind::Connected,
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ETIMEDOUT) => ConnectKind::TimedOut,
+                Some(errno) => ConnectKind::Error(errno),
+                // std's own poll deadline carries no errno.
+                None if e.kind() == std::io::ErrorKind::TimedOut => ConnectKind::TimedOut,
+                None => return Err(anyhow::anyhow!("connect to {addr}: {e}")),
+            },
+        };
+        Ok(ConnectOutcome { kind, elapsed })
+    })?
+    .with_context(|| format!("probe from {}", ns.name()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::testing::privileged;
+    use std::net::TcpListener;
+
+    fn listen(ns: &Netns, addr: &str) -> TcpListener {
+        let addr: SocketAddr = addr.parse().unwrap();
+        ns.run(move || TcpListener::bind(addr)).unwrap().unwrap()
+    }
+
+    fn assert_connects(ns: &Netns, to: &str) {
+        let to: SocketAddr = to.parse().unwrap();
+        let out = connect_from(ns, to, Duration::from_secs(3)).unwrap();
+        assert_eq!(
+            out.kind,
+            ConnectKind::Connected,
+            "{} → {to}: {out}",
+            ns.name()
+        );
+        // Neighbours are warm: no second lost to address resolution or DAD.
+        assert!(out.elapsed < Duration::from_millis(500), "{to}: {out}");
+    }
+
+    fn names_of_ours() -> Vec<String> {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap();
+        let prefix = format!("{}{}-", crate::netns::PREFIX, std::process::id());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|n| n.starts_with(&prefix))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn common_paths(t: &Topology) {
+        // One listener on [::] in world answers for every address of the plan.
+        let _w8080 = listen(&t.world, "[::]:8080");
+        let _w443 = listen(&t.world, "[::]:443");
+        assert_connects(&t.container, "203.0.113.77:8080");
+        assert_connects(&t.container, "192.0.2.70:443");
+        assert_connects(&t.container, "198.18.3.4:443");
+        assert_connects(&t.container, "76.76.21.21:443");
+        // Net B both ways, and its gateway.
+        let _s = listen(&t.svc, "0.0.0.0:7000");
+        let _c = listen(&t.container, "0.0.0.0:7001");
+        assert_connects(&t.container, "172.19.0.5:7000");
+        assert_connects(&t.svc, "172.19.0.2:7001");
+        assert_connects(&t.svc, "172.18.0.2:7001");
+        // No NAT: world reaches the container's own addresses (POL-04's inbound probe).
+        assert_connects(&t.world, "172.18.0.2:7001");
+        // A host gateway answers (closed port: RST, fast).
+        let out = connect_from(
+            &t.container,
+            "172.18.0.1:9".parse().unwrap(),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        assert_eq!(out.kind, ConnectKind::Error(libc::ECONNREFUSED), "{out}");
+        // Outside the plan: world has no route, so it fails fast rather than looping.
+        let out = connect_from(
+            &t.container,
+            "10.1.2.3:80".parse().unwrap(),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        assert_ne!(out.kind, ConnectKind::Connected, "{out}");
+        t.inet_check().unwrap();
+    }
+
+    #[test]
+    fn v4_only_topology_routes_and_is_deleted() {
+        if !privileged() {
+            return;
+        }
+        let t = Topology::build(&TopologyOptions { dual_stack: false }).unwrap();
+        let names: Vec<String> = t.namespaces().iter().map(|n| n.name().to_owned()).collect();
+        common_paths(&t);
+        // No global IPv6 in the container; link-local stays.
+        let out = t
+            .container
+            .exec("ip", &["-6", "addr", "show", "dev", "eth0"])
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("fe80::"), "{text}");
+        assert!(!text.contains("scope global"), "{text}");
+        let out = connect_from(
+            &t.container,
+            "[2001:db8:bad::1]:80".parse().unwrap(),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        assert_eq!(out.kind, ConnectKind::Error(libc::ENETUNREACH), "{out}");
+        drop(t);
+        let left = names_of_ours();
+        for n in names {
+            assert!(!left.contains(&n), "{n} left behind");
+        }
+    }
+
+    #[test]
+    fn dual_stack_topology_routes_and_is_deleted() {
+        if !privileged() {
+            return;
+        }
+        let t = Topology::build(&TopologyOptions { dual_stack: true }).unwrap();
+        let names: Vec<String> = t.namespaces().iter().map(|n| n.name().to_owned()).collect();
+        common_paths(&t);
+        let _w80 = listen(&t.world, "[::]:80");
+        assert_connects(&t.container, "[2001:db8:bad::1]:80");
+        assert_connects(&t.container, "[2001:db8:1::5]:80");
+        assert_connects(&t.container, "[2001:db8:10::99]:80");
+        assert_connects(&t.container, "198.51.100.10:80");
+        let _c = listen(&t.container, "[::]:7002");
+        assert_connects(&t.world, "[fd00:18::2]:7002");
+        assert_connects(&t.host, "[fd00:18::2]:7002");
+        drop(t);
+        let left = names_of_ours();
+        for n in names {
+            assert!(!left.contains(&n), "{n} left behind");
+        }
+    }
+}

@@ -1,1 +1,95 @@
-//! The conformance suite run against fw-cli, the bash reference and mutants.
+//! The conformance suite run against implementations by `cargo test`: shared helpers of the
+//! test binaries in `tests/` (finding the binaries to test, the privileged-test rule, running
+//! the whole catalog once and handing each case's result to its own test).
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use conformance::catalog::{Case, catalog};
+use conformance::report::{CaseResult, Report, Verdict};
+use conformance::sandbox::SuiteOptions;
+
+/// The workspace's target directory of this build (`target/debug`), found from the test
+/// binary's own path (`target/debug/deps/<test>`).
+pub fn target_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find the test binary")?;
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .map(PathBuf::from)
+        .context("the test binary is not under target/<profile>/deps")
+}
+
+/// A binary of this workspace, built by `cargo test --workspace`.
+pub fn workspace_bin(name: &str) -> Result<PathBuf> {
+    let p = target_dir()?.join(name);
+    if !p.is_file() {
+        bail!(
+            "{} is not built: run `cargo build -p {name}` (or `cargo test --workspace`)",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+/// The repository root (this crate's parent directory).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Why the privileged suite cannot run here, if it cannot. Under `CI=true` this is a failure,
+/// elsewhere a skip with the reason printed.
+pub fn unavailable() -> Option<String> {
+    conformance::netns::available()
+        .err()
+        .map(|e| format!("{e:#}"))
+}
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// Runs the whole catalog once against `argv` (shared by every trial of a test binary).
+pub fn run_once(
+    cell: &'static OnceLock<Result<Report, String>>,
+    name: &str,
+    argv: Vec<String>,
+) -> &'static Result<Report, String> {
+    cell.get_or_init(|| {
+        let opts = SuiteOptions {
+            implementation: name.to_owned(),
+            argv,
+            npm_host: conformance::scenario::NPM_HOST_DEFAULT.to_owned(),
+            timeout: Duration::from_secs(180),
+            jobs: 2,
+        };
+        let cases: Vec<Case> = catalog();
+        Ok(conformance::runner::run(&cases, &opts, &|r| {
+            eprintln!("  {} {:?} ({} ms)", r.id, r.verdict, r.elapsed_ms);
+        }))
+    })
+}
+
+/// The result of one case in a report.
+pub fn case_result<'a>(report: &'a Report, id: &str) -> Option<&'a CaseResult> {
+    report.cases.iter().find(|c| c.id == id)
+}
+
+/// A one-paragraph explanation of a case result, for a failing test.
+pub fn explain(r: &CaseResult) -> String {
+    let mut s = format!("{} {} {:?}: {}", r.id, r.level, r.verdict, r.reason);
+    for e in r.evidence.iter().take(20) {
+        s.push_str("\n    ");
+        s.push_str(e);
+    }
+    if let Some(iut) = &r.iut
+        && r.verdict != Verdict::Pass
+    {
+        s.push_str(&format!(
+            "\n  iut exit {:?}, stderr:\n{}",
+            iut.status, iut.stderr
+        ));
+    }
+    s
+}

@@ -1,0 +1,1230 @@
+//! The case catalog: one entry per row of REQUIREMENTS.md, as data. The runner, `--list`, the
+//! generated `docs/requirements.md` and the reports all read this one list.
+//!
+//! A case names the scenarios it is judged on and a check. The check runs in the scenario's
+//! sandbox after the implementation ran, observes the network and the kernel from outside, and
+//! returns a verdict with its evidence; when a case has several scenarios, it passes only if
+//! it passes on every one.
+
+use std::net::SocketAddr;
+
+use anyhow::Result;
+
+use crate::ctx::Ctx;
+use crate::report::Level;
+use crate::scenario::{
+    CNAME_FINAL_ADDRS, DnsVariant, EXTRA_NXDOMAIN, EXTRA_OK, EXTRA_SERVFAIL, ExampleCom, Meta,
+    Prior, REQUIRED, Scenario, ip,
+};
+
+/// What a check concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail(String),
+    /// Not applicable here, with the reason.
+    Skip(String),
+    /// A measurement (INFO rows).
+    Info(String),
+}
+
+pub type Check = fn(&Ctx) -> Result<Outcome>;
+
+/// One case.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: &'static str,
+    pub level: Level,
+    pub title: &'static str,
+    /// How the case observes the requirement (REQUIREMENTS.md's last column, abridged).
+    pub observation: &'static str,
+    pub scenarios: fn() -> Vec<Scenario>,
+    pub check: Check,
+    /// The check changes the sandbox (routes, sysctls): it runs after the others.
+    pub mutates: bool,
+}
+
+// ---- Addresses the checks use (SANDBOX.md's plan) ----
+
+pub const BLOCKED: &str = "198.51.100.10";
+pub const BLOCKED_V6: &str = "2001:db8:bad::10";
+/// A high port with a listener in the world, so a closed port's own RST cannot pass for a
+/// REJECT.
+pub const HIGH_PORT: u16 = 41_234;
+pub const UDP_ECHO_PORT: u16 = 9_999;
+pub const WEB_HOST: &str = "192.0.2.10";
+pub const API_HOST: &str = "192.0.2.70";
+pub const GIT_HOST: &str = "192.0.2.130";
+pub const HOOKS_HOST: &str = "192.0.2.200";
+pub const ACTIONS_HOST: &str = "198.18.0.10";
+pub const VERCEL_HOSTS: &[&str] = &["76.76.21.10", "64.29.17.10", "216.198.79.10"];
+pub const UNCONFIGURED_RESOLVER: &str = "198.51.100.53";
+/// The world resolver resolv.conf names in the `none` DNS variant.
+pub const WORLD_RESOLVER: &str = "198.51.100.2";
+pub const SVC: &str = "172.19.0.5";
+pub const GATEWAYS: &[&str] = &["172.18.0.1", "172.19.0.1"];
+pub const CONTAINER_A: &str = "172.18.0.2";
+pub const CONTAINER_B: &str = "172.19.0.2";
+/// The port of the test listeners the harness opens in the container, the sidecar and the host.
+pub const PEER_PORT: u16 = 7_777;
+
+pub fn sa(addr: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(ip(addr), port)
+}
+
+// ---- Scenarios ----
+
+fn default() -> Vec<Scenario> {
+    vec![Scenario::base("default")]
+}
+
+fn default_and_none() -> Vec<Scenario> {
+    let mut none = Scenario::base("dns-none");
+    none.dns = DnsVariant::None;
+    vec![Scenario::base("default"), none]
+}
+
+fn dual() -> Vec<Scenario> {
+    let mut s = Scenario::base("dual-stack");
+    s.dual_stack = true;
+    vec![s]
+}
+
+fn other_backends() -> Vec<Scenario> {
+    let mut legacy = Scenario::base("dns-legacy");
+    legacy.dns = DnsVariant::IptablesLegacy;
+    let mut nft = Scenario::base("dns-nft-native");
+    nft.dns = DnsVariant::NftNative;
+    vec![legacy, nft]
+}
+
+fn stale() -> Vec<Scenario> {
+    let mut s = Scenario::base("stale-rules");
+    s.prior = Prior::StaleRules;
+    vec![s]
+}
+
+fn rerun() -> Vec<Scenario> {
+    let mut s = Scenario::base("rerun");
+    s.prior = Prior::Firewalled;
+    vec![s]
+}
+
+fn probed() -> Vec<Scenario> {
+    let mut fresh = Scenario::base("probed-fresh");
+    fresh.probers = true;
+    let mut again = Scenario::base("probed-rerun");
+    again.probers = true;
+    again.prior = Prior::Firewalled;
+    vec![fresh, again]
+}
+
+fn probed_rerun() -> Vec<Scenario> {
+    probed()
+        .into_iter()
+        .filter(|s| s.prior == Prior::Firewalled)
+        .collect()
+}
+
+fn long_lived() -> Vec<Scenario> {
+    let mut s = Scenario::base("long-lived");
+    s.long_lived = true;
+    vec![s]
+}
+
+fn concurrent() -> Vec<Scenario> {
+    let mut s = Scenario::base("concurrent");
+    s.concurrent = true;
+    vec![s]
+}
+
+fn with_meta(name: &'static str, meta: Meta) -> Scenario {
+    let mut s = Scenario::base(name);
+    s.meta = meta;
+    s
+}
+
+fn fail01() -> Vec<Scenario> {
+    vec![with_meta("meta-refused", Meta::Refused)]
+}
+
+fn fail02() -> Vec<Scenario> {
+    vec![
+        with_meta("meta-invalid-json", Meta::InvalidJson),
+        with_meta("meta-missing-key", Meta::MissingKey),
+        with_meta("meta-empty-body", Meta::EmptyBody),
+    ]
+}
+
+fn fail03() -> Vec<Scenario> {
+    vec![
+        with_meta("meta-500", Meta::Status500),
+        with_meta("meta-403-rate-limit", Meta::RateLimited403),
+    ]
+}
+
+fn s_fail04() -> Vec<Scenario> {
+    vec![with_meta("meta-hang", Meta::AcceptAndHang)]
+}
+
+fn s_fail05() -> Vec<Scenario> {
+    ["not-a-cidr", "300.1.1.1/24", "1.2.3.4/40"]
+        .iter()
+        .map(|bad| {
+            let name = match *bad {
+                "not-a-cidr" => "meta-bad-cidr-text",
+                "300.1.1.1/24" => "meta-bad-cidr-octet",
+                _ => "meta-bad-cidr-prefix",
+            };
+            with_meta(name, Meta::BadCidr((*bad).to_owned()))
+        })
+        .collect()
+}
+
+fn rerun_failing() -> Vec<Scenario> {
+    let mut s = with_meta("rerun-meta-500", Meta::Status500);
+    s.prior = Prior::Firewalled;
+    s.stale_marker = true;
+    vec![s]
+}
+
+/// Every FAIL scenario on a fresh container (the hanging meta aside: it is slow, and judged
+/// by FAIL-04 itself).
+fn fail_fresh() -> Vec<Scenario> {
+    let mut v = fail01();
+    v.extend(fail02());
+    v.extend(fail03());
+    v
+}
+
+fn ver01() -> Vec<Scenario> {
+    let mut s = Scenario::base("ver-example-allowlisted");
+    s.example_com = ExampleCom::Allowlisted;
+    vec![s]
+}
+
+fn ver02() -> Vec<Scenario> {
+    let mut s = Scenario::base("ver-github-outside");
+    s.api_github_outside = true;
+    vec![s]
+}
+
+fn ver03() -> Vec<Scenario> {
+    let mut s = Scenario::base("ver-example-bad-cert");
+    s.example_com = ExampleCom::AllowlistedBadCert;
+    vec![s]
+}
+
+fn s_ver04() -> Vec<Scenario> {
+    let mut s = Scenario::base("ver-zen-rate-limited");
+    s.zen_rate_limited = true;
+    vec![s]
+}
+
+fn ver_fresh() -> Vec<Scenario> {
+    let mut v = ver01();
+    v.extend(ver02());
+    v
+}
+
+fn fail_and_ver_fresh() -> Vec<Scenario> {
+    let mut v = fail_fresh();
+    v.extend(ver_fresh());
+    v
+}
+
+fn fail_and_ver_all() -> Vec<Scenario> {
+    let mut v = fail_and_ver_fresh();
+    v.extend(rerun_failing());
+    v
+}
+
+fn stale_marker_failing() -> Vec<Scenario> {
+    rerun_failing()
+}
+
+fn hidden_tools() -> Vec<Scenario> {
+    let mut a = Scenario::base("hidden-ipset");
+    a.hidden_tools = vec!["ipset"];
+    let mut b = Scenario::base("hidden-ip6tables-restore");
+    b.hidden_tools = vec!["ip6tables-restore"];
+    vec![a, b]
+}
+
+fn docker_caps() -> Vec<Scenario> {
+    let mut s = Scenario::base("docker-caps");
+    s.docker_caps = true;
+    vec![s]
+}
+
+// ---- Checks ----
+
+/// Judged after success only: a container left open by a failed init must not pass.
+macro_rules! after_success {
+    ($ctx:expr) => {
+        if let Some(why) = $ctx.init_failed() {
+            return Ok(Outcome::Fail(why));
+        }
+    };
+}
+
+fn first_fail(reasons: Vec<String>) -> Outcome {
+    if reasons.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(reasons.join("; "))
+    }
+}
+
+fn blocked_hosts_rejected(ctx: &Ctx) -> Result<Vec<String>> {
+    let mut bad = Vec::new();
+    for port in [80, 443, 8080, HIGH_PORT] {
+        if let Some(why) = ctx.expect_rejected_fast(sa(BLOCKED, port))? {
+            bad.push(why);
+        }
+    }
+    Ok(bad)
+}
+
+fn pol01(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(first_fail(blocked_hosts_rejected(ctx)?))
+}
+
+fn pol02(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let target = sa(BLOCKED, UDP_ECHO_PORT);
+    Ok(if ctx.udp_arrives(target)? {
+        Outcome::Fail(format!("a datagram to {target} arrived at the world side"))
+    } else {
+        Outcome::Pass
+    })
+}
+
+fn pol03(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(match ctx.forwarded_through_container()? {
+        Some(evidence) => Outcome::Fail(format!(
+            "traffic was forwarded through the container: {evidence}"
+        )),
+        None => Outcome::Pass,
+    })
+}
+
+fn pol04(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let mut bad = Vec::new();
+    if let Some(v) = ctx.world_connects_to_container()? {
+        bad.push(format!(
+            "a new connection from the world reached the container ({v})"
+        ));
+    }
+    if let Some(why) = ctx.peer_connects_to_container(SVC, CONTAINER_B)? {
+        bad.push(why);
+    }
+    Ok(first_fail(bad))
+}
+
+fn pol05(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(
+        match ctx.expect_https("api.github.com", sa(API_HOST, 443))? {
+            Some(why) => Outcome::Fail(why),
+            None => Outcome::Pass,
+        },
+    )
+}
+
+fn pol06(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let mut bad = Vec::new();
+    for port in [80, 443] {
+        if let Some(why) = ctx.expect_rejected_fast(sa(BLOCKED_V6, port))? {
+            bad.push(why);
+        }
+    }
+    for (host, addr) in [
+        ("api.github.com", "2001:db8:2::70"),
+        ("api.anthropic.com", "2001:db8:10::10"),
+    ] {
+        if let Some(why) = ctx.expect_https(host, sa(addr, 443))? {
+            bad.push(why);
+        }
+    }
+    if let Some(why) = ctx.expect_connects(sa("fd00:18::1", PEER_PORT))? {
+        bad.push(format!("the Docker IPv6 gateway: {why}"));
+    }
+    Ok(first_fail(bad))
+}
+
+fn pol07(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let v = ctx.probe_tcp(sa(BLOCKED, 443))?;
+    Ok(Outcome::Info(format!("a blocked TCP connect gets: {v}")))
+}
+
+fn alw01(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let server = ctx.configured_resolver();
+    let udp = ctx.dns(server, "api.anthropic.com", false)?;
+    if !udp.resolved() {
+        return Ok(Outcome::Fail(format!("DNS over UDP to {server}: {udp:?}")));
+    }
+    let tcp = ctx.dns(server, "api.anthropic.com", true)?;
+    ctx.note(format!("DNS over TCP to {server} (SHOULD): {tcp:?}"));
+    Ok(Outcome::Pass)
+}
+
+fn alw02(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(match ctx.expect_connects(sa(GIT_HOST, 22))? {
+        Some(why) => Outcome::Fail(why),
+        None => Outcome::Pass,
+    })
+}
+
+fn alw03(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(first_fail(ctx.loopback_problems()?))
+}
+
+fn alw04(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let mut bad = Vec::new();
+    let npm = ctx.npm_host().to_owned();
+    let mut targets: Vec<(String, String)> = ctx
+        .npm_addrs()
+        .iter()
+        .map(|a| (npm.clone(), (*a).to_owned()))
+        .collect();
+    for (d, addrs) in REQUIRED {
+        targets.extend(addrs.iter().map(|a| ((*d).to_owned(), (*a).to_owned())));
+    }
+    for (host, addr) in targets {
+        if let Some(why) = ctx.expect_https(&host, sa(&addr, 443))? {
+            bad.push(why);
+        }
+    }
+    Ok(first_fail(bad))
+}
+
+fn alw05(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let mut bad = Vec::new();
+    for h in VERCEL_HOSTS {
+        if let Some(why) = ctx.expect_connects(sa(h, 443))? {
+            bad.push(why);
+        }
+    }
+    Ok(first_fail(bad))
+}
+
+fn alw06(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let mut bad = Vec::new();
+    for h in [WEB_HOST, API_HOST, GIT_HOST] {
+        if let Some(why) = ctx.expect_connects(sa(h, 443))? {
+            bad.push(why);
+        }
+    }
+    for h in [HOOKS_HOST, ACTIONS_HOST] {
+        if let Some(why) = ctx.expect_rejected_fast(sa(h, 443))? {
+            bad.push(format!("a range under another meta key: {why}"));
+        }
+    }
+    Ok(first_fail(bad))
+}
+
+fn alw07(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let mut bad = Vec::new();
+    for target in std::iter::once(SVC).chain(GATEWAYS.iter().copied()) {
+        if let Some(why) = ctx.expect_connects(sa(target, PEER_PORT))? {
+            bad.push(why);
+        }
+    }
+    for (peer, to) in [
+        (SVC, CONTAINER_B),
+        ("172.18.0.1", CONTAINER_A),
+        ("172.19.0.1", CONTAINER_B),
+    ] {
+        if let Some(why) = ctx.peer_connects_to_container(peer, to)? {
+            bad.push(why);
+        }
+    }
+    Ok(first_fail(bad))
+}
+
+fn alw08(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let mut bad = Vec::new();
+    for (d, addrs) in EXTRA_OK {
+        for a in *addrs {
+            if let Some(why) = ctx.expect_https(d, sa(a, 443))? {
+                bad.push(why);
+            }
+        }
+    }
+    Ok(first_fail(bad))
+}
+
+fn alw09(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let out = ctx.output();
+    let mut bad = Vec::new();
+    for name in [EXTRA_NXDOMAIN, EXTRA_SERVFAIL] {
+        if !out.contains(name) {
+            bad.push(format!("no warning names {name}"));
+        }
+    }
+    for (d, addrs) in EXTRA_OK {
+        if let Some(why) = ctx.expect_https(d, sa(addrs[0], 443))? {
+            bad.push(why);
+        }
+    }
+    Ok(first_fail(bad))
+}
+
+fn alw10(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let mut bad = Vec::new();
+    let server = sa(UNCONFIGURED_RESOLVER, 53);
+    for tcp in [false, true] {
+        let got = ctx.dns(server, "api.anthropic.com", tcp)?;
+        if got.resolved() {
+            bad.push(format!(
+                "an unconfigured resolver {server} answered over {}",
+                if tcp { "TCP" } else { "UDP" }
+            ));
+        }
+    }
+    Ok(first_fail(bad))
+}
+
+fn alw11(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(match ctx.expect_rejected_fast(sa(BLOCKED, 22))? {
+        Some(why) => Outcome::Fail(why),
+        None => Outcome::Pass,
+    })
+}
+
+fn alw12(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let mut bad = Vec::new();
+    for a in CNAME_FINAL_ADDRS {
+        if let Some(why) = ctx.expect_https(crate::scenario::CNAME_FINAL, sa(a, 443))? {
+            bad.push(why);
+        }
+    }
+    Ok(first_fail(bad))
+}
+
+fn docker_dns_survives(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(first_fail(ctx.docker_dns_problems()?))
+}
+
+fn seq03(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    let mut bad = blocked_hosts_rejected(ctx)?;
+    bad.extend(ctx.stale_rules_left()?);
+    Ok(first_fail(bad))
+}
+
+/// The MUST allowlist, quickly: what must still hold after a re-run or concurrent runs.
+fn must_allowlist_holds(ctx: &Ctx) -> Result<Vec<String>> {
+    let mut bad = blocked_hosts_rejected(ctx)?;
+    let server = ctx.configured_resolver();
+    if !ctx.dns(server, "api.anthropic.com", false)?.resolved() {
+        bad.push(format!("DNS through {server} fails"));
+    }
+    for target in [
+        sa(GIT_HOST, 22),
+        sa(WEB_HOST, 443),
+        sa(VERCEL_HOSTS[0], 443),
+        sa(REQUIRED[0].1[0], 443),
+        sa(SVC, PEER_PORT),
+    ] {
+        if let Some(why) = ctx.expect_connects(target)? {
+            bad.push(why);
+        }
+    }
+    Ok(bad)
+}
+
+fn seq04(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(first_fail(must_allowlist_holds(ctx)?))
+}
+
+fn seq05(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(match ctx.state_difference()? {
+        Some(diff) => Outcome::Fail(diff),
+        None => Outcome::Pass,
+    })
+}
+
+fn seq06(ctx: &Ctx) -> Result<Outcome> {
+    let p = ctx.prober_results()?;
+    Ok(if p.dns_failures == 0 {
+        ctx.note(format!(
+            "{} DNS queries during the run, none failed",
+            p.dns_queries
+        ));
+        Outcome::Pass
+    } else {
+        Outcome::Fail(format!(
+            "{} of {} DNS queries through the configured resolver failed during the run (first: {})",
+            p.dns_failures, p.dns_queries, p.first_dns_failure
+        ))
+    })
+}
+
+fn seq07(ctx: &Ctx) -> Result<Outcome> {
+    let p = ctx.prober_results()?;
+    Ok(if p.blocked_connected == 0 {
+        ctx.note(format!(
+            "{} connects to a blocked host during the re-run, none connected",
+            p.blocked_attempts
+        ));
+        Outcome::Pass
+    } else {
+        Outcome::Fail(format!(
+            "{} of {} connects to {BLOCKED} succeeded during the re-run",
+            p.blocked_connected, p.blocked_attempts
+        ))
+    })
+}
+
+fn seq08(ctx: &Ctx) -> Result<Outcome> {
+    Ok(match ctx.long_lived_to_peer_works()? {
+        None => Outcome::Pass,
+        Some(why) => Outcome::Fail(format!(
+            "the connection to the Docker-network peer opened before init: {why}"
+        )),
+    })
+}
+
+fn seq09(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(match ctx.long_lived_to_blocked_works()? {
+        None => Outcome::Pass,
+        Some(evidence) => Outcome::Fail(format!(
+            "a connection to {BLOCKED} opened before init still carries data: {evidence}"
+        )),
+    })
+}
+
+fn seq10(ctx: &Ctx) -> Result<Outcome> {
+    let (a, b) = ctx.concurrent_statuses()?;
+    if a.is_none() || b.is_none() {
+        return Ok(Outcome::Fail(format!("a run did not end: {a:?} {b:?}")));
+    }
+    if a != Some(0) && b != Some(0) {
+        return Ok(Outcome::Fail(format!(
+            "neither run succeeded: exit {a:?} and {b:?}"
+        )));
+    }
+    Ok(first_fail(must_allowlist_holds(ctx)?))
+}
+
+fn failed_without_marker(ctx: &Ctx) -> Result<Outcome> {
+    let mut bad = Vec::new();
+    if ctx.init_failed().is_none() {
+        bad.push("init reported success".to_owned());
+    }
+    if ctx.marker_present() {
+        bad.push("the marker exists".to_owned());
+    }
+    Ok(first_fail(bad))
+}
+
+fn fail04(ctx: &Ctx) -> Result<Outcome> {
+    let mut bad = Vec::new();
+    if ctx.iut_elapsed().as_secs() >= 60 || ctx.iut_timed_out() {
+        bad.push(format!(
+            "init took {:.1} s (the limit is 60 s)",
+            ctx.iut_elapsed().as_secs_f64()
+        ));
+    }
+    if let Outcome::Fail(why) = failed_without_marker(ctx)? {
+        bad.push(why);
+    }
+    Ok(first_fail(bad))
+}
+
+fn fail05(ctx: &Ctx) -> Result<Outcome> {
+    // Failure, or success with the entry skipped and a warning: never open.
+    let mut bad = blocked_hosts_rejected(ctx)?;
+    if ctx.init_failed().is_some() && ctx.marker_present() {
+        bad.push("failed but left a marker".to_owned());
+    }
+    Ok(first_fail(bad))
+}
+
+fn fail06(ctx: &Ctx) -> Result<Outcome> {
+    let mut bad = ctx.loopback_problems()?;
+    let server = ctx.configured_resolver();
+    let got = ctx.dns(server, "api.anthropic.com", false)?;
+    if !got.resolved() {
+        bad.push(format!("DNS through {server}: {got:?}"));
+    }
+    for target in [SVC, GATEWAYS[0]] {
+        if let Some(why) = ctx.expect_connects(sa(target, PEER_PORT))? {
+            bad.push(why);
+        }
+    }
+    Ok(first_fail(bad))
+}
+
+fn fail07(ctx: &Ctx) -> Result<Outcome> {
+    Ok(first_fail(blocked_hosts_rejected(ctx)?))
+}
+
+fn fail08(ctx: &Ctx) -> Result<Outcome> {
+    Ok(if ctx.marker_present() {
+        Outcome::Fail("the marker of the previous success survived the failed run".into())
+    } else {
+        Outcome::Pass
+    })
+}
+
+fn fail09(ctx: &Ctx) -> Result<Outcome> {
+    let mut bad = Vec::new();
+    if let Outcome::Fail(why) = failed_without_marker(ctx)? {
+        bad.push(why);
+    }
+    let tool = ctx
+        .scenario()
+        .hidden_tools
+        .first()
+        .copied()
+        .unwrap_or_default();
+    if !ctx.output().contains(tool) {
+        bad.push(format!("no message names {tool}"));
+    }
+    bad.extend(blocked_hosts_rejected(ctx)?);
+    Ok(first_fail(bad))
+}
+
+fn ver04(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(if ctx.marker_present() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail("succeeded without a marker".into())
+    })
+}
+
+fn mrk01(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(if ctx.marker_present() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail("no /tmp/.firewall-init-done after success".into())
+    })
+}
+
+fn mrk02(ctx: &Ctx) -> Result<Outcome> {
+    Ok(if ctx.marker_present() {
+        Outcome::Fail("the marker exists after a failure".into())
+    } else if ctx.init_failed().is_none() {
+        Outcome::Skip("the run succeeded (judged by its own case)".into())
+    } else {
+        Outcome::Pass
+    })
+}
+
+fn cap01(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(Outcome::Pass)
+}
+
+fn inf01(ctx: &Ctx) -> Result<Outcome> {
+    Ok(Outcome::Info(format!(
+        "init took {} ms (exit {:?})",
+        ctx.iut_elapsed().as_millis(),
+        ctx.iut_status()
+    )))
+}
+
+fn inf02(ctx: &Ctx) -> Result<Outcome> {
+    after_success!(ctx);
+    Ok(Outcome::Info(ctx.allowlist_size()?))
+}
+
+/// The whole catalog, in REQUIREMENTS.md's order.
+pub fn catalog() -> Vec<Case> {
+    use Level::{Info, Must, Should};
+    let c = |id, level, title, observation, scenarios: fn() -> Vec<Scenario>, check: Check| Case {
+        id,
+        level,
+        title,
+        observation,
+        scenarios,
+        check,
+        mutates: false,
+    };
+    let mut pol03 = c(
+        "POL-03",
+        Must,
+        "Forwarding disabled",
+        "ip_forward turned on in the container; a peer routing through it gets nothing through",
+        default,
+        pol03,
+    );
+    pol03.mutates = true;
+    vec![
+        c(
+            "POL-01",
+            Must,
+            "Default deny: blocked IPv4 destinations are unreachable on any TCP port",
+            "TCP to a blocked host on 80, 443, 8080 and a high port: rejected fast",
+            default,
+            pol01,
+        ),
+        c(
+            "POL-02",
+            Must,
+            "Blocked UDP does not leave the container",
+            "a datagram to a blocked host's UDP echo never arrives at the world side",
+            default,
+            pol02,
+        ),
+        pol03,
+        c(
+            "POL-04",
+            Must,
+            "Inbound restricted to established traffic and Docker networks",
+            "a new connection from the world to a container listener fails; from the sidecar it succeeds",
+            default,
+            pol04,
+        ),
+        c(
+            "POL-05",
+            Must,
+            "Replies to allowed outbound connections come back",
+            "an HTTPS exchange with api.github.com completes",
+            default,
+            pol05,
+        ),
+        c(
+            "POL-06",
+            Should,
+            "IPv6 default deny with REJECT",
+            "dual stack: a blocked IPv6 host is rejected fast; GitHub v6, AAAA records and the Docker v6 gateway stay reachable",
+            dual,
+            pol06,
+        ),
+        c(
+            "POL-07",
+            Info,
+            "Which reject type the IUT uses",
+            "errno of a blocked TCP connect",
+            default,
+            pol07,
+        ),
+        c(
+            "ALW-01",
+            Must,
+            "DNS through the container's configured resolver works",
+            "an A query to the resolver of resolv.conf over UDP (TCP recorded), with Docker DNS and with a world resolver",
+            default_and_none,
+            alw01,
+        ),
+        c(
+            "ALW-02",
+            Must,
+            "SSH to GitHub's git ranges",
+            "TCP 22 to a host in a git range connects",
+            default,
+            alw02,
+        ),
+        c(
+            "ALW-03",
+            Must,
+            "Loopback is never filtered",
+            "TCP and UDP on 127.0.0.1 on arbitrary ports",
+            default,
+            alw03,
+        ),
+        c(
+            "ALW-04",
+            Must,
+            "Every required domain is reachable",
+            "HTTPS to every address of the npm registry host and of each required domain",
+            default,
+            alw04,
+        ),
+        c(
+            "ALW-05",
+            Must,
+            "Vercel CDN ranges",
+            "a host in each Vercel range connects",
+            default,
+            alw05,
+        ),
+        c(
+            "ALW-06",
+            Must,
+            "GitHub meta web, api, git ranges, and only those",
+            "hosts in web, api and git connect; hosts under hooks and actions only are rejected",
+            default,
+            alw06,
+        ),
+        c(
+            "ALW-07",
+            Must,
+            "All connected Docker subnets, both ways",
+            "container to the sidecar and both gateways, and back, new TCP connections",
+            default,
+            alw07,
+        ),
+        c(
+            "ALW-08",
+            Must,
+            "Extra domains from CSPACE_FIREWALL_DOMAINS",
+            "each extra domain's addresses reachable over HTTPS",
+            default,
+            alw08,
+        ),
+        c(
+            "ALW-09",
+            Must,
+            "An unresolvable domain warns and init continues",
+            "NXDOMAIN and SERVFAIL extra domains: success, a warning naming each, the others reachable",
+            default,
+            alw09,
+        ),
+        c(
+            "ALW-10",
+            Should,
+            "DNS only to the configured resolvers",
+            "a query to an unconfigured world resolver fails, over UDP and TCP",
+            default_and_none,
+            alw10,
+        ),
+        c(
+            "ALW-11",
+            Should,
+            "SSH only to allowlisted destinations",
+            "TCP 22 to a blocked host is rejected fast",
+            default,
+            alw11,
+        ),
+        c(
+            "ALW-12",
+            Should,
+            "CNAME chains resolve to their final addresses",
+            "an extra domain that is a CNAME chain: its final address reachable",
+            default,
+            alw12,
+        ),
+        c(
+            "SEQ-01",
+            Must,
+            "Docker's embedded DNS survives init",
+            "resolution through 127.0.0.11 over UDP and TCP after init; Docker's DNAT/SNAT targets unchanged",
+            default,
+            docker_dns_survives,
+        ),
+        c(
+            "SEQ-02",
+            Should,
+            "Docker DNS in the other backends",
+            "the same with Docker's rules written by iptables-legacy and as the native nft table",
+            other_backends,
+            docker_dns_survives,
+        ),
+        c(
+            "SEQ-03",
+            Must,
+            "Clean slate: stale rules do not survive",
+            "stale ACCEPT-all, user chain, mangle and nat rules: none in effect or present after success",
+            stale,
+            seq03,
+        ),
+        c(
+            "SEQ-04",
+            Must,
+            "Re-running is safe",
+            "a second init succeeds and the MUST allowlist still holds",
+            rerun,
+            seq04,
+        ),
+        c(
+            "SEQ-05",
+            Should,
+            "Idempotent",
+            "two runs leave identical iptables-save, ip6tables-save and ipset save, no temporary sets",
+            rerun,
+            seq05,
+        ),
+        c(
+            "SEQ-06",
+            Should,
+            "No DNS gap",
+            "a prober queries the configured resolver every 10 ms during a fresh init and a re-run: no failure",
+            probed,
+            seq06,
+        ),
+        c(
+            "SEQ-07",
+            Should,
+            "No open window",
+            "during a re-run, a prober connecting to a blocked host every 10 ms never connects",
+            probed_rerun,
+            seq07,
+        ),
+        c(
+            "SEQ-08",
+            Must,
+            "Lockout safety: the controlling connection survives",
+            "a connection to the sidecar opened before init still carries data",
+            long_lived,
+            seq08,
+        ),
+        c(
+            "SEQ-09",
+            Should,
+            "Flows the new policy forbids are cut",
+            "a connection to a blocked host opened before init no longer carries data",
+            long_lived,
+            seq09,
+        ),
+        c(
+            "SEQ-10",
+            Should,
+            "Concurrent runs are serialised",
+            "two inits at once: both end, one succeeds, the MUST allowlist holds",
+            concurrent,
+            seq10,
+        ),
+        c(
+            "FAIL-01",
+            Must,
+            "GitHub meta unreachable",
+            "the meta host refuses connections: failure, no marker",
+            fail01,
+            failed_without_marker,
+        ),
+        c(
+            "FAIL-02",
+            Must,
+            "GitHub meta response invalid",
+            "invalid JSON, a missing key, an empty body: failure, no marker",
+            fail02,
+            failed_without_marker,
+        ),
+        c(
+            "FAIL-03",
+            Must,
+            "GitHub meta HTTP error",
+            "500, and 403 rate limited: failure, no marker",
+            fail03,
+            failed_without_marker,
+        ),
+        c(
+            "FAIL-04",
+            Should,
+            "GitHub meta hangs",
+            "the server accepts and never answers: failure within 60 s, no marker",
+            s_fail04,
+            fail04,
+        ),
+        c(
+            "FAIL-05",
+            Should,
+            "Malformed ranges are refused",
+            "a bad CIDR entry: failure or the entry skipped; never open",
+            s_fail05,
+            fail05,
+        ),
+        c(
+            "FAIL-06",
+            Must,
+            "Never locked out after a failure",
+            "after each failure: loopback, the configured resolver and the Docker peers work",
+            fail_and_ver_all,
+            fail06,
+        ),
+        c(
+            "FAIL-07",
+            Should,
+            "Fail closed",
+            "after each failure, fresh and re-run: blocked hosts rejected",
+            fail_and_ver_all,
+            fail07,
+        ),
+        c(
+            "FAIL-08",
+            Should,
+            "A stale marker does not survive a failed run",
+            "a failed re-run leaves no marker",
+            stale_marker_failing,
+            fail08,
+        ),
+        c(
+            "FAIL-09",
+            Should,
+            "Missing tools fail cleanly",
+            "ipset, then ip6tables-restore hidden: failure naming the tool, no marker, not open",
+            hidden_tools,
+            fail09,
+        ),
+        c(
+            "VER-01",
+            Must,
+            "Init refuses to report success when the block does not hold",
+            "example.com inside an allowlisted range: failure, no marker",
+            ver01,
+            failed_without_marker,
+        ),
+        c(
+            "VER-02",
+            Must,
+            "Init refuses to report success when GitHub is unreachable",
+            "api.github.com outside the meta ranges: failure, no marker",
+            ver02,
+            failed_without_marker,
+        ),
+        c(
+            "VER-03",
+            Should,
+            "Blocked must be proven, not assumed",
+            "example.com reachable with a certificate that does not validate: failure",
+            ver03,
+            failed_without_marker,
+        ),
+        c(
+            "VER-04",
+            Should,
+            "A rate-limited GitHub does not fail a correct firewall",
+            "/zen answers 403 rate limited: success, marker",
+            s_ver04,
+            ver04,
+        ),
+        c(
+            "MRK-01",
+            Must,
+            "Marker on success",
+            "/tmp/.firewall-init-done exists after success",
+            default,
+            mrk01,
+        ),
+        c(
+            "MRK-02",
+            Must,
+            "No marker on failure",
+            "after every FAIL and VER case on a fresh container, no marker",
+            fail_and_ver_fresh,
+            mrk02,
+        ),
+        c(
+            "CAP-01",
+            Should,
+            "Works with the seed's capabilities",
+            "Docker's default capabilities plus NET_ADMIN and NET_RAW only: success",
+            docker_caps,
+            cap01,
+        ),
+        c(
+            "INF-01",
+            Info,
+            "Init time",
+            "wall time of a successful init",
+            default,
+            inf01,
+        ),
+        c(
+            "INF-02",
+            Info,
+            "Allowlist size",
+            "entries loaded, from ipset save",
+            default,
+            inf02,
+        ),
+    ]
+}
+
+/// Cases whose ID starts with one of `prefixes` (all when empty), at `level` or stricter.
+pub fn select(prefixes: &[String], levels: &[Level]) -> Vec<Case> {
+    catalog()
+        .into_iter()
+        .filter(|c| prefixes.is_empty() || prefixes.iter().any(|p| c.id.starts_with(p.as_str())))
+        .filter(|c| levels.is_empty() || levels.contains(&c.level))
+        .collect()
+}
+
+/// `docs/requirements.md`, generated from the catalog.
+pub fn requirements_markdown() -> String {
+    let mut m = String::from(
+        "# Requirements and their cases\n\nGenerated from the conformance catalog (`conformance/src/catalog.rs`) by\n`fw-conformance list --markdown`; a test checks that this file is current.\n\n| ID | Level | Requirement | How the suite observes it | Scenarios |\n|---|---|---|---|---|\n",
+    );
+    for c in catalog() {
+        let scenarios: Vec<&str> = (c.scenarios)().iter().map(|s| s.name).collect();
+        m.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            c.id,
+            c.level,
+            c.title,
+            c.observation,
+            scenarios.join(", ")
+        ));
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_requirement_has_exactly_one_case() {
+        let spec = include_str!("../../docs/requirements-ids.txt");
+        let want: Vec<&str> = spec.lines().filter(|l| !l.is_empty()).collect();
+        let have: Vec<&str> = catalog().iter().map(|c| c.id).collect();
+        assert_eq!(have, want);
+    }
+
+    #[test]
+    fn the_generated_requirements_doc_is_current() {
+        let checked_in = include_str!("../../docs/requirements.md");
+        assert_eq!(
+            checked_in,
+            requirements_markdown(),
+            "docs/requirements.md is stale: run `fw-conformance list --markdown > docs/requirements.md`"
+        );
+    }
+
+    #[test]
+    fn selection_by_prefix_and_level() {
+        let ids: Vec<&str> = select(&["SEQ-0".into()], &[Level::Must])
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids, ["SEQ-01", "SEQ-03", "SEQ-04", "SEQ-08"]);
+    }
+
+    #[test]
+    fn scenario_names_identify_scenarios() {
+        // The runner shares a sandbox between cases naming the same scenario: one name, one
+        // definition.
+        let mut seen: Vec<Scenario> = Vec::new();
+        for c in catalog() {
+            for s in (c.scenarios)() {
+                if let Some(other) = seen.iter().find(|o| o.name == s.name) {
+                    assert_eq!(
+                        other, &s,
+                        "scenario {} is defined twice differently",
+                        s.name
+                    );
+                } else {
+                    seen.push(s);
+                }
+            }
+        }
+    }
+}

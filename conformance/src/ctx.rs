@@ -1,0 +1,465 @@
+//! What a check sees: the scenario's live sandbox and the record of the implementation's run,
+//! with probe helpers that confirm a surprising verdict once more before reporting it.
+
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::catalog::{BLOCKED, CONTAINER_A, PEER_PORT, sa};
+use crate::iut::IutRun;
+use crate::probe::{self, DnsOutcome, HttpsOutcome, PROBE_TIMEOUT, Verdict};
+use crate::sandbox::Sandbox;
+use crate::scenario::{DnsVariant, Scenario};
+
+/// What the background probers saw while the implementation ran (SEQ-06, SEQ-07).
+#[derive(Debug, Clone, Default)]
+pub struct ProberResults {
+    pub dns_queries: usize,
+    pub dns_failures: usize,
+    pub first_dns_failure: String,
+    pub blocked_attempts: usize,
+    pub blocked_connected: usize,
+}
+
+/// Connections opened before the run (SEQ-08, SEQ-09).
+#[derive(Debug, Default)]
+pub struct LongLived {
+    pub to_peer: Option<TcpStream>,
+    pub to_blocked: Option<TcpStream>,
+}
+
+/// Everything recorded about the implementation's run(s) in one scenario.
+#[derive(Debug)]
+pub struct RunRecord {
+    pub iut: IutRun,
+    /// The second of two concurrent runs (SEQ-10).
+    pub second: Option<IutRun>,
+    pub probers: Option<ProberResults>,
+    /// Normalised kernel state after the prior run and after the measured run (SEQ-05).
+    pub state_before: Option<String>,
+    pub state_after: Option<String>,
+    pub long_lived: RefCell<LongLived>,
+}
+
+/// A check's view.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub sb: &'a Sandbox,
+    pub run: &'a RunRecord,
+    pub notes: RefCell<Vec<String>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(sb: &'a Sandbox, run: &'a RunRecord) -> Self {
+        Ctx {
+            sb,
+            run,
+            notes: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.sb.scenario
+    }
+
+    /// Adds a line of evidence to the case's result.
+    pub fn note(&self, s: String) {
+        self.notes.borrow_mut().push(s);
+    }
+
+    /// `Some(reason)` when the implementation did not succeed.
+    pub fn init_failed(&self) -> Option<String> {
+        let r = &self.run.iut;
+        if r.timed_out {
+            Some(format!(
+                "init hung (killed after {:.0} s)",
+                r.elapsed.as_secs_f64()
+            ))
+        } else if r.status == Some(0) {
+            None
+        } else {
+            Some(match r.status {
+                Some(code) => format!("init failed (exit {code})"),
+                None => format!("init was killed by signal {:?}", r.signal),
+            })
+        }
+    }
+
+    pub fn iut_elapsed(&self) -> Duration {
+        self.run.iut.elapsed
+    }
+
+    pub fn iut_timed_out(&self) -> bool {
+        self.run.iut.timed_out
+    }
+
+    pub fn iut_status(&self) -> Option<i32> {
+        self.run.iut.status
+    }
+
+    /// stdout and stderr of the run, together.
+    pub fn output(&self) -> String {
+        format!("{}\n{}", self.run.iut.stdout, self.run.iut.stderr)
+    }
+
+    pub fn marker_present(&self) -> bool {
+        self.sb.marker_path().exists()
+    }
+
+    pub fn npm_host(&self) -> &str {
+        &self.sb.npm_host
+    }
+
+    pub fn npm_addrs(&self) -> &[&'static str] {
+        crate::scenario::NPM_ADDRS
+    }
+
+    /// The resolver `/etc/resolv.conf` names in the container.
+    pub fn configured_resolver(&self) -> SocketAddr {
+        match self.scenario().dns {
+            DnsVariant::None => sa(crate::catalog::WORLD_RESOLVER, 53),
+            _ => sa("127.0.0.11", 53),
+        }
+    }
+
+    /// One TCP connect from the container.
+    pub fn probe_tcp(&self, target: SocketAddr) -> Result<Verdict> {
+        let v =
+            self.sb.topo.container.block_on(move || async move {
+                probe::tcp_connect(target, PROBE_TIMEOUT).await
+            })??;
+        self.note(format!("tcp {target}: {v}"));
+        Ok(v)
+    }
+
+    /// `None` when the connect is rejected fast; otherwise the reason, after one confirmation.
+    pub fn expect_rejected_fast(&self, target: SocketAddr) -> Result<Option<String>> {
+        let v = self.probe_tcp(target)?;
+        if v.is_rejected_fast(&target) {
+            return Ok(None);
+        }
+        let again = self.probe_tcp(target)?;
+        if again.is_rejected_fast(&target) {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "{target}: {again} (expected a fast rejection)"
+        )))
+    }
+
+    /// `None` when the connect succeeds; otherwise the reason, after one confirmation.
+    pub fn expect_connects(&self, target: SocketAddr) -> Result<Option<String>> {
+        if self.probe_tcp(target)?.is_connected() {
+            return Ok(None);
+        }
+        let again = self.probe_tcp(target)?;
+        Ok((!again.is_connected()).then(|| format!("{target}: {again} (expected to connect)")))
+    }
+
+    /// One HTTPS GET from the container, trusting the sandbox's test CA.
+    pub fn https(&self, host: &str, target: SocketAddr) -> Result<HttpsOutcome> {
+        let host_owned = host.to_owned();
+        let ca = self.sb.ca_pem.clone();
+        let got = self.sb.topo.container.block_on(move || async move {
+            probe::https_get(target, &host_owned, "/", &ca, PROBE_TIMEOUT).await
+        })??;
+        self.note(format!("https {host} at {target}: {got:?}"));
+        Ok(got)
+    }
+
+    /// `None` when an HTTPS exchange completes; otherwise the reason, after one confirmation.
+    pub fn expect_https(&self, host: &str, target: SocketAddr) -> Result<Option<String>> {
+        if self.https(host, target)?.proves_reachable() {
+            return Ok(None);
+        }
+        let again = self.https(host, target)?;
+        Ok((!again.proves_reachable()).then(|| format!("https {host} at {target}: {again:?}")))
+    }
+
+    /// One A query from the container.
+    pub fn dns(&self, server: SocketAddr, name: &str, tcp: bool) -> Result<DnsOutcome> {
+        let n = name.to_owned();
+        let got = self.sb.topo.container.block_on(move || async move {
+            probe::dns_query(server, &n, tcp, Duration::from_secs(3)).await
+        })??;
+        self.note(format!(
+            "dns {name} via {server} over {}: {got:?}",
+            if tcp { "tcp" } else { "udp" }
+        ));
+        Ok(got)
+    }
+
+    /// Sends a datagram to `target` from the container and tells whether it reached the world.
+    pub fn udp_arrives(&self, target: SocketAddr) -> Result<bool> {
+        let payload = format!("fwt-udp-{}", rand_tag());
+        let p = payload.clone();
+        let local = self
+            .sb
+            .topo
+            .container
+            .block_on(move || async move { probe::udp_send(target, p.as_bytes()).await })??;
+        std::thread::sleep(Duration::from_millis(300));
+        let arrived = self.sb.udp_arrived(payload.as_bytes());
+        self.note(format!(
+            "udp to {target}: local result {}, arrived: {arrived}",
+            local.as_deref().unwrap_or("sent")
+        ));
+        Ok(arrived)
+    }
+
+    /// TCP and UDP on 127.0.0.1 (and ::1 in dual stack) on arbitrary ports, inside the
+    /// container.
+    pub fn loopback_problems(&self) -> Result<Vec<String>> {
+        let dual = self.scenario().dual_stack;
+        let problems = self.sb.topo.container.block_on(move || async move {
+            let mut bad = Vec::new();
+            let mut addrs = vec!["127.0.0.1:0"];
+            if dual {
+                addrs.push("[::1]:0");
+            }
+            for a in addrs {
+                match loopback_roundtrip(a).await {
+                    Ok(()) => {}
+                    Err(e) => bad.push(format!("loopback {a}: {e:#}")),
+                }
+            }
+            bad
+        })?;
+        for p in &problems {
+            self.note(p.clone());
+        }
+        Ok(problems)
+    }
+
+    /// A new TCP connection from a world address to the container's listener. `Some` when it
+    /// got through.
+    pub fn world_connects_to_container(&self) -> Result<Option<String>> {
+        let target = sa(CONTAINER_A, PEER_PORT);
+        let v = self.sb.topo.world.block_on(move || async move {
+            probe::tcp_connect(target, Duration::from_secs(2)).await
+        })??;
+        self.note(format!("from the world to {target}: {v}"));
+        Ok(v.is_connected().then(|| v.to_string()))
+    }
+
+    /// A new TCP connection from a Docker-network peer (`peer` is its address: the sidecar or a
+    /// gateway) to the container at `to`. `Some(reason)` when it fails.
+    pub fn peer_connects_to_container(&self, peer: &str, to: &str) -> Result<Option<String>> {
+        let ns = if peer == crate::catalog::SVC {
+            &self.sb.topo.svc
+        } else {
+            &self.sb.topo.host
+        };
+        let target = sa(to, PEER_PORT);
+        let v = ns.block_on(move || async move {
+            probe::tcp_connect(target, Duration::from_secs(2)).await
+        })??;
+        self.note(format!("from {peer} to {target}: {v}"));
+        Ok((!v.is_connected()).then(|| format!("{peer} to {target}: {v} (expected to connect)")))
+    }
+
+    /// Turns on forwarding in the container and routes a sidecar's traffic to a world host
+    /// through it. `Some(evidence)` when a connection got through.
+    pub fn forwarded_through_container(&self) -> Result<Option<String>> {
+        self.sb.topo.container.sysctl("net.ipv4.ip_forward", "1")?;
+        let via = crate::catalog::CONTAINER_B;
+        let dest = "203.0.113.99";
+        self.sb
+            .topo
+            .svc
+            .ip(&["route", "replace", &format!("{dest}/32"), "via", via])?;
+        let target = sa(dest, 8080);
+        let v = self.sb.topo.svc.block_on(move || async move {
+            probe::tcp_connect(target, Duration::from_secs(2)).await
+        })??;
+        self.note(format!(
+            "sidecar to {target} routed through the container: {v}"
+        ));
+        Ok(v.is_connected().then(|| format!("{target}: {v}")))
+    }
+
+    /// Docker's embedded DNS: resolution through 127.0.0.11 over UDP and TCP, and Docker's
+    /// DNAT/SNAT targets as they were installed.
+    pub fn docker_dns_problems(&self) -> Result<Vec<String>> {
+        let mut bad = Vec::new();
+        let server = sa("127.0.0.11", 53);
+        for tcp in [false, true] {
+            let got = self.dns(server, "api.anthropic.com", tcp)?;
+            if !got.resolved() {
+                bad.push(format!(
+                    "resolution through 127.0.0.11 over {} fails: {got:?}",
+                    if tcp { "TCP" } else { "UDP" }
+                ));
+            }
+        }
+        bad.extend(self.sb.docker_rules_problems()?);
+        Ok(bad)
+    }
+
+    /// Stale rules the harness planted (SEQ-03) that are still present.
+    pub fn stale_rules_left(&self) -> Result<Vec<String>> {
+        let saved = self.sb.iptables_save("iptables-save")?;
+        Ok(saved
+            .lines()
+            .filter(|l| {
+                l.contains(crate::sandbox::STALE_TAG) || l.contains(crate::sandbox::STALE_CHAIN)
+            })
+            .map(|l| format!("stale rule still present: {l}"))
+            .collect())
+    }
+
+    /// The difference between the kernel state after the first and the second run.
+    pub fn state_difference(&self) -> Result<Option<String>> {
+        let (Some(a), Some(b)) = (&self.run.state_before, &self.run.state_after) else {
+            anyhow::bail!("the states of the two runs were not recorded");
+        };
+        if b.contains("-next") || b.contains("-tmp") || b.contains("-new") {
+            return Ok(Some("a temporary set is left after the second run".into()));
+        }
+        if a == b {
+            return Ok(None);
+        }
+        let only_a: Vec<&str> = a
+            .lines()
+            .filter(|l| !b.lines().any(|m| m == *l))
+            .take(3)
+            .collect();
+        let only_b: Vec<&str> = b
+            .lines()
+            .filter(|l| !a.lines().any(|m| m == *l))
+            .take(3)
+            .collect();
+        Ok(Some(format!(
+            "the second run changed the state: first only {only_a:?}, second only {only_b:?}"
+        )))
+    }
+
+    pub fn prober_results(&self) -> Result<ProberResults> {
+        self.run
+            .probers
+            .clone()
+            .context("the probers did not run in this scenario")
+    }
+
+    fn long_lived_works(stream: &mut TcpStream) -> Option<String> {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+        let msg = b"fwt-long-lived\n";
+        if let Err(e) = stream.write_all(msg) {
+            return Some(format!("write failed: {e}"));
+        }
+        let mut buf = [0u8; 256];
+        let mut got = Vec::new();
+        while !got.windows(msg.len()).any(|w| w == msg) {
+            match stream.read(&mut buf) {
+                Ok(0) => return Some("closed by the peer or reset".into()),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => return Some(format!("read failed: {e}")),
+            }
+        }
+        None
+    }
+
+    /// `None` when the connection to the sidecar opened before init still carries data.
+    pub fn long_lived_to_peer_works(&self) -> Result<Option<String>> {
+        let mut ll = self.run.long_lived.borrow_mut();
+        let s = ll
+            .to_peer
+            .as_mut()
+            .context("no connection to the peer was opened")?;
+        let r = Self::long_lived_works(s);
+        self.note(format!(
+            "long-lived to the peer: {}",
+            r.as_deref().unwrap_or("carries data")
+        ));
+        Ok(r)
+    }
+
+    /// `Some(evidence)` when the connection to a blocked host opened before init still carries
+    /// data.
+    pub fn long_lived_to_blocked_works(&self) -> Result<Option<String>> {
+        let mut ll = self.run.long_lived.borrow_mut();
+        let s = ll
+            .to_blocked
+            .as_mut()
+            .context("no connection to the blocked host was opened")?;
+        let r = Self::long_lived_works(s);
+        self.note(format!(
+            "long-lived to {BLOCKED}: {}",
+            r.as_deref().unwrap_or("carries data")
+        ));
+        Ok(match r {
+            None => Some("an echo came back".into()),
+            Some(_) => None,
+        })
+    }
+
+    pub fn concurrent_statuses(&self) -> Result<(Option<i32>, Option<i32>)> {
+        let second = self
+            .run
+            .second
+            .as_ref()
+            .context("no second run in this scenario")?;
+        let a = (!self.run.iut.timed_out)
+            .then_some(self.run.iut.status)
+            .flatten();
+        let b = (!second.timed_out).then_some(second.status).flatten();
+        Ok((a, b))
+    }
+
+    /// The allowlist's size as the kernel holds it.
+    pub fn allowlist_size(&self) -> Result<String> {
+        let out = self.sb.topo.container.exec_unchecked("ipset", &["save"])?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let entries = text.lines().filter(|l| l.starts_with("add ")).count();
+        let sets = text.lines().filter(|l| l.starts_with("create ")).count();
+        let rules = self
+            .sb
+            .iptables_save("iptables-save")?
+            .lines()
+            .filter(|l| l.starts_with("-A "))
+            .count();
+        Ok(format!(
+            "{entries} set entries in {sets} sets, {rules} IPv4 rules"
+        ))
+    }
+}
+
+async fn loopback_roundtrip(bind: &str) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind(bind).await?;
+    let addr = l.local_addr()?;
+    let accept = tokio::spawn(async move {
+        let (mut s, _) = l.accept().await?;
+        s.write_all(b"ok").await?;
+        Ok::<_, std::io::Error>(())
+    });
+    let mut c = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
+        .await
+        .context("TCP connect timed out")??;
+    let mut buf = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(2), c.read_exact(&mut buf))
+        .await
+        .context("TCP read timed out")??;
+    accept.await??;
+    let u1 = tokio::net::UdpSocket::bind(bind).await?;
+    let u2 = tokio::net::UdpSocket::bind(bind).await?;
+    u1.connect(u2.local_addr()?).await?;
+    u1.send(b"ok").await?;
+    let mut b = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(2), u2.recv(&mut b))
+        .await
+        .context("UDP datagram lost")??;
+    Ok(())
+}
+
+/// A tag unique enough to tell one probe's datagram from another's.
+pub fn rand_tag() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id().into());
+    h.finish()
+}

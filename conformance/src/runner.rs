@@ -1,0 +1,213 @@
+//! The runner: builds each scenario's sandbox once, runs the implementation in it, evaluates
+//! every selected case that names the scenario, and merges the per-scenario outcomes into one
+//! verdict per case.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::catalog::{Case, Outcome};
+use crate::ctx::Ctx;
+use crate::report::{CaseResult, IutEvidence, Level, Report, Verdict};
+use crate::sandbox::{Sandbox, SuiteOptions};
+use crate::scenario::Scenario;
+
+/// One case's outcome on one scenario.
+#[derive(Debug, Clone)]
+struct Partial {
+    scenario: &'static str,
+    outcome: Result<Outcome, String>,
+    evidence: Vec<String>,
+    elapsed: Duration,
+    iut: Option<IutEvidence>,
+}
+
+/// Runs every case of `cases`; `progress` is called as each case finishes.
+pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) + Sync)) -> Report {
+    let start = Instant::now();
+    // The scenarios to build, each once, in first-use order.
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    for c in cases {
+        for s in (c.scenarios)() {
+            if !scenarios.iter().any(|o| o.name == s.name) {
+                scenarios.push(s);
+            }
+        }
+    }
+    let partials: Arc<Mutex<BTreeMap<&'static str, Vec<Partial>>>> = Arc::default();
+    let queue = Arc::new(Mutex::new(scenarios));
+    let remaining: Arc<Mutex<BTreeMap<&'static str, usize>>> = Arc::new(Mutex::new(
+        cases
+            .iter()
+            .map(|c| (c.id, (c.scenarios)().len()))
+            .collect(),
+    ));
+    let results: Arc<Mutex<Vec<CaseResult>>> = Arc::default();
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.max(1) {
+            let queue = Arc::clone(&queue);
+            let partials = Arc::clone(&partials);
+            let remaining = Arc::clone(&remaining);
+            let results = Arc::clone(&results);
+            scope.spawn(move || {
+                loop {
+                    let next = queue.lock().map(|mut q| {
+                        if q.is_empty() {
+                            None
+                        } else {
+                            Some(q.remove(0))
+                        }
+                    });
+                    let Ok(Some(scenario)) = next else { break };
+                    let done = run_scenario(&scenario, cases, opts);
+                    for (id, p) in done {
+                        let finished = {
+                            let mut parts = partials.lock().unwrap_or_else(|e| e.into_inner());
+                            parts.entry(id).or_default().push(p);
+                            let mut rem = remaining.lock().unwrap_or_else(|e| e.into_inner());
+                            let left = rem.entry(id).or_insert(1);
+                            *left = left.saturating_sub(1);
+                            (*left == 0).then(|| parts.remove(id).unwrap_or_default())
+                        };
+                        if let Some(all) = finished
+                            && let Some(case) = cases.iter().find(|c| c.id == id)
+                        {
+                            let r = merge(case, all);
+                            progress(&r);
+                            results.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let mut results = Arc::try_unwrap(results)
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .unwrap_or_default();
+    let order: Vec<&str> = cases.iter().map(|c| c.id).collect();
+    results.sort_by_key(|r| order.iter().position(|id| *id == r.id));
+    let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Report::new(&opts.implementation, results, elapsed)
+}
+
+/// Builds one scenario, runs the implementation, evaluates its cases.
+fn run_scenario(
+    scenario: &Scenario,
+    cases: &[Case],
+    opts: &SuiteOptions,
+) -> Vec<(&'static str, Partial)> {
+    let mine: Vec<&Case> = {
+        let mut v: Vec<&Case> = cases
+            .iter()
+            .filter(|c| (c.scenarios)().iter().any(|s| s.name == scenario.name))
+            .collect();
+        // Checks that change the sandbox run last.
+        v.sort_by_key(|c| c.mutates);
+        v
+    };
+    let start = Instant::now();
+    let prepared = Sandbox::build(scenario, opts).and_then(|sb| {
+        let record = sb.execute(opts)?;
+        Ok((sb, record))
+    });
+    let (sb, record) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            let why = format!("harness error in scenario {}: {e:#}", scenario.name);
+            return mine
+                .iter()
+                .map(|c| {
+                    (
+                        c.id,
+                        Partial {
+                            scenario: scenario.name,
+                            outcome: Err(why.clone()),
+                            evidence: Vec::new(),
+                            elapsed: start.elapsed(),
+                            iut: None,
+                        },
+                    )
+                })
+                .collect();
+        }
+    };
+    let iut = IutEvidence {
+        status: record.iut.status,
+        timed_out: record.iut.timed_out,
+        elapsed_ms: u64::try_from(record.iut.elapsed.as_millis()).unwrap_or(u64::MAX),
+        stdout: tail(&record.iut.stdout),
+        stderr: tail(&record.iut.stderr),
+    };
+    let mut out = Vec::new();
+    for c in mine {
+        let t = Instant::now();
+        let ctx = Ctx::new(&sb, &record);
+        let outcome = (c.check)(&ctx).map_err(|e| format!("harness error: {e:#}"));
+        out.push((
+            c.id,
+            Partial {
+                scenario: scenario.name,
+                outcome,
+                evidence: ctx.notes.take(),
+                elapsed: t.elapsed() + record.iut.elapsed,
+                iut: Some(iut.clone()),
+            },
+        ));
+    }
+    out
+}
+
+/// The last lines of an output, for reports.
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    let from = lines.len().saturating_sub(40);
+    lines[from..].join("\n")
+}
+
+/// One verdict for a case from its outcomes on every scenario.
+fn merge(case: &Case, parts: Vec<Partial>) -> CaseResult {
+    let elapsed = parts.iter().map(|p| p.elapsed).sum::<Duration>();
+    let mut verdict = Verdict::Pass;
+    let mut reasons = Vec::new();
+    let mut evidence = Vec::new();
+    let mut skips = 0;
+    for p in &parts {
+        evidence.extend(p.evidence.iter().map(|e| format!("[{}] {e}", p.scenario)));
+        match &p.outcome {
+            Err(e) => {
+                verdict = Verdict::Error;
+                reasons.push(format!("[{}] {e}", p.scenario));
+            }
+            Ok(Outcome::Fail(why)) => {
+                if verdict != Verdict::Error {
+                    verdict = Verdict::Fail;
+                }
+                reasons.push(format!("[{}] {why}", p.scenario));
+            }
+            Ok(Outcome::Skip(why)) => {
+                skips += 1;
+                evidence.push(format!("[{}] skipped: {why}", p.scenario));
+            }
+            Ok(Outcome::Info(m)) => reasons.push(format!("[{}] {m}", p.scenario)),
+            Ok(Outcome::Pass) => {}
+        }
+    }
+    if verdict == Verdict::Pass && skips == parts.len() {
+        verdict = Verdict::Skip;
+        reasons.push("not applicable in any scenario".into());
+    }
+    if case.level == Level::Info && verdict == Verdict::Fail {
+        // INFO rows are measured, never pass/fail; a failed precondition is reported as such.
+        verdict = Verdict::Skip;
+    }
+    CaseResult {
+        id: case.id.to_owned(),
+        level: case.level,
+        title: case.title.to_owned(),
+        verdict,
+        elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        reason: reasons.join("; "),
+        evidence,
+        iut: parts.iter().find_map(|p| p.iut.clone()),
+    }
+}

@@ -1,0 +1,655 @@
+//! One scenario's live sandbox: the topology, the mocks, the container's files, and the
+//! implementation's run(s) in it.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::catalog::{BLOCKED, HIGH_PORT, PEER_PORT, SVC, UDP_ECHO_PORT, WEB_HOST, sa};
+use crate::ctx::{LongLived, ProberResults, RunRecord};
+use crate::iut::{ContainerFiles, ContainerFs, RunSpec, docker_caps_with_net_admin, run_iut};
+use crate::mocks::dns::{Zone, start_dns};
+use crate::mocks::docker_dns::{self, DockerDns, DockerDnsVariant};
+use crate::mocks::hosts::{Hosts, HostsOptions, start_hosts};
+use crate::mocks::https::{HttpsOptions, HttpsServer, MetaBehaviour, TestCa, start_https};
+use crate::netns::{Netns, Service};
+use crate::probe;
+use crate::scenario::{
+    CNAME_FINAL, CNAME_FINAL_ADDRS, CNAME_MID, DnsVariant, EXTRA_CNAME, EXTRA_NXDOMAIN, EXTRA_OK,
+    EXTRA_SERVFAIL, ExampleCom, Meta, NPM_ADDRS, Prior, REQUIRED, REQUIRED_AAAA, Scenario,
+    extra_domains_env, ip,
+};
+use crate::topology::{Topology, TopologyOptions};
+
+/// What the whole run needs to know.
+#[derive(Debug, Clone)]
+pub struct SuiteOptions {
+    /// The implementation as the user gave it, for reports.
+    pub implementation: String,
+    /// The command to run, resolved.
+    pub argv: Vec<String>,
+    /// The npm registry host the container is configured with.
+    pub npm_host: String,
+    /// Time limit of one run.
+    pub timeout: Duration,
+    /// Scenarios in parallel.
+    pub jobs: usize,
+}
+
+/// Tag of the stale rules SEQ-03 plants.
+pub const STALE_TAG: &str = "fwt-stale";
+pub const STALE_CHAIN: &str = "FWT_STALE";
+
+/// api.github.com's address in the sandbox (inside the `api` range).
+const API_GITHUB: &str = "192.0.2.70";
+const API_GITHUB_V6: &str = "2001:db8:2::70";
+/// Where api.github.com points in VER-02: outside every meta range.
+const API_GITHUB_OUTSIDE: &str = "198.51.100.70";
+/// Where api.github.com points in FAIL-01: a meta address whose port 443 refuses.
+const API_GITHUB_REFUSING: &str = "192.0.2.66";
+/// Where example.com points when it is (wrongly) allowlisted: inside GitHub's `web` range.
+const EXAMPLE_ALLOWLISTED: &str = "192.0.2.11";
+
+/// A live sandbox.
+#[derive(Debug)]
+pub struct Sandbox {
+    pub scenario: Scenario,
+    pub topo: Topology,
+    pub fs: ContainerFs,
+    pub ca_pem: String,
+    pub npm_host: String,
+    ca: Arc<TestCa>,
+    _world_dns: crate::mocks::dns::DnsServer,
+    docker: Option<DockerDns>,
+    https: Mutex<Option<HttpsServer>>,
+    hosts: Hosts,
+    _peers: Vec<Service>,
+}
+
+fn v4(s: &str) -> Ipv4Addr {
+    match ip(s) {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    }
+}
+
+fn v6(s: &str) -> Ipv6Addr {
+    match ip(s) {
+        IpAddr::V6(a) => a,
+        IpAddr::V4(a) => a.to_ipv6_mapped(),
+    }
+}
+
+/// The zone every scenario serves, adjusted for the scenario.
+fn zone(s: &Scenario, npm_host: &str) -> Zone {
+    let mut z = Zone::builder().a(npm_host, NPM_ADDRS.iter().map(|a| v4(a)));
+    for (d, addrs) in REQUIRED {
+        z = z.a(d, addrs.iter().map(|a| v4(a)));
+    }
+    for (d, a) in REQUIRED_AAAA {
+        z = z.aaaa(d, [v6(a)]);
+    }
+    for (d, addrs) in EXTRA_OK {
+        z = z.a(d, addrs.iter().map(|a| v4(a)));
+    }
+    z = z
+        .nxdomain(EXTRA_NXDOMAIN)
+        .servfail(EXTRA_SERVFAIL)
+        .cname(EXTRA_CNAME, CNAME_MID)
+        .cname(CNAME_MID, CNAME_FINAL)
+        .a(CNAME_FINAL, CNAME_FINAL_ADDRS.iter().map(|a| v4(a)));
+    let api = if s.api_github_outside {
+        API_GITHUB_OUTSIDE
+    } else if s.meta == Meta::Refused {
+        API_GITHUB_REFUSING
+    } else {
+        API_GITHUB
+    };
+    z = z.a("api.github.com", [v4(api)]);
+    if !s.api_github_outside {
+        z = z.aaaa("api.github.com", [v6(API_GITHUB_V6)]);
+    }
+    z = z.a("github.com", [v4(WEB_HOST)]);
+    let example = match s.example_com {
+        ExampleCom::Blocked => BLOCKED,
+        ExampleCom::Allowlisted | ExampleCom::AllowlistedBadCert => EXAMPLE_ALLOWLISTED,
+    };
+    z.a("example.com", [v4(example)]).build()
+}
+
+fn meta_behaviour(m: &Meta) -> MetaBehaviour {
+    match m {
+        Meta::Realistic | Meta::Refused => MetaBehaviour::Realistic,
+        Meta::InvalidJson => MetaBehaviour::InvalidJson,
+        Meta::MissingKey => MetaBehaviour::MissingKey,
+        Meta::EmptyBody => MetaBehaviour::EmptyBody,
+        Meta::Status500 => MetaBehaviour::Status500,
+        Meta::RateLimited403 => MetaBehaviour::RateLimited403,
+        Meta::AcceptAndHang => MetaBehaviour::AcceptAndHang,
+        Meta::BadCidr(s) => MetaBehaviour::BadCidr(s.clone()),
+    }
+}
+
+/// A TCP echo listener on `PEER_PORT` in a namespace (the container, the sidecar, the host).
+fn peer_listener(ns: &Netns, dual: bool) -> Result<Service> {
+    let (tx, rx) = std::sync::mpsc::channel::<Result<()>>();
+    let svc = ns.spawn_service("peer", move |stop| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut listeners = Vec::new();
+        let mut binds = vec![SocketAddr::from((Ipv4Addr::UNSPECIFIED, PEER_PORT))];
+        if dual {
+            binds.push(SocketAddr::from((Ipv6Addr::UNSPECIFIED, PEER_PORT)));
+        }
+        for b in binds {
+            let sock = match b {
+                SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+                SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+            };
+            let l = sock.and_then(|s| {
+                s.set_reuseaddr(true)?;
+                s.bind(b)?;
+                s.listen(128)
+            });
+            match l {
+                Ok(l) => listeners.push(l),
+                Err(e) => {
+                    let _ = tx.send(Err(anyhow::anyhow!("cannot listen on {b}: {e}")));
+                    return;
+                }
+            }
+        }
+        let _ = tx.send(Ok(()));
+        let serve = futures::future::join_all(listeners.into_iter().map(|l| async move {
+            loop {
+                let Ok((mut s, _)) = l.accept().await else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    while let Ok(n) = s.read(&mut buf).await {
+                        if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        }));
+        tokio::select! {
+            _ = stop => {}
+            _ = serve => {}
+        }
+    })?;
+    rx.recv_timeout(Duration::from_secs(10))
+        .context("the peer listener did not start")??;
+    Ok(svc)
+}
+
+impl Sandbox {
+    /// Builds the world of a scenario and checks that every target answers before the
+    /// implementation runs (so that any later "blocked" is the firewall's doing).
+    pub fn build(scenario: &Scenario, opts: &SuiteOptions) -> Result<Sandbox> {
+        let topo = Topology::build(&TopologyOptions {
+            dual_stack: scenario.dual_stack,
+        })
+        .context("building the topology")?;
+        let zone = Arc::new(zone(scenario, &opts.npm_host));
+        let resolvers = [
+            SocketAddr::new(ip(crate::catalog::WORLD_RESOLVER), 53),
+            SocketAddr::new(ip(crate::catalog::UNCONFIGURED_RESOLVER), 53),
+        ];
+        let world_dns = start_dns(
+            &topo.world,
+            resolvers.to_vec(),
+            resolvers.to_vec(),
+            zone.clone(),
+        )
+        .context("starting the world resolvers")?;
+        let variant = match scenario.dns {
+            DnsVariant::IptablesNft => DockerDnsVariant::IptablesNft,
+            DnsVariant::IptablesLegacy => DockerDnsVariant::IptablesLegacy,
+            DnsVariant::NftNative => DockerDnsVariant::NftNative,
+            DnsVariant::None => DockerDnsVariant::None,
+        };
+        let docker = docker_dns::install(&topo.container, variant, zone.clone())
+            .context("installing Docker's embedded DNS")?;
+        let ca = Arc::new(TestCa::new("sandbox")?);
+        // A prior run sees a working meta; the measured run gets the scenario's behaviour.
+        let first_meta = if scenario.prior == Prior::Firewalled {
+            Meta::Realistic
+        } else {
+            scenario.meta.clone()
+        };
+        let https = start_https(&topo.world, https_options(scenario, &ca, &first_meta))
+            .context("starting the HTTPS responder")?;
+        let hosts = start_hosts(
+            &topo.world,
+            HostsOptions {
+                tcp_ports: vec![22, 80, 8080, HIGH_PORT],
+                udp_ports: vec![UDP_ECHO_PORT],
+                dual_stack: scenario.dual_stack,
+            },
+        )
+        .context("starting the world's test hosts")?;
+        let peers = vec![
+            peer_listener(&topo.container, scenario.dual_stack)?,
+            peer_listener(&topo.svc, false)?,
+            peer_listener(&topo.host, scenario.dual_stack)?,
+        ];
+        let resolv_conf = match scenario.dns {
+            DnsVariant::None => format!("nameserver {}\n", crate::catalog::WORLD_RESOLVER),
+            _ => "# Generated by Docker Engine.\nnameserver 127.0.0.11\noptions ndots:0\n\n# Based on host file: '/etc/resolv.conf' (internal resolver)\n# ExtServers: [host(198.51.100.2)]\n# Overrides: []\n".to_owned(),
+        };
+        let fs = ContainerFs::new(&ContainerFiles {
+            resolv_conf,
+            ca_bundle_pem: ca.ca_pem().to_owned(),
+            npmrc: format!("registry=https://{}/\n", opts.npm_host),
+        })?;
+        let sb = Sandbox {
+            scenario: scenario.clone(),
+            ca_pem: ca.ca_pem().to_owned(),
+            npm_host: opts.npm_host.clone(),
+            topo,
+            fs,
+            ca,
+            _world_dns: world_dns,
+            docker,
+            https: Mutex::new(Some(https)),
+            hosts,
+            _peers: peers,
+        };
+        sb.baseline()
+            .context("baseline (before the implementation ran)")?;
+        Ok(sb)
+    }
+
+    pub fn marker_path(&self) -> PathBuf {
+        self.fs.tmp().join(".firewall-init-done")
+    }
+
+    /// Every kind of target answers before anything is applied.
+    fn baseline(&self) -> Result<()> {
+        for target in [
+            sa(BLOCKED, 80),
+            sa(BLOCKED, HIGH_PORT),
+            sa(WEB_HOST, 443),
+            sa(SVC, PEER_PORT),
+        ] {
+            let v = self.topo.container.block_on(move || async move {
+                probe::tcp_connect(target, probe::PROBE_TIMEOUT).await
+            })??;
+            if !v.is_connected() {
+                bail!("{target} is unreachable before the implementation ran: {v}");
+            }
+        }
+        let server = match self.scenario.dns {
+            DnsVariant::None => sa(crate::catalog::WORLD_RESOLVER, 53),
+            _ => sa("127.0.0.11", 53),
+        };
+        let got = self.topo.container.block_on(move || async move {
+            probe::dns_query(server, "api.anthropic.com", false, Duration::from_secs(3)).await
+        })??;
+        if !got.resolved() {
+            bail!("DNS through {server} fails before the implementation ran: {got:?}");
+        }
+        let tag = format!("fwt-baseline-{}", crate::ctx::rand_tag());
+        let t = tag.clone();
+        let target = sa(BLOCKED, UDP_ECHO_PORT);
+        self.topo
+            .container
+            .block_on(move || async move { probe::udp_send(target, t.as_bytes()).await })??;
+        std::thread::sleep(Duration::from_millis(200));
+        if !self.udp_arrived(tag.as_bytes()) {
+            bail!("a datagram to {target} did not arrive before the implementation ran");
+        }
+        Ok(())
+    }
+
+    /// Whether a datagram with this payload reached the world.
+    pub fn udp_arrived(&self, payload: &[u8]) -> bool {
+        self.hosts.udp_arrivals().iter().any(|a| a.bytes == payload)
+    }
+
+    /// Problems with Docker's DNS rules after the run (SEQ-01, SEQ-02).
+    pub fn docker_rules_problems(&self) -> Result<Vec<String>> {
+        let Some(d) = &self.docker else {
+            return Ok(Vec::new());
+        };
+        Ok(if d.rules_present(&self.topo.container)? {
+            Vec::new()
+        } else {
+            vec![format!(
+                "Docker's DNS rules ({}) are not all in place: want {:?}",
+                d.variant().name(),
+                d.installed_targets()
+            )]
+        })
+    }
+
+    /// `iptables-save` (or another save program) in the container.
+    pub fn iptables_save(&self, program: &str) -> Result<String> {
+        let out = self.topo.container.exec_unchecked(program, &[])?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The container's firewall state, normalised: comments dropped, counters zeroed, ipset's
+    /// random `initval` dropped and its members sorted.
+    pub fn kernel_state(&self) -> Result<String> {
+        let mut out = String::new();
+        for prog in ["iptables-save", "ip6tables-save"] {
+            out.push_str(&format!("## {prog}\n"));
+            for l in self
+                .iptables_save(prog)?
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+            {
+                let l = match l.rfind(" [") {
+                    Some(i) if l.starts_with(':') => format!("{} [0:0]", &l[..i]),
+                    _ => l.to_owned(),
+                };
+                out.push_str(&l);
+                out.push('\n');
+            }
+        }
+        let sets = self.topo.container.exec_unchecked("ipset", &["save"])?;
+        let mut lines: Vec<String> = String::from_utf8_lossy(&sets.stdout)
+            .lines()
+            .map(|l| match l.find(" initval ") {
+                Some(i) => l[..i].to_owned(),
+                None => l.to_owned(),
+            })
+            .collect();
+        lines.sort();
+        out.push_str("## ipset save\n");
+        out.push_str(&lines.join("\n"));
+        Ok(out)
+    }
+
+    fn restart_https(&self, meta: &Meta) -> Result<()> {
+        let mut guard = self
+            .https
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the HTTPS lock is poisoned"))?;
+        // Stop the old one first: the new one binds the same port.
+        guard.take();
+        *guard = Some(start_https(
+            &self.topo.world,
+            https_options(&self.scenario, &self.ca, meta),
+        )?);
+        Ok(())
+    }
+
+    fn plant_stale_rules(&self) -> Result<()> {
+        let c = &self.topo.container;
+        c.exec(
+            "iptables",
+            &[
+                "-I",
+                "OUTPUT",
+                "-m",
+                "comment",
+                "--comment",
+                STALE_TAG,
+                "-j",
+                "ACCEPT",
+            ],
+        )?;
+        c.exec("iptables", &["-N", STALE_CHAIN])?;
+        c.exec(
+            "iptables",
+            &[
+                "-A",
+                STALE_CHAIN,
+                "-m",
+                "comment",
+                "--comment",
+                STALE_TAG,
+                "-j",
+                "ACCEPT",
+            ],
+        )?;
+        c.exec(
+            "iptables",
+            &[
+                "-t",
+                "mangle",
+                "-A",
+                "OUTPUT",
+                "-m",
+                "comment",
+                "--comment",
+                STALE_TAG,
+                "-j",
+                "MARK",
+                "--set-mark",
+                "7",
+            ],
+        )?;
+        c.exec(
+            "iptables",
+            &[
+                "-t",
+                "nat",
+                "-A",
+                "OUTPUT",
+                "-d",
+                "10.99.99.99/32",
+                "-m",
+                "comment",
+                "--comment",
+                STALE_TAG,
+                "-j",
+                "DNAT",
+                "--to-destination",
+                BLOCKED,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn run_spec(&self, opts: &SuiteOptions, measured: bool) -> RunSpec {
+        let mut spec = RunSpec::new(opts.argv.clone());
+        spec.timeout = opts.timeout;
+        spec.env = vec![
+            (
+                "NPM_CONFIG_REGISTRY".to_owned(),
+                format!("https://{}/", opts.npm_host),
+            ),
+            ("CSPACE_FIREWALL_DOMAINS".to_owned(), extra_domains_env()),
+        ];
+        if measured {
+            spec.hidden_tools = self
+                .scenario
+                .hidden_tools
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect();
+            if self.scenario.docker_caps {
+                spec.bounding_caps = Some(docker_caps_with_net_admin());
+            }
+        }
+        spec
+    }
+
+    /// Prepares the prior state, runs the implementation (with the scenario's probers and
+    /// long-lived connections), and records what happened.
+    pub fn execute(&self, opts: &SuiteOptions) -> Result<RunRecord> {
+        let mut state_before = None;
+        match self.scenario.prior {
+            Prior::Fresh => {}
+            Prior::StaleRules => self.plant_stale_rules().context("planting stale rules")?,
+            Prior::Firewalled => {
+                let first = run_iut(&self.topo.container, &self.fs, &self.run_spec(opts, false))?;
+                if !first.success() {
+                    // The implementation failed where it must succeed: that run is the record.
+                    return Ok(RunRecord {
+                        iut: first,
+                        second: None,
+                        probers: None,
+                        state_before: None,
+                        state_after: None,
+                        long_lived: Default::default(),
+                    });
+                }
+                state_before = Some(self.kernel_state()?);
+                if self.scenario.meta != Meta::Realistic {
+                    self.restart_https(&self.scenario.meta)?;
+                }
+            }
+        }
+        if self.scenario.meta == Meta::Refused {
+            self.topo.world.exec(
+                "iptables",
+                &[
+                    "-I",
+                    "INPUT",
+                    "-d",
+                    API_GITHUB_REFUSING,
+                    "-p",
+                    "tcp",
+                    "--dport",
+                    "443",
+                    "-j",
+                    "REJECT",
+                    "--reject-with",
+                    "tcp-reset",
+                ],
+            )?;
+        }
+        if self.scenario.stale_marker {
+            std::fs::write(self.marker_path(), "stale marker of an earlier run\n")
+                .context("writing the stale marker")?;
+        }
+        let long_lived = if self.scenario.long_lived {
+            self.open_long_lived()?
+        } else {
+            LongLived::default()
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let probers = self
+            .scenario
+            .probers
+            .then(|| self.start_probers(Arc::clone(&stop)));
+        let spec = self.run_spec(opts, true);
+        let (iut, second) = if self.scenario.concurrent {
+            std::thread::scope(|s| {
+                let a = s.spawn(|| run_iut(&self.topo.container, &self.fs, &spec));
+                let b = s.spawn(|| run_iut(&self.topo.container, &self.fs, &spec));
+                let a = a
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a run thread panicked"))?;
+                let b = b
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a run thread panicked"))?;
+                Ok::<_, anyhow::Error>((a?, Some(b?)))
+            })?
+        } else {
+            (run_iut(&self.topo.container, &self.fs, &spec)?, None)
+        };
+        stop.store(true, Ordering::SeqCst);
+        let probers = match probers {
+            Some(h) => Some(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a prober panicked"))??,
+            ),
+            None => None,
+        };
+        let state_after = if self.scenario.prior == Prior::Firewalled {
+            Some(self.kernel_state()?)
+        } else {
+            None
+        };
+        Ok(RunRecord {
+            iut,
+            second,
+            probers,
+            state_before,
+            state_after,
+            long_lived: std::cell::RefCell::new(long_lived),
+        })
+    }
+
+    fn open_long_lived(&self) -> Result<LongLived> {
+        let open = |target: SocketAddr| -> Result<std::net::TcpStream> {
+            let s = self.topo.container.run(move || {
+                std::net::TcpStream::connect_timeout(&target, Duration::from_secs(3))
+            })??;
+            Ok(s)
+        };
+        let to_peer = open(sa(SVC, PEER_PORT)).context("opening the connection to the sidecar")?;
+        let mut to_blocked =
+            open(sa(BLOCKED, 8080)).context("opening the connection to a blocked host")?;
+        // The world's test hosts greet with a banner first: read it so later reads see echoes.
+        use std::io::Read;
+        let _ = to_blocked.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut banner = [0u8; 256];
+        let _ = to_blocked.read(&mut banner);
+        Ok(LongLived {
+            to_peer: Some(to_peer),
+            to_blocked: Some(to_blocked),
+        })
+    }
+
+    /// Probers on a thread in the container: a DNS query to the configured resolver and a
+    /// connect to a blocked host, every 10 ms, until `stop`.
+    fn start_probers(
+        &self,
+        stop: Arc<AtomicBool>,
+    ) -> std::thread::JoinHandle<Result<ProberResults>> {
+        let server = match self.scenario.dns {
+            DnsVariant::None => sa(crate::catalog::WORLD_RESOLVER, 53),
+            _ => sa("127.0.0.11", 53),
+        };
+        let path = self.topo.container.path();
+        let name = self.topo.container.name().to_owned();
+        std::thread::spawn(move || -> Result<ProberResults> {
+            crate::netns::enter_path(&path).with_context(|| format!("entering {name}"))?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let mut r = ProberResults::default();
+                while !stop.load(Ordering::SeqCst) {
+                    let got = probe::dns_query(
+                        server,
+                        "api.anthropic.com",
+                        false,
+                        Duration::from_millis(500),
+                    )
+                    .await?;
+                    r.dns_queries += 1;
+                    if !got.resolved() {
+                        r.dns_failures += 1;
+                        if r.first_dns_failure.is_empty() {
+                            r.first_dns_failure = format!("{got:?}");
+                        }
+                    }
+                    let v =
+                        probe::tcp_connect(sa(BLOCKED, 443), Duration::from_millis(200)).await?;
+                    r.blocked_attempts += 1;
+                    if v.is_connected() {
+                        r.blocked_connected += 1;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Ok(r)
+            })
+        })
+    }
+}
+
+fn https_options(s: &Scenario, ca: &Arc<TestCa>, meta: &Meta) -> HttpsOptions {
+    let mut o = HttpsOptions::new(Arc::clone(ca));
+    o.meta = meta_behaviour(meta);
+    o.zen_rate_limited = s.zen_rate_limited;
+    if s.example_com == ExampleCom::AllowlistedBadCert {
+        o.untrusted_names = vec!["example.com".to_owned()];
+    }
+    if !s.dual_stack {
+        o.bind.retain(SocketAddr::is_ipv4);
+    }
+    o
+}
