@@ -145,15 +145,22 @@ fn peer_listener(ns: &Netns, dual: bool) -> Result<Service> {
             binds.push(SocketAddr::from((Ipv6Addr::UNSPECIFIED, PEER_PORT)));
         }
         for b in binds {
-            let sock = match b {
-                SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
-                SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
-            };
-            let l = sock.and_then(|s| {
-                s.set_reuseaddr(true)?;
-                s.bind(b)?;
-                s.listen(128)
-            });
+            // The IPv6 socket is v6-only, so 0.0.0.0 and [::] share the port.
+            let l = (|| -> std::io::Result<tokio::net::TcpListener> {
+                let s = socket2::Socket::new(
+                    socket2::Domain::for_address(b),
+                    socket2::Type::STREAM,
+                    None,
+                )?;
+                s.set_reuse_address(true)?;
+                if b.is_ipv6() {
+                    s.set_only_v6(true)?;
+                }
+                s.bind(&b.into())?;
+                s.listen(128)?;
+                s.set_nonblocking(true)?;
+                tokio::net::TcpListener::from_std(s.into())
+            })();
             match l {
                 Ok(l) => listeners.push(l),
                 Err(e) => {
