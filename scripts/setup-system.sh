@@ -16,6 +16,7 @@ declare -A PKG=(
   [ip]=iproute2
   [debootstrap]=debootstrap
   [shellcheck]=shellcheck
+  [patch]=patch
 )
 
 missing=()

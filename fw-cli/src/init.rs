@@ -14,7 +14,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use fw_core::apply::{self, ApplyError, Backend};
-use fw_core::config::{Config, MetaSource, Profile, VerifyTargets};
+use fw_core::config::{Config, MetaSource, VerifyTargets};
 use fw_core::conntrack;
 use fw_core::exec::{Command, ExecError, Tools};
 use fw_core::inputs::{Inputs, Resolution, Subnet};
@@ -295,7 +295,7 @@ impl<W: World> Run<'_, W> {
         }
     }
 
-    /// Deletes the conntrack entries of flows the strict policy forbids (SEQ-09).
+    /// Deletes the conntrack entries of flows the new policy forbids (SEQ-09).
     fn cut_forbidden_flows(&mut self, plan: &Plan) {
         for family in ["ipv4", "ipv6"] {
             let list = match self
@@ -341,11 +341,10 @@ impl<W: World> Run<'_, W> {
         for e in apply::remove_temp_sets(self.tools) {
             self.warnings.push(format!("leftover temporary set: {e}"));
         }
-        if plan.profile == Profile::Strict {
-            let t = Instant::now();
-            self.cut_forbidden_flows(&plan);
-            self.timed("cut forbidden flows", t, ());
-        }
+        // Both profiles: a flow the new policy forbids must not live on through conntrack.
+        let t = Instant::now();
+        self.cut_forbidden_flows(&plan);
+        self.timed("cut forbidden flows", t, ());
 
         let t = Instant::now();
         let proof = self.world.verify(&self.config.verify).await;

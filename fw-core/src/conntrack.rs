@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::config::Profile;
 use crate::plan::Plan;
 
 /// One tracked flow, by its original direction.
@@ -94,7 +95,7 @@ fn in_nets(a: &IpAddr, v4: &[ipnet::Ipv4Net], v6: &[ipnet::Ipv6Net]) -> bool {
     }
 }
 
-/// Whether the strict policy of `plan` allows this flow to go on: both ends local (loopback,
+/// Whether the policy of `plan` allows this flow to go on: both ends local (loopback,
 /// the Docker networks: the container's own addresses lie in them too), a destination in the
 /// allowlist, or DNS to a configured resolver. A flow between the container and any other
 /// address, whichever side opened it, is forbidden.
@@ -105,6 +106,10 @@ pub fn allowed(plan: &Plan, flow: &Flow) -> bool {
     }
     if in_nets(&flow.dst, &plan.allow_v4, &plan.allow_v6) {
         return true;
+    }
+    if plan.profile == Profile::Compat {
+        // The seed's table: DNS and SSH to any address.
+        return matches!(flow.dport, Some(53) | Some(22));
     }
     let dns = match flow.dst {
         IpAddr::V4(a) => plan.dns_v4.contains(&a),
@@ -165,6 +170,20 @@ conntrack v1.4.7 (conntrack-tools): 7 flow entries have been shown.
                 "icmp 198.51.100.10"
             ]
         );
+    }
+
+    #[test]
+    fn compat_keeps_dns_and_ssh_to_anywhere() {
+        let mut config = base_config();
+        config.profile = Profile::Compat;
+        let plan = Plan::build(&config, &sample_inputs());
+        let flows = parse_flows(
+            "tcp 6 1 ESTABLISHED src=172.18.0.2 dst=198.51.100.10 sport=1 dport=22 [ASSURED]\n\
+             udp 17 1 src=172.18.0.2 dst=198.51.100.53 sport=2 dport=53\n\
+             tcp 6 1 ESTABLISHED src=172.18.0.2 dst=198.51.100.10 sport=3 dport=8080 [ASSURED]\n",
+        );
+        let cut: Vec<Option<u16>> = forbidden(&plan, &flows).iter().map(|f| f.dport).collect();
+        assert_eq!(cut, [Some(8080)]);
     }
 
     #[test]
