@@ -481,6 +481,20 @@ impl Sandbox {
         spec
     }
 
+    /// Runs any command in the container the way the implementation runs (same environment,
+    /// namespaces and files), for tests of other subcommands.
+    pub fn run_command(&self, argv: &[String]) -> Result<crate::iut::IutRun> {
+        let mut spec = RunSpec::new(argv.to_vec());
+        spec.env = vec![
+            (
+                "NPM_CONFIG_REGISTRY".to_owned(),
+                format!("https://{}/", self.npm_host),
+            ),
+            ("CSPACE_FIREWALL_DOMAINS".to_owned(), extra_domains_env()),
+        ];
+        run_iut(&self.topo.container, &self.fs, &spec)
+    }
+
     /// Prepares the prior state, runs the implementation (with the scenario's probers and
     /// long-lived connections), and records what happened.
     pub fn execute(&self, opts: &SuiteOptions) -> Result<RunRecord> {

@@ -1,0 +1,142 @@
+//! fw-cli's other subcommands in a real sandbox (needs root): `status` before and after `init`,
+//! `verify`, `refresh` (sets swapped, rules untouched), `plan --rules` (what init applies), and
+//! `init` with `firewall.enabled: false`. Without root or namespaces each test prints why and
+//! passes, except under CI=true.
+
+#![allow(clippy::unwrap_used)]
+
+use conformance::sandbox::{Sandbox, SuiteOptions};
+use conformance::scenario::{NPM_HOST_DEFAULT, Scenario};
+use netns_tests::{in_ci, unavailable, workspace_bin};
+
+fn sandbox(name: &'static str) -> Option<(Sandbox, String)> {
+    if let Some(why) = unavailable() {
+        assert!(
+            !in_ci(),
+            "CI=true but the privileged tests cannot run: {why}"
+        );
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    let bin = workspace_bin("fw-cli")
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let opts = SuiteOptions {
+        implementation: "fw-cli".into(),
+        argv: vec![bin.clone()],
+        npm_host: NPM_HOST_DEFAULT.into(),
+        timeout: std::time::Duration::from_secs(60),
+        jobs: 1,
+    };
+    Some((Sandbox::build(&Scenario::base(name), &opts).unwrap(), bin))
+}
+
+fn run(sb: &Sandbox, bin: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut argv = vec![bin.to_owned()];
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    let r = sb.run_command(&argv).unwrap();
+    (r.status, r.stdout, r.stderr)
+}
+
+#[test]
+fn status_verify_and_refresh_around_init() {
+    let Some((sb, bin)) = sandbox("cmds") else {
+        return;
+    };
+    let (code, out, _) = run(&sb, &bin, &["status", "--json"]);
+    assert_eq!(code, Some(1), "status before init: {out}");
+    let st: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(st["in_effect"], false);
+
+    let (code, out, err) = run(&sb, &bin, &["init"]);
+    assert_eq!(code, Some(0), "init: {out}\n{err}");
+    let (code, out, err) = run(&sb, &bin, &["status", "--json"]);
+    assert_eq!(code, Some(0), "status after init: {out}\n{err}");
+    let st: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(st["in_effect"], true, "{st}");
+    assert_eq!(st["marker_valid"], true, "{st}");
+
+    let (code, out, err) = run(&sb, &bin, &["verify"]);
+    assert_eq!(code, Some(0), "verify: {out}\n{err}");
+    assert!(out.contains("pass"), "{out}");
+
+    let rules_before = sb.iptables_save("iptables-save").unwrap();
+    let (code, out, err) = run(&sb, &bin, &["refresh", "--json"]);
+    assert_eq!(code, Some(0), "refresh: {out}\n{err}");
+    let after = sb.iptables_save("iptables-save").unwrap();
+    // Comments and the chains' packet counters aside.
+    let strip = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| match l.rfind(" [") {
+                Some(i) if l.starts_with(':') => &l[..i],
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        strip(&rules_before),
+        strip(&after),
+        "refresh changed the rules"
+    );
+    let sets = sb.topo.container.exec("ipset", &["list", "-n"]).unwrap();
+    let names = String::from_utf8_lossy(&sets.stdout).to_string();
+    assert!(!names.contains("-next"), "a temporary set is left: {names}");
+    // Still in effect after the refresh.
+    let (code, _, _) = run(&sb, &bin, &["status"]);
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn verify_fails_without_a_firewall() {
+    let Some((sb, bin)) = sandbox("cmds-open") else {
+        return;
+    };
+    // Nothing applied: example.com connects, so the block cannot be proven.
+    let (code, out, err) = run(&sb, &bin, &["verify"]);
+    assert_eq!(code, Some(3), "{out}\n{err}");
+    assert!(
+        err.contains("reachable") || err.contains("does not hold"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plan_rules_are_what_init_applies() {
+    let Some((sb, bin)) = sandbox("cmds-plan") else {
+        return;
+    };
+    let (code, out, err) = run(&sb, &bin, &["plan", "--rules"]);
+    assert_eq!(code, Some(0), "plan: {out}\n{err}");
+    let (code, _, err) = run(&sb, &bin, &["init"]);
+    assert_eq!(code, Some(0), "init: {err}");
+    let planned = out.split("### ip6tables-restore").next().unwrap();
+    let filter = planned
+        .split("*filter")
+        .nth(1)
+        .unwrap()
+        .split("COMMIT")
+        .next()
+        .unwrap();
+    let saved = sb.iptables_save("iptables-save").unwrap();
+    for line in filter.lines().filter(|l| l.starts_with("-A ")) {
+        assert!(saved.contains(line), "planned but not applied: {line}");
+    }
+}
+
+#[test]
+fn a_disabled_firewall_applies_nothing() {
+    let Some((sb, bin)) = sandbox("cmds-off") else {
+        return;
+    };
+    let cfg = sb.fs.tmp().join("cspace.json");
+    std::fs::write(&cfg, r#"{"firewall": {"enabled": false}}"#).unwrap();
+    let (code, out, err) = run(&sb, &bin, &["init", "--config", "/tmp/cspace.json"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(err.contains("disabled"), "{err}");
+    let saved = sb.iptables_save("iptables-save").unwrap();
+    assert!(!saved.contains("fw: "), "rules were applied: {saved}");
+    assert!(!sb.marker_path().exists());
+}
