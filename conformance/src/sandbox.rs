@@ -458,15 +458,8 @@ impl Sandbox {
     }
 
     fn run_spec(&self, opts: &SuiteOptions, measured: bool) -> RunSpec {
-        let mut spec = RunSpec::new(opts.argv.clone());
+        let mut spec = self.base_spec(opts.argv.clone());
         spec.timeout = opts.timeout;
-        spec.env = vec![
-            (
-                "NPM_CONFIG_REGISTRY".to_owned(),
-                format!("https://{}/", opts.npm_host),
-            ),
-            ("CSPACE_FIREWALL_DOMAINS".to_owned(), extra_domains_env()),
-        ];
         if measured {
             spec.hidden_tools = self
                 .scenario
@@ -484,7 +477,16 @@ impl Sandbox {
     /// Runs any command in the container the way the implementation runs (same environment,
     /// namespaces and files), for tests of other subcommands.
     pub fn run_command(&self, argv: &[String]) -> Result<crate::iut::IutRun> {
-        let mut spec = RunSpec::new(argv.to_vec());
+        run_iut(
+            &self.topo.container,
+            &self.fs,
+            &self.base_spec(argv.to_vec()),
+        )
+    }
+
+    /// A run in this sandbox's environment: the npm registry and the extra domains.
+    fn base_spec(&self, argv: Vec<String>) -> RunSpec {
+        let mut spec = RunSpec::new(argv);
         spec.env = vec![
             (
                 "NPM_CONFIG_REGISTRY".to_owned(),
@@ -492,7 +494,7 @@ impl Sandbox {
             ),
             ("CSPACE_FIREWALL_DOMAINS".to_owned(), extra_domains_env()),
         ];
-        run_iut(&self.topo.container, &self.fs, &spec)
+        spec
     }
 
     /// Prepares the prior state, runs the implementation (with the scenario's probers and
