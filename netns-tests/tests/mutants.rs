@@ -1,0 +1,262 @@
+//! The suite must have teeth: mutants of `scripts/init-firewall.sh` that it must catch.
+//!
+//! Each `netns-tests/mutants/NN-name.patch` is a small unified diff against the bash reference,
+//! with a header that `patch` ignores:
+//!
+//! ```text
+//! # mutant: <what it breaks>
+//! # kills: ID[,ID...]        (MUST cases; at least one of them must fail)
+//! ```
+//!
+//! One trial per mutant: the script is copied to a temporary directory, patched (a patch that
+//! does not apply fails the trial), checked with `bash -n`, and run through the conformance
+//! runner restricted to the listed cases. The mutant is killed when at least one listed case
+//! fails; a surviving mutant, or a harness error, fails the trial. The `coverage` trial checks
+//! that every MUST case of the catalog is listed by some mutant. Mutants run one after another.
+//!
+//! Without root or network namespaces the mutant trials print why and pass, except under
+//! CI=true, where they fail.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use conformance::catalog::{catalog, select};
+use conformance::report::{Level, Verdict};
+use conformance::sandbox::SuiteOptions;
+use libtest_mimic::{Arguments, Failed, Trial};
+use netns_tests::{explain, in_ci, repo_root, target_dir, unavailable};
+
+const SCRIPT: &str = "scripts/init-firewall.sh";
+
+/// A mutant, as its patch file describes it.
+#[derive(Debug, Clone)]
+struct Mutant {
+    name: String,
+    path: PathBuf,
+    what: String,
+    kills: Vec<String>,
+}
+
+fn mutants_dir() -> PathBuf {
+    repo_root().join("netns-tests/mutants")
+}
+
+/// The patch files, in name order.
+fn patch_files() -> Result<Vec<PathBuf>, String> {
+    let dir = mutants_dir();
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let mut files = Vec::new();
+    for e in entries {
+        let p = e
+            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+            .path();
+        if p.extension().is_some_and(|x| x == "patch") {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads a patch file's header.
+fn parse(path: &Path) -> Result<Mutant, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let header = |key: &str| {
+        text.lines()
+            .take_while(|l| l.starts_with('#'))
+            .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
+    };
+    let what = header("# mutant:").ok_or_else(|| format!("{name}: no `# mutant:` line"))?;
+    let kills: Vec<String> = header("# kills:")
+        .ok_or_else(|| format!("{name}: no `# kills:` line"))?
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if kills.is_empty() {
+        return Err(format!("{name}: `# kills:` lists no case"));
+    }
+    let musts: Vec<&str> = catalog()
+        .iter()
+        .filter(|c| c.level == Level::Must)
+        .map(|c| c.id)
+        .collect();
+    if let Some(bad) = kills.iter().find(|k| !musts.contains(&k.as_str())) {
+        return Err(format!("{name}: {bad} is not a MUST case of the catalog"));
+    }
+    Ok(Mutant {
+        name,
+        path: path.to_path_buf(),
+        what,
+        kills,
+    })
+}
+
+/// Runs a command to completion; `Err` with its output when it fails.
+fn run(cmd: &mut Command, what: &str) -> Result<(), Failed> {
+    let out = cmd
+        .output()
+        .map_err(|e| Failed::from(format!("cannot run {what}: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into())
+    }
+}
+
+fn judge(m: &Mutant) -> Result<(), Failed> {
+    // The patch must apply and give valid bash, with or without the privileged suite.
+    // The copy lives under target/, not /tmp: the IUT gets a private /tmp and would not see it.
+    let target = target_dir().map_err(|e| Failed::from(format!("{e:#}")))?;
+    let dir = tempfile::Builder::new()
+        .prefix("mutant-")
+        .tempdir_in(&target)
+        .map_err(|e| {
+            Failed::from(format!(
+                "cannot create a directory in {}: {e}",
+                target.display()
+            ))
+        })?;
+    let script = dir.path().join(SCRIPT);
+    if let Some(parent) = script.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Failed::from(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    std::fs::copy(repo_root().join(SCRIPT), &script)
+        .map_err(|e| Failed::from(format!("cannot copy {SCRIPT}: {e}")))?;
+    run(
+        Command::new("patch")
+            .args(["-p1", "--batch", "--forward", "--fuzz=0", "-i"])
+            .arg(&m.path)
+            .current_dir(dir.path()),
+        &format!("patch -p1 < {}", m.path.display()),
+    )?;
+    run(
+        Command::new("bash").arg("-n").arg(&script),
+        &format!("bash -n on {}", m.name),
+    )?;
+
+    if let Some(why) = unavailable() {
+        if in_ci() {
+            return Err(format!("CI=true but the privileged suite cannot run: {why}").into());
+        }
+        eprintln!("skipped {}: {why}", m.name);
+        return Ok(());
+    }
+    let cases: Vec<_> = select(&m.kills, &[Level::Must])
+        .into_iter()
+        .filter(|c| m.kills.iter().any(|k| k == c.id))
+        .collect();
+    let opts = SuiteOptions {
+        implementation: format!("bash {SCRIPT} + {}", m.name),
+        argv: vec!["bash".to_owned(), script.to_string_lossy().into_owned()],
+        npm_host: conformance::scenario::NPM_HOST_DEFAULT.to_owned(),
+        timeout: Duration::from_secs(180),
+        jobs: 2,
+    };
+    let start = Instant::now();
+    let report = conformance::runner::run(&cases, &opts, &|_| {});
+    let secs = start.elapsed().as_secs_f64();
+    if let Some(r) = report.cases.iter().find(|r| r.verdict == Verdict::Error) {
+        return Err(format!(
+            "{}: harness error, the mutant is not judged:\n{}",
+            m.name,
+            explain(r)
+        )
+        .into());
+    }
+    let killers: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|r| r.verdict == Verdict::Fail)
+        .map(|r| r.id.as_str())
+        .collect();
+    if killers.is_empty() {
+        let why: Vec<String> = report.cases.iter().map(explain).collect();
+        return Err(format!(
+            "mutant {} survived ({}): none of {} fails\n{}",
+            m.name,
+            m.what,
+            m.kills.join(", "),
+            why.join("\n")
+        )
+        .into());
+    }
+    println!(
+        "mutant {:<36} killed by {} ({secs:.1} s)",
+        m.name,
+        killers.join(", ")
+    );
+    Ok(())
+}
+
+/// Every MUST case kills at least one mutant.
+fn coverage(mutants: &[Mutant]) -> Result<(), Failed> {
+    let missing: Vec<&str> = catalog()
+        .iter()
+        .filter(|c| c.level == Level::Must)
+        .map(|c| c.id)
+        .filter(|id| !mutants.iter().any(|m| m.kills.iter().any(|k| k == id)))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "MUST cases no mutant lists in `# kills:`: {}",
+            missing.join(", ")
+        )
+        .into())
+    }
+}
+
+fn main() {
+    let mut args = Arguments::from_args();
+    // One mutant at a time (each runs its scenarios two at a time): parallel runs would
+    // overload a 2-core machine and blur the timing-based verdicts ("rejected fast").
+    args.test_threads.get_or_insert(1);
+    let mut trials = Vec::new();
+    let mut mutants = Vec::new();
+    match patch_files() {
+        Ok(files) if files.is_empty() => trials.push(Trial::test("mutants::none", || {
+            Err(format!("no *.patch in {}", mutants_dir().display()).into())
+        })),
+        Ok(files) => {
+            for f in files {
+                match parse(&f) {
+                    Ok(m) => {
+                        mutants.push(m.clone());
+                        trials.push(Trial::test(format!("mutant::{}", m.name), move || {
+                            judge(&m)
+                        }));
+                    }
+                    Err(e) => {
+                        let name = f
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        trials.push(Trial::test(
+                            format!("mutant::{name}"),
+                            move || Err(e.into()),
+                        ));
+                    }
+                }
+            }
+        }
+        Err(e) => trials.push(Trial::test("mutants::list", move || Err(e.into()))),
+    }
+    trials.push(Trial::test("mutants::coverage", move || coverage(&mutants)));
+    libtest_mimic::run(&args, trials).exit();
+}
