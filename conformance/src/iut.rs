@@ -1047,3 +1047,54 @@ mod tests {
         );
     }
 }
+
+/// The implementation's files, copied where the IUT can see them.
+///
+/// The IUT runs with a private `/tmp`, which hides anything under the real `/tmp`: a script or
+/// binary there (a checkout under `/tmp`, a build directory inside it) could not even be
+/// started. [`StagedArgv::new`] copies every argument that names an existing file under `/tmp`
+/// into a directory under `/var/tmp` (kept for the life of the value) and points the argument
+/// there. Files elsewhere are used in place.
+#[derive(Debug)]
+pub struct StagedArgv {
+    pub argv: Vec<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl StagedArgv {
+    pub fn new(argv: &[String]) -> Result<StagedArgv> {
+        let mut dir: Option<tempfile::TempDir> = None;
+        let mut out = Vec::with_capacity(argv.len());
+        for (i, a) in argv.iter().enumerate() {
+            let p = Path::new(a);
+            let hidden = p.is_absolute()
+                && p.is_file()
+                && std::fs::canonicalize(p).is_ok_and(|c| c.starts_with("/tmp"));
+            if !hidden {
+                out.push(a.clone());
+                continue;
+            }
+            if dir.is_none() {
+                dir = Some(
+                    tempfile::Builder::new()
+                        .prefix("fwt-iut-")
+                        .tempdir_in("/var/tmp")
+                        .context("cannot stage the implementation under /var/tmp")?,
+                );
+            }
+            let Some(d) = dir.as_ref() else { continue };
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| format!("arg{i}"));
+            let to = d.path().join(format!("{i}-{name}"));
+            std::fs::copy(p, &to)
+                .with_context(|| format!("cannot stage {} as {}", p.display(), to.display()))?;
+            out.push(to.to_string_lossy().into_owned());
+        }
+        Ok(StagedArgv {
+            argv: out,
+            _dir: dir,
+        })
+    }
+}

@@ -25,6 +25,32 @@ struct Partial {
 /// Runs every case of `cases`; `progress` is called as each case finishes.
 pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) + Sync)) -> Report {
     let start = Instant::now();
+    // Files under /tmp are invisible to the IUT (private /tmp): stage them elsewhere first.
+    let staged = match crate::iut::StagedArgv::new(&opts.argv) {
+        Ok(s) => s,
+        Err(e) => {
+            let why = format!("harness error: {e:#}");
+            let results = cases
+                .iter()
+                .map(|c| CaseResult {
+                    id: c.id.to_owned(),
+                    level: c.level,
+                    title: c.title.to_owned(),
+                    verdict: Verdict::Error,
+                    elapsed_ms: 0,
+                    reason: why.clone(),
+                    evidence: Vec::new(),
+                    iut: None,
+                })
+                .collect();
+            return Report::new(&opts.implementation, results, 0);
+        }
+    };
+    let staged_opts = SuiteOptions {
+        argv: staged.argv.clone(),
+        ..opts.clone()
+    };
+    let opts = &staged_opts;
     // The scenarios to build, each once, in first-use order.
     let mut scenarios: Vec<Scenario> = Vec::new();
     for c in cases {

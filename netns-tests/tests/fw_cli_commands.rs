@@ -5,11 +5,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+use conformance::iut::StagedArgv;
 use conformance::sandbox::{Sandbox, SuiteOptions};
 use conformance::scenario::{NPM_HOST_DEFAULT, Scenario};
 use netns_tests::{in_ci, unavailable, workspace_bin};
 
-fn sandbox(name: &'static str) -> Option<(Sandbox, String)> {
+/// The sandbox and the fw-cli binary, staged where the IUT can see it (a checkout under /tmp
+/// is hidden by the IUT's private /tmp); the stage lives as long as the test.
+fn sandbox(name: &'static str) -> Option<(Sandbox, String, StagedArgv)> {
     if let Some(why) = unavailable() {
         assert!(
             !in_ci(),
@@ -22,6 +25,8 @@ fn sandbox(name: &'static str) -> Option<(Sandbox, String)> {
         .unwrap()
         .to_string_lossy()
         .into_owned();
+    let staged = StagedArgv::new(&[bin]).unwrap();
+    let bin = staged.argv[0].clone();
     let opts = SuiteOptions {
         implementation: "fw-cli".into(),
         argv: vec![bin.clone()],
@@ -29,7 +34,11 @@ fn sandbox(name: &'static str) -> Option<(Sandbox, String)> {
         timeout: std::time::Duration::from_secs(60),
         jobs: 1,
     };
-    Some((Sandbox::build(&Scenario::base(name), &opts).unwrap(), bin))
+    Some((
+        Sandbox::build(&Scenario::base(name), &opts).unwrap(),
+        bin,
+        staged,
+    ))
 }
 
 fn run(sb: &Sandbox, bin: &str, args: &[&str]) -> (Option<i32>, String, String) {
@@ -41,7 +50,7 @@ fn run(sb: &Sandbox, bin: &str, args: &[&str]) -> (Option<i32>, String, String) 
 
 #[test]
 fn status_verify_and_refresh_around_init() {
-    let Some((sb, bin)) = sandbox("cmds") else {
+    let Some((sb, bin, _staged)) = sandbox("cmds") else {
         return;
     };
     let (code, out, _) = run(&sb, &bin, &["status", "--json"]);
@@ -91,7 +100,7 @@ fn status_verify_and_refresh_around_init() {
 
 #[test]
 fn verify_fails_without_a_firewall() {
-    let Some((sb, bin)) = sandbox("cmds-open") else {
+    let Some((sb, bin, _staged)) = sandbox("cmds-open") else {
         return;
     };
     // Nothing applied: example.com connects, so the block cannot be proven.
@@ -105,7 +114,7 @@ fn verify_fails_without_a_firewall() {
 
 #[test]
 fn plan_rules_are_what_init_applies() {
-    let Some((sb, bin)) = sandbox("cmds-plan") else {
+    let Some((sb, bin, _staged)) = sandbox("cmds-plan") else {
         return;
     };
     let (code, out, err) = run(&sb, &bin, &["plan", "--rules"]);
@@ -128,7 +137,7 @@ fn plan_rules_are_what_init_applies() {
 
 #[test]
 fn a_disabled_firewall_applies_nothing() {
-    let Some((sb, bin)) = sandbox("cmds-off") else {
+    let Some((sb, bin, _staged)) = sandbox("cmds-off") else {
         return;
     };
     let cfg = sb.fs.tmp().join("cspace.json");

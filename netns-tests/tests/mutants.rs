@@ -14,6 +14,10 @@
 //! fails; a surviving mutant, or a harness error, fails the trial. The `coverage` trial checks
 //! that every MUST case of the catalog is listed by some mutant. Mutants run one after another.
 //!
+//! `netns-tests/mutants/should/*.patch` are the same for SHOULD cases: mutants that keep every
+//! MUST case but break one hardening row, so that each SHOULD case is seen to fail against an
+//! implementation that breaks it (the bash reference itself fails the other SHOULD rows).
+//!
 //! Without root or network namespaces the mutant trials print why and pass, except under
 //! CI=true, where they fail.
 
@@ -33,6 +37,8 @@ const SCRIPT: &str = "scripts/init-firewall.sh";
 #[derive(Debug, Clone)]
 struct Mutant {
     name: String,
+    /// The level of the cases it must kill: MUST in `mutants/`, SHOULD in `mutants/should/`.
+    level: Level,
     path: PathBuf,
     what: String,
     kills: Vec<String>,
@@ -42,11 +48,10 @@ fn mutants_dir() -> PathBuf {
     repo_root().join("netns-tests/mutants")
 }
 
-/// The patch files, in name order.
-fn patch_files() -> Result<Vec<PathBuf>, String> {
-    let dir = mutants_dir();
+/// The patch files of a directory, in name order.
+fn patch_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let entries =
-        std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     let mut files = Vec::new();
     for e in entries {
         let p = e
@@ -60,8 +65,8 @@ fn patch_files() -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// Reads a patch file's header.
-fn parse(path: &Path) -> Result<Mutant, String> {
+/// Reads a patch file's header; its `# kills:` cases must be of `level`.
+fn parse(path: &Path, level: Level) -> Result<Mutant, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let name = path
@@ -83,16 +88,19 @@ fn parse(path: &Path) -> Result<Mutant, String> {
     if kills.is_empty() {
         return Err(format!("{name}: `# kills:` lists no case"));
     }
-    let musts: Vec<&str> = catalog()
+    let of_level: Vec<&str> = catalog()
         .iter()
-        .filter(|c| c.level == Level::Must)
+        .filter(|c| c.level == level)
         .map(|c| c.id)
         .collect();
-    if let Some(bad) = kills.iter().find(|k| !musts.contains(&k.as_str())) {
-        return Err(format!("{name}: {bad} is not a MUST case of the catalog"));
+    if let Some(bad) = kills.iter().find(|k| !of_level.contains(&k.as_str())) {
+        return Err(format!(
+            "{name}: {bad} is not a {level} case of the catalog"
+        ));
     }
     Ok(Mutant {
         name,
+        level,
         path: path.to_path_buf(),
         what,
         kills,
@@ -156,7 +164,7 @@ fn judge(m: &Mutant) -> Result<(), Failed> {
         eprintln!("skipped {}: {why}", m.name);
         return Ok(());
     }
-    let cases: Vec<_> = select(&m.kills, &[Level::Must])
+    let cases: Vec<_> = select(&m.kills, &[m.level])
         .into_iter()
         .filter(|c| m.kills.iter().any(|k| k == c.id))
         .collect();
@@ -229,33 +237,45 @@ fn main() {
     args.test_threads.get_or_insert(1);
     let mut trials = Vec::new();
     let mut mutants = Vec::new();
-    match patch_files() {
-        Ok(files) if files.is_empty() => trials.push(Trial::test("mutants::none", || {
-            Err(format!("no *.patch in {}", mutants_dir().display()).into())
-        })),
-        Ok(files) => {
-            for f in files {
-                match parse(&f) {
-                    Ok(m) => {
-                        mutants.push(m.clone());
-                        trials.push(Trial::test(format!("mutant::{}", m.name), move || {
-                            judge(&m)
-                        }));
-                    }
-                    Err(e) => {
-                        let name = f
-                            .file_stem()
-                            .map(|s| s.to_string_lossy().into_owned())
-                            .unwrap_or_default();
-                        trials.push(Trial::test(
-                            format!("mutant::{name}"),
-                            move || Err(e.into()),
-                        ));
+    for (dir, level, prefix) in [
+        (mutants_dir(), Level::Must, "mutant"),
+        (mutants_dir().join("should"), Level::Should, "should-mutant"),
+    ] {
+        match patch_files(&dir) {
+            Ok(files) if files.is_empty() => {
+                let shown = dir.display().to_string();
+                trials.push(Trial::test(format!("{prefix}::none"), move || {
+                    Err(format!("no *.patch in {shown}").into())
+                }));
+            }
+            Ok(files) => {
+                for f in files {
+                    match parse(&f, level) {
+                        Ok(m) => {
+                            if level == Level::Must {
+                                mutants.push(m.clone());
+                            }
+                            trials.push(Trial::test(format!("{prefix}::{}", m.name), move || {
+                                judge(&m)
+                            }));
+                        }
+                        Err(e) => {
+                            let name = f
+                                .file_stem()
+                                .map(|s| s.to_string_lossy().into_owned())
+                                .unwrap_or_default();
+                            trials.push(Trial::test(format!("{prefix}::{name}"), move || {
+                                Err(e.into())
+                            }));
+                        }
                     }
                 }
             }
+            Err(e) => trials.push(Trial::test(
+                format!("{prefix}::list"),
+                move || Err(e.into()),
+            )),
         }
-        Err(e) => trials.push(Trial::test("mutants::list", move || Err(e.into()))),
     }
     trials.push(Trial::test("mutants::coverage", move || coverage(&mutants)));
     libtest_mimic::run(&args, trials).exit();
