@@ -39,6 +39,9 @@ struct Mutant {
     name: String,
     /// The level of the cases it must kill: MUST in `mutants/`, SHOULD in `mutants/should/`.
     level: Level,
+    /// `# timeout: SECONDS`: the suite's limit for one run of this mutant (default 180 s), for
+    /// a mutant that hangs by design.
+    timeout: Duration,
     path: PathBuf,
     what: String,
     kills: Vec<String>,
@@ -98,9 +101,17 @@ fn parse(path: &Path, level: Level) -> Result<Mutant, String> {
             "{name}: {bad} is not a {level} case of the catalog"
         ));
     }
+    let timeout = match header("# timeout:") {
+        None => Duration::from_secs(180),
+        Some(t) => Duration::from_secs(
+            t.parse()
+                .map_err(|_| format!("{name}: `# timeout:` {t:?} is not a number of seconds"))?,
+        ),
+    };
     Ok(Mutant {
         name,
         level,
+        timeout,
         path: path.to_path_buf(),
         what,
         kills,
@@ -172,7 +183,7 @@ fn judge(m: &Mutant) -> Result<(), Failed> {
         implementation: format!("bash {SCRIPT} + {}", m.name),
         argv: vec!["bash".to_owned(), script.to_string_lossy().into_owned()],
         npm_host: conformance::scenario::NPM_HOST_DEFAULT.to_owned(),
-        timeout: Duration::from_secs(180),
+        timeout: m.timeout,
         jobs: 2,
     };
     let start = Instant::now();
