@@ -123,4 +123,4 @@ docker_dns_rules "$ns" iptables-nft
 ip netns exec "$ns" nft add rule ip nat OUTPUT ip daddr 127.0.0.11 udp dport 5353 counter dnat to 127.0.0.11:$UDPPORT
 ip netns exec "$ns" iptables-nft-save -t nat > nft-incompatible.txt 2>&1
 
-echo "wrote $(ls ./*.txt | wc -l) files"
+echo "wrote $(find . -maxdepth 1 -name "*.txt" | wc -l) files"
