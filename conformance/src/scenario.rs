@@ -113,14 +113,6 @@ impl Scenario {
             concurrent: false,
         }
     }
-
-    /// Whether a successful run is what a correct implementation does here.
-    pub fn expects_success(&self) -> bool {
-        matches!(self.meta, Meta::Realistic)
-            && self.example_com == ExampleCom::Blocked
-            && !self.api_github_outside
-            && self.hidden_tools.is_empty()
-    }
 }
 
 /// Extra domains every scenario passes in `CSPACE_FIREWALL_DOMAINS`, and what the mock DNS

@@ -67,8 +67,8 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config> {
 
 /// Refuses early when init cannot work: not root, or no CAP_NET_ADMIN.
 fn check_privileges() -> Result<()> {
-    // SAFETY-free: geteuid through std's view of /proc would need a crate; caps reads the
-    // capability sets of this thread.
+    // The capability is what matters (a root without CAP_NET_ADMIN cannot apply anything);
+    // caps reads this thread's effective set.
     use caps::{CapSet, Capability};
     let admin = caps::has_cap(None, CapSet::Effective, Capability::CAP_NET_ADMIN)
         .context("cannot read this process's capabilities")?;
