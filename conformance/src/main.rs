@@ -50,6 +50,10 @@ enum Cmd {
         /// Scenarios run in parallel, each in its own sandbox.
         #[arg(long, default_value_t = 2)]
         jobs: usize,
+        /// Let the cases naming a scenario share one sandbox and implementation run (faster; by
+        /// default every case gets its own).
+        #[arg(long)]
+        share: bool,
         /// must: the exit status counts MUST cases only; should: MUST and SHOULD.
         #[arg(long, value_enum, default_value_t = LevelArg::Must)]
         level: LevelArg,
@@ -173,6 +177,7 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             implementation,
             filter,
             jobs,
+            share,
             level,
             npm_registry_host,
             timeout,
@@ -192,6 +197,7 @@ fn run_cmd(cli: Cli) -> Result<i32> {
                 npm_host: npm_registry_host,
                 timeout: Duration::from_secs(timeout),
                 jobs,
+                isolate: !share,
             };
             let cases = catalog::select(&filter, &[]);
             if cases.is_empty() {

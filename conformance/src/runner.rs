@@ -51,12 +51,15 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
         ..opts.clone()
     };
     let opts = &staged_opts;
-    // The scenarios to build, each once, in first-use order.
-    let mut scenarios: Vec<Scenario> = Vec::new();
+    // The sandboxes to build, in first-use order: each scenario once, its cases sharing it; or,
+    // with `isolate`, one per case and scenario.
+    let mut scenarios: Vec<(Scenario, Option<&'static str>)> = Vec::new();
     for c in cases {
         for s in (c.scenarios)() {
-            if !scenarios.iter().any(|o| o.name == s.name) {
-                scenarios.push(s);
+            if opts.isolate {
+                scenarios.push((s, Some(c.id)));
+            } else if !scenarios.iter().any(|(o, _)| o.name == s.name) {
+                scenarios.push((s, None));
             }
         }
     }
@@ -84,8 +87,10 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
                             Some(q.remove(0))
                         }
                     });
-                    let Ok(Some(scenario)) = next else { break };
-                    let done = run_scenario(&scenario, cases, opts);
+                    let Ok(Some((scenario, only))) = next else {
+                        break;
+                    };
+                    let done = run_scenario(&scenario, only, cases, opts);
                     for (id, p) in done {
                         let finished = {
                             let mut parts = partials.lock().unwrap_or_else(|e| e.into_inner());
@@ -116,15 +121,17 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
     Report::new(&opts.implementation, results, elapsed)
 }
 
-/// Builds one scenario, runs the implementation, evaluates its cases.
+/// Builds one scenario, runs the implementation, evaluates its cases (or only `only`).
 fn run_scenario(
     scenario: &Scenario,
+    only: Option<&str>,
     cases: &[Case],
     opts: &SuiteOptions,
 ) -> Vec<(&'static str, Partial)> {
     let mine: Vec<&Case> = {
         let mut v: Vec<&Case> = cases
             .iter()
+            .filter(|c| only.is_none_or(|id| c.id == id))
             .filter(|c| (c.scenarios)().iter().any(|s| s.name == scenario.name))
             .collect();
         // Checks that change the sandbox run last.

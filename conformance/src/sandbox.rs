@@ -38,6 +38,10 @@ pub struct SuiteOptions {
     pub timeout: Duration,
     /// Scenarios in parallel.
     pub jobs: usize,
+    /// Give every case its own sandbox (and implementation run) for each of its scenarios,
+    /// instead of sharing one per scenario among the cases that name it. Slower; for when a
+    /// case's verdict is suspected to depend on another's.
+    pub isolate: bool,
 }
 
 /// Tag of the stale rules SEQ-03 plants.

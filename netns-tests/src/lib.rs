@@ -50,11 +50,13 @@ pub fn in_ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
 }
 
-/// Runs the whole catalog once against `argv` (shared by every trial of a test binary).
+/// Runs the whole catalog once against `argv` (shared by every trial of a test binary), with a
+/// sandbox per case (`isolate`, the CLI's default) or one per scenario shared by its cases.
 pub fn run_once(
     cell: &'static OnceLock<Result<Report, String>>,
     name: &str,
     argv: Vec<String>,
+    isolate: bool,
 ) -> &'static Result<Report, String> {
     cell.get_or_init(|| {
         let opts = SuiteOptions {
@@ -63,6 +65,7 @@ pub fn run_once(
             npm_host: conformance::scenario::NPM_HOST_DEFAULT.to_owned(),
             timeout: Duration::from_secs(180),
             jobs: 2,
+            isolate,
         };
         let cases: Vec<Case> = catalog();
         Ok(conformance::runner::run(&cases, &opts, &|r| {

@@ -34,7 +34,7 @@ fn judge(id: &'static str, level: Level) -> Result<(), Failed> {
     }
     let script = repo_root().join("scripts/init-firewall.sh");
     let argv = vec!["bash".to_owned(), script.to_string_lossy().into_owned()];
-    let report = run_once(&REPORT, "bash scripts/init-firewall.sh", argv)
+    let report = run_once(&REPORT, "bash scripts/init-firewall.sh", argv, false)
         .as_ref()
         .map_err(|e| Failed::from(e.clone()))?;
     let r = case_result(report, id)

@@ -38,7 +38,9 @@ fn judge(profile: &'static str, id: &'static str) -> Result<(), Failed> {
         ),
         _ => (&STRICT, vec![bin, "init".into()], "fw-cli init"),
     };
-    let report = run_once(cell, name, argv)
+    // Strict runs every case in its own sandbox (the CLI's default); compat shares a sandbox
+    // per scenario, so both modes of the runner are exercised.
+    let report = run_once(cell, name, argv, profile != "compat")
         .as_ref()
         .map_err(|e| Failed::from(e.clone()))?;
     let r = case_result(report, id)

@@ -33,6 +33,7 @@ fn sandbox(name: &'static str) -> Option<(Sandbox, String, StagedArgv)> {
         npm_host: NPM_HOST_DEFAULT.into(),
         timeout: std::time::Duration::from_secs(60),
         jobs: 1,
+        isolate: false,
     };
     Some((
         Sandbox::build(&Scenario::base(name), &opts).unwrap(),

@@ -185,6 +185,7 @@ fn judge(m: &Mutant) -> Result<(), Failed> {
         npm_host: conformance::scenario::NPM_HOST_DEFAULT.to_owned(),
         timeout: m.timeout,
         jobs: 2,
+        isolate: false,
     };
     let start = Instant::now();
     let report = conformance::runner::run(&cases, &opts, &|_| {});
