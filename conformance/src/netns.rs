@@ -324,19 +324,7 @@ mod tests {
 
     use super::*;
 
-    /// Skips (or, under CI=true, fails) when namespaces cannot be created here.
-    fn privileged() -> bool {
-        match available() {
-            Ok(()) => true,
-            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("CI=true but network namespaces are unavailable: {e:#}")
-            }
-            Err(e) => {
-                eprintln!("skipped: {e:#}");
-                false
-            }
-        }
-    }
+    use crate::testing::privileged;
 
     #[test]
     fn a_namespace_is_isolated_and_deleted_on_drop() {

@@ -66,21 +66,9 @@ pub(crate) mod testing {
 
     #![allow(clippy::unwrap_used)]
 
-    use crate::netns::{Netns, available};
+    use crate::netns::Netns;
 
-    /// Skips (or, under CI=true, fails) when namespaces cannot be created here.
-    pub(crate) fn privileged() -> bool {
-        match available() {
-            Ok(()) => true,
-            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("CI=true but network namespaces are unavailable: {e:#}")
-            }
-            Err(e) => {
-                eprintln!("skipped: {e:#}");
-                false
-            }
-        }
-    }
+    pub(crate) use crate::testing::privileged;
 
     /// A namespace whose loopback answers for the given prefixes (the world's trick: a local
     /// route makes every address of a range local), with IPv6 duplicate address detection off.
