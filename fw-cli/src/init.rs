@@ -243,6 +243,9 @@ impl<W: World> Run<'_, W> {
         }
         let mut resolved = self.world.resolve(&names).await;
         self.timed("resolve names", t, ());
+        if self.resolvers.upstreams_unknown() {
+            self.learn_dns_upstreams();
+        }
 
         // On a re-run, open the meta host's fresh addresses before the fetch, so that a GitHub
         // address that changed since the last run cannot fail it. Nothing else is opened.
@@ -291,6 +294,47 @@ impl<W: World> Run<'_, W> {
             if let Err(e) = self.tools.run(&cmd) {
                 self.warnings
                     .push(format!("cannot open {host} ({a}) for the meta fetch: {e}"));
+            }
+        }
+    }
+
+    /// resolv.conf names only Docker's 127.0.0.11 and does not list its upstreams (engines
+    /// before 25.0). Those engines forward from inside this namespace, so the lookups just made
+    /// through 127.0.0.11 left tracked flows to the upstreams: DNS is allowed to exactly those.
+    fn learn_dns_upstreams(&mut self) {
+        let subnets: Vec<ipnet::IpNet> = self.subnets.iter().map(|s| s.net).collect();
+        let mut learned = Vec::new();
+        for proto in ["udp", "tcp"] {
+            let cmd = Command::new("conntrack", ["-L", "-p", proto, "--dport", "53"]);
+            match self.tools.run(&cmd) {
+                Ok(out) => learned.extend(conntrack::dns_upstreams(
+                    &conntrack::parse_flows(&out.stdout),
+                    &subnets,
+                )),
+                Err(e) => {
+                    self.warnings.push(format!(
+                        "resolv.conf does not list Docker's DNS upstreams and the tracked flows cannot be read ({e}): external names may not resolve through 127.0.0.11"
+                    ));
+                    return;
+                }
+            }
+        }
+        learned.sort();
+        learned.dedup();
+        if learned.is_empty() {
+            self.warnings.push(
+                "resolv.conf does not list Docker's DNS upstreams (no ExtServers comment) and none was seen in the tracked flows: external names may not resolve through 127.0.0.11".to_owned(),
+            );
+            return;
+        }
+        let shown: Vec<String> = learned.iter().map(ToString::to_string).collect();
+        self.warnings.push(format!(
+            "resolv.conf does not list Docker's DNS upstreams (no ExtServers comment, Docker before 25.0); DNS is allowed to the ones seen in the tracked flows: {}",
+            shown.join(", ")
+        ));
+        for a in learned {
+            if !self.resolvers.ext_servers.contains(&a) {
+                self.resolvers.ext_servers.push(a);
             }
         }
     }
@@ -573,6 +617,45 @@ mod tests {
             lines.iter().any(|l| l == "conntrack -L -f ipv4"),
             "{lines:?}"
         );
+    }
+
+    #[test]
+    fn docker_upstreams_missing_from_resolv_conf_are_learned_from_tracked_flows() {
+        let k = FakeKernel::new();
+        k.set_flows(
+            "udp      17 29 src=172.18.0.2 dst=198.51.100.2 sport=41000 dport=53 src=198.51.100.2 dst=172.18.0.2 sport=53 dport=41000 mark=0 use=1\n",
+        );
+        let mut w = FakeWorld::new();
+        // Docker before 25.0: only 127.0.0.11, no ExtServers comment.
+        w.inputs.resolvers = fw_core::resolv::parse_resolv_conf("nameserver 127.0.0.11\n");
+        let c = config("upstreams");
+        let s = block_on(init(&c, &w, &k, &opts())).unwrap();
+        let v4 = k.save("nft", false);
+        assert!(v4.contains("-d 198.51.100.2/32"), "{v4}");
+        assert!(
+            s.warnings.iter().any(|w| w.contains("198.51.100.2")),
+            "{:?}",
+            s.warnings
+        );
+        let lines = k.call_lines();
+        assert!(
+            lines.iter().any(|l| l == "conntrack -L -p udp --dport 53"),
+            "{lines:?}"
+        );
+
+        // With the comment, nothing is learned from the flows.
+        let k = FakeKernel::new();
+        k.set_flows(
+            "udp      17 29 src=172.18.0.2 dst=198.51.100.53 sport=41000 dport=53 src=198.51.100.53 dst=172.18.0.2 sport=53 dport=41000 mark=0 use=1\n",
+        );
+        let mut w = FakeWorld::new();
+        w.inputs.resolvers = fw_core::resolv::parse_resolv_conf(
+            "nameserver 127.0.0.11\n# ExtServers: [host(127.0.0.53)]\n",
+        );
+        let c = config("upstreams-listed");
+        block_on(init(&c, &w, &k, &opts())).unwrap();
+        assert!(!k.save("nft", false).contains("198.51.100.53"));
+        assert!(!k.call_lines().iter().any(|l| l.starts_with("conntrack -L -p")));
     }
 
     #[test]

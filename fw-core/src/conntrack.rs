@@ -123,6 +123,25 @@ pub fn forbidden<'a>(plan: &Plan, flows: &'a [Flow]) -> Vec<&'a Flow> {
     flows.iter().filter(|f| !allowed(plan, f)).collect()
 }
 
+/// The DNS upstreams Docker's embedded resolver was seen forwarding to: the destinations of
+/// tracked DNS flows (port 53, UDP or TCP) that left one of the container's own subnets for a
+/// non-loopback address. Engines before 25.0 do not list their upstreams in resolv.conf, and
+/// they forward from inside the container's namespace, so after a lookup through 127.0.0.11
+/// the connection tracking table is where they show. Sorted, deduplicated.
+pub fn dns_upstreams(flows: &[Flow], subnets: &[ipnet::IpNet]) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = flows
+        .iter()
+        .filter(|f| matches!(f.proto.as_str(), "udp" | "tcp"))
+        .filter(|f| f.dport == Some(53))
+        .filter(|f| !f.dst.is_loopback() && !f.dst.is_unspecified())
+        .filter(|f| subnets.iter().any(|n| n.contains(&f.src)))
+        .map(|f| f.dst)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -193,5 +212,23 @@ conntrack v1.4.7 (conntrack-tools): 7 flow entries have been shown.
             flows[0].delete_args().join(" "),
             "-D -p tcp -s 172.18.0.2 -d 198.51.100.10 --sport 40000 --dport 8080"
         );
+    }
+
+    #[test]
+    fn dns_upstreams_are_the_forwarded_destinations_from_our_subnets() {
+        let listing = "\
+udp      17 29 src=172.18.0.2 dst=198.51.100.2 sport=41000 dport=53 src=198.51.100.2 dst=172.18.0.2 sport=53 dport=41000 mark=0 use=1
+udp      17 29 src=172.18.0.2 dst=198.51.100.2 sport=41001 dport=53 src=198.51.100.2 dst=172.18.0.2 sport=53 dport=41001 mark=0 use=1
+tcp      6 117 TIME_WAIT src=172.18.0.2 dst=198.51.100.3 sport=41002 dport=53 src=198.51.100.3 dst=172.18.0.2 sport=53 dport=41002 [ASSURED] mark=0 use=1
+udp      17 29 src=127.0.0.1 dst=127.0.0.11 sport=5000 dport=53 src=127.0.0.11 dst=127.0.0.1 sport=53211 dport=5000 mark=0 use=1
+udp      17 29 src=10.9.9.9 dst=198.51.100.53 sport=5001 dport=53 src=198.51.100.53 dst=10.9.9.9 sport=53 dport=5001 mark=0 use=1
+udp      17 29 src=172.18.0.2 dst=198.51.100.10 sport=5002 dport=9999 src=198.51.100.10 dst=172.18.0.2 sport=9999 dport=5002 mark=0 use=1
+";
+        let flows = parse_flows(listing);
+        let subnets: Vec<ipnet::IpNet> = vec!["172.18.0.0/16".parse().unwrap()];
+        let got = dns_upstreams(&flows, &subnets);
+        let want: Vec<IpAddr> = vec!["198.51.100.2".parse().unwrap(), "198.51.100.3".parse().unwrap()];
+        assert_eq!(got, want);
+        assert!(dns_upstreams(&flows, &[]).is_empty(), "a flow from outside our subnets is not ours");
     }
 }

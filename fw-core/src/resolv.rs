@@ -69,6 +69,17 @@ impl Resolvers {
     }
 }
 
+impl Resolvers {
+    /// Docker's embedded resolver (127.0.0.11) is the only kind of nameserver and the file does
+    /// not list its upstreams (engines before 25.0): they must be learned some other way.
+    pub fn upstreams_unknown(&self) -> bool {
+        let docker: IpAddr = std::net::Ipv4Addr::new(127, 0, 0, 11).into();
+        !self.ext_servers_listed
+            && self.nameservers.contains(&docker)
+            && self.nameservers.iter().all(|a| a.is_loopback())
+    }
+}
+
 /// The port DNS rules are written for; an upstream on another port could not use them.
 const DNS_PORT: u16 = 53;
 
@@ -428,5 +439,20 @@ nameserver 192.0.2.7
         assert_eq!(got.nameservers, ips(&["198.51.100.2"]));
         assert!(got.host_ext_servers.is_empty() && got.ignored.is_empty());
         assert!(!got.ext_servers_listed);
+    }
+
+    #[rstest]
+    #[case::docker_before_25("nameserver 127.0.0.11\noptions ndots:0\n", true)]
+    #[case::docker_25("nameserver 127.0.0.11\n# ExtServers: [host(127.0.0.53)]\n", false)]
+    #[case::docker_25_empty_list("nameserver 127.0.0.11\n# ExtServers: []\n", false)]
+    #[case::plain_resolver("nameserver 198.51.100.2\n", false)]
+    #[case::docker_and_another("nameserver 127.0.0.11\nnameserver 198.51.100.2\n", false)]
+    #[case::systemd_stub("nameserver 127.0.0.53\n", false)]
+    #[case::empty("", false)]
+    fn upstreams_unknown_only_for_docker_without_ext_servers(
+        #[case] text: &str,
+        #[case] unknown: bool,
+    ) {
+        assert_eq!(parse_resolv_conf(text).upstreams_unknown(), unknown, "{text:?}");
     }
 }

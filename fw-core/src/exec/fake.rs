@@ -87,6 +87,8 @@ struct State {
     calls: Vec<Command>,
     failures: Vec<Failure>,
     missing: BTreeSet<String>,
+    /// What `conntrack -L` prints (the tracked flows).
+    flows: String,
 }
 
 /// An in-memory kernel answering the firewall tools. See the module documentation.
@@ -111,6 +113,11 @@ impl FakeKernel {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A test that panicked while holding the lock has already failed; keep its state.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the tracked flows `conntrack -L` lists (its output format).
+    pub fn set_flows(&self, listing: &str) {
+        self.lock().flows = listing.to_owned();
     }
 
     /// Makes every call of `program` whose arguments contain all of `args` fail.
@@ -527,6 +534,10 @@ impl Tools for FakeKernel {
         }
         match cmd.program.as_str() {
             "ipset" => ipset(&mut st, cmd),
+            "conntrack" if cmd.args.first().is_some_and(|a| a == "-L") => Ok(Output {
+                stdout: st.flows.clone(),
+                stderr: String::new(),
+            }),
             "conntrack" => Ok(Output::default()),
             other => Err(ExecError::NotFound {
                 program: other.to_owned(),
