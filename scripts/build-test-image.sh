@@ -7,7 +7,8 @@
 #
 # The Debian mirror is the one this machine's apt uses (deb822 .sources or sources.list), or
 # FWT_DEBIAN_MIRROR when set: no mirror host is written here.
-# Prints the image tag on stdout. Needs root, debootstrap and a running Docker engine.
+# Prints the image tag on stdout, and tags the same image fw-conformance-debian:latest (the
+# suite's default --image). Needs root, debootstrap and a running Docker engine.
 set -euo pipefail
 
 readonly SUITE=bookworm
@@ -65,6 +66,7 @@ hash=$( { cat "$0"; printf '%s %s\n' "$SUITE" "$PACKAGES"; } | sha256sum | cut -
 tag="$REPO:$hash"
 if docker image inspect "$tag" >/dev/null 2>&1; then
     log "reusing $tag"
+    docker tag "$tag" "$REPO:latest"
     printf '%s\n' "$tag"
     exit 0
 fi
@@ -86,4 +88,5 @@ tar -C "$root" --numeric-owner -c . | docker import \
     --change 'CMD ["sleep", "infinity"]' \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     - "$tag" >/dev/null
+docker tag "$tag" "$REPO:latest"
 printf '%s\n' "$tag"

@@ -139,6 +139,13 @@ add_domain() {
     fi
 }
 
+# --- Serialise: one run at a time --------------------------------------------------------------
+# The seed says nothing about concurrent runs; two unserialised runs flush and rebuild under
+# each other (SEQ-10). The lock is held until this process exits.
+readonly LOCK=/run/init-firewall.lock
+exec 9>"$LOCK" || die "cannot open the lock file $LOCK"
+flock -w 120 9 || die "another run holds $LOCK"
+
 # --- 0. A marker from an earlier run must not survive this one -------------------------------
 # Seed: "A marker file (/tmp/.firewall-init-done) is created on success." Removed first, so
 # that it only ever exists after a run that succeeded.

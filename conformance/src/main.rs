@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use conformance::catalog::{self, requirements_markdown};
 use conformance::sandbox::SuiteOptions;
+use conformance::scenario::Tier;
 use conformance::{netns, runner};
 
 /// Judges a devcontainer egress firewall against the requirement catalog, from outside, in
@@ -29,6 +30,14 @@ failed; 2 a harness error or bad usage."
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TierArg {
+    /// Network namespaces with Docker emulated (every case).
+    Netns,
+    /// Real Docker containers from a local image (the cases that apply there).
+    Docker,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,6 +72,13 @@ enum Cmd {
         /// Time limit of one implementation run, in seconds.
         #[arg(long, default_value_t = 180)]
         timeout: u64,
+        /// Where the implementation runs: network namespaces, or real Docker containers (one
+        /// at a time: the Docker networks use the plan's fixed subnets).
+        #[arg(long, value_enum, default_value_t = TierArg::Netns)]
+        tier: TierArg,
+        /// The Docker tier's image, built by scripts/build-test-image.sh.
+        #[arg(long, default_value = conformance::docker::DEFAULT_IMAGE)]
+        image: String,
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
         #[arg(long, value_name = "PATH")]
@@ -128,13 +144,16 @@ fn split_words(s: &str) -> Result<Vec<String>> {
 }
 
 /// Makes the command runnable from `/`: the program found on the caller's PATH, and arguments
-/// naming existing files relative to the caller's directory made absolute.
-fn resolve_argv(words: Vec<String>) -> Result<Vec<String>> {
+/// naming existing files (not directories) relative to the caller's directory made absolute.
+fn resolve_argv(words: Vec<String>, tier: Tier) -> Result<Vec<String>> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let mut out = Vec::with_capacity(words.len());
     for (i, w) in words.into_iter().enumerate() {
         let p = Path::new(&w);
-        if i == 0 && !w.contains('/') {
+        if i == 0 && !w.contains('/') && tier == Tier::Docker {
+            // A bare program name is the container's own (its PATH).
+            out.push(w);
+        } else if i == 0 && !w.contains('/') {
             let found = std::env::var_os("PATH")
                 .map(|paths| {
                     std::env::split_paths(&paths)
@@ -146,7 +165,7 @@ fn resolve_argv(words: Vec<String>) -> Result<Vec<String>> {
                 Some(f) => out.push(f.to_string_lossy().into_owned()),
                 None => bail!("{w} is not on PATH"),
             }
-        } else if p.is_relative() && cwd.join(p).exists() {
+        } else if p.is_relative() && cwd.join(p).is_file() {
             out.push(cwd.join(p).to_string_lossy().into_owned());
         } else {
             out.push(w);
@@ -171,6 +190,9 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             for n in netns::sweep()? {
                 println!("removed {n}");
             }
+            for n in conformance::docker::sweep()? {
+                println!("removed {n}");
+            }
             Ok(0)
         }
         Cmd::Run {
@@ -181,23 +203,39 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             level,
             npm_registry_host,
             timeout,
+            tier,
+            image,
             json,
             junit,
             markdown,
         } => {
-            let argv = resolve_argv(split_words(&implementation)?)?;
+            let tier = match tier {
+                TierArg::Netns => Tier::Netns,
+                TierArg::Docker => Tier::Docker,
+            };
+            let argv = resolve_argv(split_words(&implementation)?, tier)?;
             netns::available().context("the suite needs root and network namespaces")?;
-            let removed = netns::sweep()?;
+            let mut removed = netns::sweep()?;
+            if tier == Tier::Docker {
+                conformance::docker::available(&image)
+                    .context("the Docker tier needs a Docker engine and the test image")?;
+                removed.extend(conformance::docker::sweep()?);
+            }
             if !removed.is_empty() {
-                eprintln!("removed {} sandbox namespaces of dead runs", removed.len());
+                eprintln!("removed {} sandbox leftovers of dead runs", removed.len());
             }
             let opts = SuiteOptions {
-                implementation: implementation.clone(),
+                implementation: match tier {
+                    Tier::Netns => implementation.clone(),
+                    Tier::Docker => format!("{implementation} (Docker tier)"),
+                },
                 argv,
                 npm_host: npm_registry_host,
                 timeout: Duration::from_secs(timeout),
                 jobs,
                 isolate: !share,
+                tier,
+                image,
             };
             let cases = catalog::select(&filter, &[]);
             if cases.is_empty() {

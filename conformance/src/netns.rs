@@ -40,11 +40,27 @@ pub fn root_inode() -> Result<u64> {
     inode("/proc/1/ns/net").or_else(|_| inode("/proc/self/ns/net"))
 }
 
-/// A network namespace that exists for the life of the value (`ip netns add` / `del`).
+/// What a [`Netns`] value stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Created by the sandbox (`ip netns add`), deleted on drop.
+    Owned,
+    /// A Docker container's namespace the sandbox started, named with `ip netns attach`; drop
+    /// removes the name only (the namespace lives as long as the container).
+    Attached,
+    /// The machine's own namespace, where Docker's bridges (the networks' gateways) live: only
+    /// sockets (listeners and probes of the Docker networks' gateways), never a command or a
+    /// rule.
+    Machine,
+}
+
+/// A network namespace that exists for the life of the value (`ip netns add` / `del`), or a
+/// handle on a test container's (see [`Netns::attach`]).
 #[derive(Debug)]
 pub struct Netns {
     name: String,
     inode: u64,
+    kind: Kind,
 }
 
 fn run_checked(cmd: &mut Command) -> Result<Output> {
@@ -79,6 +95,7 @@ impl Netns {
         let ns = Netns {
             inode: inode(&format!("/run/netns/{name}"))?,
             name,
+            kind: Kind::Owned,
         };
         if ns.inode == root_inode()? {
             bail!(
@@ -88,6 +105,44 @@ impl Netns {
         }
         ns.ip(&["link", "set", "lo", "up"])?;
         Ok(ns)
+    }
+
+    /// Names the network namespace of a test container's process (`ip netns attach`), so that
+    /// the sandbox can act in it like in its own. Refuses the machine's namespace.
+    pub fn attach(role: &str, pid: u32) -> Result<Netns> {
+        let name = format!(
+            "{PREFIX}{}-{}-{role}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        if !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            bail!("bad namespace role {role:?}");
+        }
+        let theirs = inode(&format!("/proc/{pid}/ns/net"))?;
+        if theirs == root_inode()? {
+            bail!("process {pid} runs in the machine's own namespace: refusing to use it");
+        }
+        run_checked(Command::new("ip").args(["netns", "attach", &name, &pid.to_string()]))
+            .with_context(|| format!("cannot name the namespace of process {pid}"))?;
+        let ns = Netns {
+            inode: inode(&format!("/run/netns/{name}"))?,
+            name,
+            kind: Kind::Attached,
+        };
+        if ns.inode != theirs {
+            bail!("namespace {} is not process {pid}'s", ns.name);
+        }
+        Ok(ns)
+    }
+
+    /// The machine's own namespace, for sockets only: Docker's bridges (the gateways of the
+    /// test networks) live there. Every command and rule is refused in it.
+    pub fn machine() -> Result<Netns> {
+        Ok(Netns {
+            name: "machine".to_owned(),
+            inode: root_inode()?,
+            kind: Kind::Machine,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -105,6 +160,9 @@ impl Netns {
     /// Checks, before anything is applied, that the bound namespace is still ours and is not
     /// the machine's own.
     pub fn ensure_ours(&self) -> Result<()> {
+        if self.kind == Kind::Machine {
+            bail!("refusing to act in the machine's own network namespace");
+        }
         let now = inode(&self.path().to_string_lossy())?;
         if now != self.inode || now == root_inode()? {
             bail!(
@@ -117,6 +175,7 @@ impl Netns {
 
     /// `ip -n NAME ARGS...`: acts inside the namespace only.
     pub fn ip(&self, args: &[&str]) -> Result<()> {
+        self.ensure_ours()?;
         run_checked(Command::new("ip").arg("-n").arg(&self.name).args(args)).map(|_| ())
     }
 
@@ -147,18 +206,29 @@ impl Netns {
             .map(|_| ())
     }
 
+    /// The path a thread enters to run in this namespace; `None` for the machine's own, where
+    /// threads already are (only sockets run there: see [`Netns::machine`]).
+    fn enterable(&self) -> Result<Option<PathBuf>> {
+        if self.kind == Kind::Machine {
+            return Ok(None);
+        }
+        self.ensure_ours()?;
+        Ok(Some(self.path()))
+    }
+
     /// Runs `f` on a fresh OS thread that entered this namespace.
     pub fn run<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
         F: FnOnce() -> R + Send + 'static,
     {
-        self.ensure_ours()?;
-        let path = self.path();
+        let path = self.enterable()?;
         let handle = std::thread::Builder::new()
             .name(format!("ns-{}", self.name))
             .spawn(move || -> Result<R> {
-                enter_path(&path)?;
+                if let Some(path) = path {
+                    enter_path(&path)?;
+                }
                 Ok(f())
             })
             .context("cannot spawn a namespace thread")?;
@@ -191,14 +261,17 @@ impl Netns {
         F: FnOnce(oneshot::Receiver<()>) -> Fut + Send + 'static,
         Fut: Future<Output = ()>,
     {
-        self.ensure_ours()?;
-        let path = self.path();
+        let path = self.enterable()?;
         let (stop_tx, stop_rx) = oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
         let thread = std::thread::Builder::new()
             .name(format!("svc-{what}"))
             .spawn(move || {
-                let rt = match enter_path(&path).and_then(|()| {
+                let entered = match &path {
+                    Some(p) => enter_path(p),
+                    None => Ok(()),
+                };
+                let rt = match entered.and_then(|()| {
                     tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
@@ -247,6 +320,10 @@ pub fn enter_path(path: &std::path::Path) -> Result<()> {
 
 impl Drop for Netns {
     fn drop(&mut self) {
+        if self.kind == Kind::Machine {
+            return;
+        }
+        // Owned: deletes the namespace; attached: removes the name only.
         match Command::new("ip")
             .args(["netns", "del", &self.name])
             .stdin(Stdio::null())

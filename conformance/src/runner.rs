@@ -25,6 +25,7 @@ struct Partial {
 /// Runs every case of `cases`; `progress` is called as each case finishes.
 pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) + Sync)) -> Report {
     let start = Instant::now();
+    let all_cases = cases;
     // Files under /tmp are invisible to the IUT (private /tmp): stage them elsewhere first.
     let staged = match crate::iut::StagedArgv::new(&opts.argv) {
         Ok(s) => s,
@@ -53,9 +54,44 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
     let opts = &staged_opts;
     // The sandboxes to build, in first-use order: each scenario once, its cases sharing it; or,
     // with `isolate`, one per case and scenario.
+    // Cases none of whose scenarios can be built in this tier are reported as such.
+    let mut results_na = Vec::new();
+    let runnable: Vec<Case> = cases
+        .iter()
+        .filter(|c| {
+            let why: Vec<&str> = (c.scenarios)()
+                .iter()
+                .filter_map(|s| s.not_in(opts.tier))
+                .collect();
+            if why.len() == (c.scenarios)().len() && !why.is_empty() {
+                results_na.push(CaseResult {
+                    id: c.id.to_owned(),
+                    level: c.level,
+                    title: c.title.to_owned(),
+                    verdict: Verdict::Skip,
+                    elapsed_ms: 0,
+                    reason: format!(
+                        "not applicable in the {} tier: {}",
+                        opts.tier.name(),
+                        why[0]
+                    ),
+                    evidence: Vec::new(),
+                    iut: None,
+                });
+                false
+            } else {
+                true
+            }
+        })
+        .cloned()
+        .collect();
+    for r in &results_na {
+        progress(r);
+    }
+    let cases = &runnable[..];
     let mut scenarios: Vec<(Scenario, Option<&'static str>)> = Vec::new();
     for c in cases {
-        for s in (c.scenarios)() {
+        for s in applicable(c, opts) {
             if opts.isolate {
                 scenarios.push((s, Some(c.id)));
             } else if !scenarios.iter().any(|(o, _)| o.name == s.name) {
@@ -68,7 +104,7 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
     let remaining: Arc<Mutex<BTreeMap<&'static str, usize>>> = Arc::new(Mutex::new(
         cases
             .iter()
-            .map(|c| (c.id, (c.scenarios)().len()))
+            .map(|c| (c.id, applicable(c, opts).len()))
             .collect(),
     ));
     let results: Arc<Mutex<Vec<CaseResult>>> = Arc::default();
@@ -115,7 +151,8 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
     let mut results = Arc::try_unwrap(results)
         .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
         .unwrap_or_default();
-    let order: Vec<&str> = cases.iter().map(|c| c.id).collect();
+    results.extend(results_na);
+    let order: Vec<&str> = all_cases.iter().map(|c| c.id).collect();
     results.sort_by_key(|r| order.iter().position(|id| *id == r.id));
     let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     Report::new(&opts.implementation, results, elapsed)
@@ -132,7 +169,7 @@ fn run_scenario(
         let mut v: Vec<&Case> = cases
             .iter()
             .filter(|c| only.is_none_or(|id| c.id == id))
-            .filter(|c| (c.scenarios)().iter().any(|s| s.name == scenario.name))
+            .filter(|c| applicable(c, opts).iter().any(|s| s.name == scenario.name))
             .collect();
         // Checks that change the sandbox run last.
         v.sort_by_key(|c| c.mutates);
@@ -243,4 +280,12 @@ fn merge(case: &Case, parts: Vec<Partial>) -> CaseResult {
         evidence,
         iut: parts.iter().find_map(|p| p.iut.clone()),
     }
+}
+
+/// The scenarios of a case that can be built in the options' tier.
+fn applicable(case: &Case, opts: &SuiteOptions) -> Vec<Scenario> {
+    (case.scenarios)()
+        .into_iter()
+        .filter(|s| s.not_in(opts.tier).is_none())
+        .collect()
 }

@@ -11,7 +11,10 @@ use anyhow::{Context, Result, bail};
 
 use crate::catalog::{BLOCKED, HIGH_PORT, PEER_PORT, SVC, UDP_ECHO_PORT, WEB_HOST, sa};
 use crate::ctx::{LongLived, ProberResults, RunRecord};
-use crate::iut::{ContainerFiles, ContainerFs, RunSpec, docker_caps_with_net_admin, run_iut};
+use crate::docker::{DockerBox, DockerFiles, DockerOptions};
+use crate::iut::{
+    ContainerFiles, ContainerFs, IutRun, RunSpec, docker_caps_with_net_admin, run_iut,
+};
 use crate::mocks::dns::{Zone, start_dns};
 use crate::mocks::docker_dns::{self, DockerDns, DockerDnsVariant};
 use crate::mocks::hosts::{Hosts, HostsOptions, start_hosts};
@@ -20,7 +23,7 @@ use crate::netns::{Netns, Service};
 use crate::probe;
 use crate::scenario::{
     CNAME_FINAL, CNAME_FINAL_ADDRS, CNAME_MID, DnsVariant, EXTRA_CNAME, EXTRA_NXDOMAIN, EXTRA_OK,
-    EXTRA_SERVFAIL, ExampleCom, Meta, NPM_ADDRS, Prior, REQUIRED, REQUIRED_AAAA, Scenario,
+    EXTRA_SERVFAIL, ExampleCom, Meta, NPM_ADDRS, Prior, REQUIRED, REQUIRED_AAAA, Scenario, Tier,
     extra_domains_env, ip,
 };
 use crate::topology::{Topology, TopologyOptions};
@@ -42,6 +45,35 @@ pub struct SuiteOptions {
     /// instead of sharing one per scenario among the cases that name it. Slower; for when a
     /// case's verdict is suspected to depend on another's.
     pub isolate: bool,
+    /// Network namespaces, or real Docker containers.
+    pub tier: Tier,
+    /// The Docker tier's image (`repository:tag`).
+    pub image: String,
+}
+
+impl SuiteOptions {
+    /// Options for `argv` with the defaults of `fw-conformance run`.
+    pub fn new(implementation: &str, argv: Vec<String>) -> SuiteOptions {
+        SuiteOptions {
+            implementation: implementation.to_owned(),
+            argv,
+            npm_host: crate::scenario::NPM_HOST_DEFAULT.to_owned(),
+            timeout: Duration::from_secs(180),
+            jobs: 2,
+            isolate: true,
+            tier: Tier::Netns,
+            image: crate::docker::DEFAULT_IMAGE.to_owned(),
+        }
+    }
+}
+
+/// Where the implementation runs, and how.
+#[derive(Debug)]
+pub enum Container {
+    /// In the container namespace, under a private mount namespace over these files.
+    Netns(ContainerFs),
+    /// In a real Docker container.
+    Docker(DockerBox),
 }
 
 /// Tag of the stale rules SEQ-03 plants.
@@ -63,7 +95,9 @@ const EXAMPLE_ALLOWLISTED: &str = "192.0.2.11";
 pub struct Sandbox {
     pub scenario: Scenario,
     pub topo: Topology,
-    pub fs: ContainerFs,
+    pub container: Container,
+    /// Docker's own embedded-DNS nat rules as the daemon wrote them (Docker tier).
+    docker_nat_before: Option<Vec<String>>,
     pub ca_pem: String,
     pub npm_host: String,
     ca: Arc<TestCa>,
@@ -138,16 +172,22 @@ fn meta_behaviour(m: &Meta) -> MetaBehaviour {
     }
 }
 
-/// A TCP echo listener on `PEER_PORT` in a namespace (the container, the sidecar, the host).
+/// A TCP echo listener on `PEER_PORT` in a namespace (the container, the sidecar, the host),
+/// on every address of it.
 fn peer_listener(ns: &Netns, dual: bool) -> Result<Service> {
+    let mut binds = vec![SocketAddr::from((Ipv4Addr::UNSPECIFIED, PEER_PORT))];
+    if dual {
+        binds.push(SocketAddr::from((Ipv6Addr::UNSPECIFIED, PEER_PORT)));
+    }
+    peer_listener_on(ns, binds)
+}
+
+/// A TCP echo listener on `PEER_PORT` on the given addresses.
+fn peer_listener_on(ns: &Netns, binds: Vec<SocketAddr>) -> Result<Service> {
     let (tx, rx) = std::sync::mpsc::channel::<Result<()>>();
     let svc = ns.spawn_service("peer", move |stop| async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut listeners = Vec::new();
-        let mut binds = vec![SocketAddr::from((Ipv4Addr::UNSPECIFIED, PEER_PORT))];
-        if dual {
-            binds.push(SocketAddr::from((Ipv6Addr::UNSPECIFIED, PEER_PORT)));
-        }
         for b in binds {
             // The IPv6 socket is v6-only, so 0.0.0.0 and [::] share the port.
             let l = (|| -> std::io::Result<tokio::net::TcpListener> {
@@ -203,10 +243,49 @@ impl Sandbox {
     /// Builds the world of a scenario and checks that every target answers before the
     /// implementation runs (so that any later "blocked" is the firewall's doing).
     pub fn build(scenario: &Scenario, opts: &SuiteOptions) -> Result<Sandbox> {
-        let topo = Topology::build(&TopologyOptions {
-            dual_stack: scenario.dual_stack,
-        })
-        .context("building the topology")?;
+        if let Some(why) = scenario.not_in(opts.tier) {
+            bail!(
+                "scenario {} cannot run in the {} tier: {why}",
+                scenario.name,
+                opts.tier.name()
+            );
+        }
+        let ca = Arc::new(TestCa::new("sandbox")?);
+        let npmrc = format!("registry=https://{}/\n", opts.npm_host);
+        let (topo, container) = match opts.tier {
+            Tier::Netns => {
+                let topo = Topology::build(&TopologyOptions {
+                    dual_stack: scenario.dual_stack,
+                })
+                .context("building the topology")?;
+                let resolv_conf = match scenario.dns {
+                    DnsVariant::None => format!("nameserver {}\n", crate::catalog::WORLD_RESOLVER),
+                    _ => "# Generated by Docker Engine.\nnameserver 127.0.0.11\noptions ndots:0\n\n# Based on host file: '/etc/resolv.conf' (internal resolver)\n# ExtServers: [host(198.51.100.2)]\n# Overrides: []\n".to_owned(),
+                };
+                let fs = ContainerFs::new(&ContainerFiles {
+                    resolv_conf,
+                    ca_bundle_pem: ca.ca_pem().to_owned(),
+                    npmrc,
+                })?;
+                (topo, Container::Netns(fs))
+            }
+            Tier::Docker => {
+                let dbox = DockerBox::start(
+                    &DockerOptions {
+                        image: opts.image.clone(),
+                        dns: crate::catalog::WORLD_RESOLVER.to_owned(),
+                    },
+                    &DockerFiles {
+                        ca_bundle_pem: ca.ca_pem().to_owned(),
+                        npmrc,
+                    },
+                )
+                .context("starting the Docker containers")?;
+                let topo = Topology::docker(dbox.pid, dbox.sidecar_pid)
+                    .context("attaching the world to the Docker container")?;
+                (topo, Container::Docker(dbox))
+            }
+        };
         let zone = Arc::new(zone(scenario, &opts.npm_host));
         let resolvers = [
             SocketAddr::new(ip(crate::catalog::WORLD_RESOLVER), 53),
@@ -225,9 +304,11 @@ impl Sandbox {
             DnsVariant::NftNative => DockerDnsVariant::NftNative,
             DnsVariant::None => DockerDnsVariant::None,
         };
-        let docker = docker_dns::install(&topo.container, variant, zone.clone())
-            .context("installing Docker's embedded DNS")?;
-        let ca = Arc::new(TestCa::new("sandbox")?);
+        let docker = match opts.tier {
+            Tier::Netns => docker_dns::install(&topo.container, variant, zone.clone())
+                .context("installing Docker's embedded DNS")?,
+            Tier::Docker => None,
+        };
         // A prior run sees a working meta; the measured run gets the scenario's behaviour.
         let first_meta = if scenario.prior == Prior::Firewalled {
             Meta::Realistic
@@ -245,26 +326,41 @@ impl Sandbox {
             },
         )
         .context("starting the world's test hosts")?;
+        // In the Docker tier the gateways are Docker's bridges in the machine's namespace: the
+        // listener there binds the gateway addresses only, never the machine's others.
+        let host_peer = match opts.tier {
+            Tier::Netns => peer_listener(&topo.host, scenario.dual_stack)?,
+            Tier::Docker => peer_listener_on(
+                &topo.host,
+                crate::catalog::GATEWAYS
+                    .iter()
+                    .map(|g| sa(g, PEER_PORT))
+                    .collect(),
+            )?,
+        };
         let peers = vec![
             peer_listener(&topo.container, scenario.dual_stack)?,
             peer_listener(&topo.svc, false)?,
-            peer_listener(&topo.host, scenario.dual_stack)?,
+            host_peer,
         ];
-        let resolv_conf = match scenario.dns {
-            DnsVariant::None => format!("nameserver {}\n", crate::catalog::WORLD_RESOLVER),
-            _ => "# Generated by Docker Engine.\nnameserver 127.0.0.11\noptions ndots:0\n\n# Based on host file: '/etc/resolv.conf' (internal resolver)\n# ExtServers: [host(198.51.100.2)]\n# Overrides: []\n".to_owned(),
+        let docker_nat_before = match &container {
+            Container::Docker(_) => {
+                let out = topo.container.exec("iptables-save", &["-t", "nat"])?;
+                let rules = docker_nat_rules(&String::from_utf8_lossy(&out.stdout));
+                if rules.is_empty() {
+                    bail!("the Docker daemon wrote no embedded-DNS rules in the container");
+                }
+                Some(rules)
+            }
+            Container::Netns(_) => None,
         };
-        let fs = ContainerFs::new(&ContainerFiles {
-            resolv_conf,
-            ca_bundle_pem: ca.ca_pem().to_owned(),
-            npmrc: format!("registry=https://{}/\n", opts.npm_host),
-        })?;
         let sb = Sandbox {
             scenario: scenario.clone(),
             ca_pem: ca.ca_pem().to_owned(),
             npm_host: opts.npm_host.clone(),
             topo,
-            fs,
+            container,
+            docker_nat_before,
             ca,
             _world_dns: world_dns,
             docker,
@@ -278,7 +374,23 @@ impl Sandbox {
     }
 
     pub fn marker_path(&self) -> PathBuf {
-        self.fs.tmp().join(".firewall-init-done")
+        self.container_tmp().join(".firewall-init-done")
+    }
+
+    /// The container's `/tmp`, as the harness sees it.
+    pub fn container_tmp(&self) -> PathBuf {
+        match &self.container {
+            Container::Netns(fs) => fs.tmp().to_path_buf(),
+            Container::Docker(d) => d.host_path("/tmp"),
+        }
+    }
+
+    /// Runs a spec in the container, whichever tier.
+    fn run_in_container(&self, spec: &RunSpec) -> Result<IutRun> {
+        match &self.container {
+            Container::Netns(fs) => run_iut(&self.topo.container, fs, spec),
+            Container::Docker(d) => d.run(spec),
+        }
     }
 
     /// Every kind of target answers before anything is applied.
@@ -326,6 +438,17 @@ impl Sandbox {
 
     /// Problems with Docker's DNS rules after the run (SEQ-01, SEQ-02).
     pub fn docker_rules_problems(&self) -> Result<Vec<String>> {
+        if let Some(before) = &self.docker_nat_before {
+            let now = docker_nat_rules(&self.iptables_save_table("iptables-save", "nat")?);
+            let missing: Vec<&String> = before.iter().filter(|r| !now.contains(r)).collect();
+            return Ok(if missing.is_empty() {
+                Vec::new()
+            } else {
+                vec![format!(
+                    "the rules Docker's daemon wrote are not all in place: missing {missing:?}"
+                )]
+            });
+        }
         let Some(d) = &self.docker else {
             return Ok(Vec::new());
         };
@@ -338,6 +461,15 @@ impl Sandbox {
                 d.installed_targets()
             )]
         })
+    }
+
+    /// One table of `iptables-save` in the container.
+    fn iptables_save_table(&self, program: &str, table: &str) -> Result<String> {
+        let out = self
+            .topo
+            .container
+            .exec_unchecked(program, &["-t", table])?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// `iptables-save` (or another save program) in the container.
@@ -481,11 +613,7 @@ impl Sandbox {
     /// Runs any command in the container the way the implementation runs (same environment,
     /// namespaces and files), for tests of other subcommands.
     pub fn run_command(&self, argv: &[String]) -> Result<crate::iut::IutRun> {
-        run_iut(
-            &self.topo.container,
-            &self.fs,
-            &self.base_spec(argv.to_vec()),
-        )
+        self.run_in_container(&self.base_spec(argv.to_vec()))
     }
 
     /// A run in this sandbox's environment: the npm registry and the extra domains.
@@ -509,7 +637,7 @@ impl Sandbox {
             Prior::Fresh => {}
             Prior::StaleRules => self.plant_stale_rules().context("planting stale rules")?,
             Prior::Firewalled => {
-                let first = run_iut(&self.topo.container, &self.fs, &self.run_spec(opts, false))?;
+                let first = self.run_in_container(&self.run_spec(opts, false))?;
                 if !first.success() {
                     // The implementation failed where it must succeed: that run is the record.
                     return Ok(RunRecord {
@@ -563,8 +691,8 @@ impl Sandbox {
         let spec = self.run_spec(opts, true);
         let (iut, second) = if self.scenario.concurrent {
             std::thread::scope(|s| {
-                let a = s.spawn(|| run_iut(&self.topo.container, &self.fs, &spec));
-                let b = s.spawn(|| run_iut(&self.topo.container, &self.fs, &spec));
+                let a = s.spawn(|| self.run_in_container(&spec));
+                let b = s.spawn(|| self.run_in_container(&spec));
                 let a = a
                     .join()
                     .map_err(|_| anyhow::anyhow!("a run thread panicked"))?;
@@ -574,7 +702,7 @@ impl Sandbox {
                 Ok::<_, anyhow::Error>((a?, Some(b?)))
             })?
         } else {
-            (run_iut(&self.topo.container, &self.fs, &spec)?, None)
+            (self.run_in_container(&spec)?, None)
         };
         stop.store(true, Ordering::SeqCst);
         let probers = match probers {
@@ -679,4 +807,16 @@ fn https_options(s: &Scenario, ca: &Arc<TestCa>, meta: &Meta) -> HttpsOptions {
         o.bind.retain(SocketAddr::is_ipv4);
     }
     o
+}
+
+/// Docker's embedded-DNS rules in an `iptables-save -t nat` listing: every rule of its chains
+/// and every jump to them, sorted.
+fn docker_nat_rules(save: &str) -> Vec<String> {
+    let mut v: Vec<String> = save
+        .lines()
+        .filter(|l| l.starts_with("-A ") && l.contains("DOCKER_"))
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v
 }

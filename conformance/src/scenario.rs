@@ -92,7 +92,45 @@ pub struct Scenario {
     pub concurrent: bool,
 }
 
+/// Where the implementation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tier {
+    /// Network namespaces and a private mount namespace, Docker emulated (SANDBOX.md).
+    #[default]
+    Netns,
+    /// A real Docker container on real Docker networks (see [`crate::docker`]).
+    Docker,
+}
+
+impl Tier {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Netns => "netns",
+            Tier::Docker => "docker",
+        }
+    }
+}
+
 impl Scenario {
+    /// Why the scenario cannot be built in `tier`, or `None` when it can.
+    pub fn not_in(&self, tier: Tier) -> Option<&'static str> {
+        if tier == Tier::Netns {
+            return None;
+        }
+        if self.dns != DnsVariant::IptablesNft {
+            return Some(
+                "Docker's daemon writes its own embedded-DNS rules (the other backends and `none` are emulated in the netns tier)",
+            );
+        }
+        if self.dual_stack {
+            return Some("the Docker tier's networks are IPv4 only");
+        }
+        if !self.hidden_tools.is_empty() {
+            return Some("tools cannot be hidden in the image without changing it");
+        }
+        None
+    }
+
     /// The default world: Docker DNS with iptables-nft, IPv4 only, the realistic meta, a fresh
     /// container.
     pub const fn base(name: &'static str) -> Scenario {

@@ -156,6 +156,8 @@ pub const HOST_WAN_IF: &str = "wan0";
 pub const BRIDGE_A: &str = "br-a";
 /// Host's bridge for net B (holds the gateway address).
 pub const BRIDGE_B: &str = "br-b";
+/// The container's link to world in the Docker tier (unnumbered).
+pub const DOCKER_WAN_IF: &str = "fwt0";
 /// The container's link on net A.
 pub const CONTAINER_A_IF: &str = "eth0";
 /// The container's link on net B.
@@ -214,6 +216,111 @@ impl Topology {
         t.configure().context("cannot build the sandbox topology")?;
         t.warm().context("the sandbox topology does not route")?;
         Ok(t)
+    }
+
+    /// The Docker tier: world is created here; container and svc are the namespaces of real
+    /// Docker containers (already on their networks, see [`crate::docker`]); host is the
+    /// machine's own namespace, where Docker's bridges hold the gateways (sockets only).
+    ///
+    /// World is linked straight into the container by a veth ([`DOCKER_WAN_IF`], no address on
+    /// the container's side, so no firewall takes it for a Docker network) and the container's
+    /// default route moves onto it, source 172.18.0.2: every world address is reached there,
+    /// and Docker's embedded resolver, which forwards from inside the container's namespace,
+    /// reaches the world's resolver the same way.
+    pub fn docker(container_pid: u32, svc_pid: u32) -> Result<Topology> {
+        let world = Netns::create("world")?;
+        let container = Netns::attach("dctr", container_pid)?;
+        let svc = Netns::attach("dsvc", svc_pid)?;
+        let host = Netns::machine()?;
+        let t = Topology {
+            world,
+            host,
+            container,
+            svc,
+            dual_stack: false,
+        };
+        t.configure_docker()
+            .context("cannot attach the world to the Docker container")?;
+        t.warm_docker()
+            .context("the Docker sandbox does not route")?;
+        Ok(t)
+    }
+
+    fn configure_docker(&self) -> Result<()> {
+        let world = &self.world;
+        let ctr = &self.container;
+        write_sysctls(
+            world,
+            &[
+                ("net/ipv4/ip_nonlocal_bind", "1"),
+                ("net/ipv6/ip_nonlocal_bind", "1"),
+            ],
+        )?;
+        veth(world, WORLD_IF, ctr, DOCKER_WAN_IF)?;
+        addr(
+            world,
+            WORLD_IF,
+            &format!("{TRANSFER_WORLD}/{}", TRANSFER_V4.prefix_len()),
+        )?;
+        up(world, WORLD_IF)?;
+        up(ctr, DOCKER_WAN_IF)?;
+        // Replies from world arrive on the unnumbered link: no reverse-path filtering there.
+        ctr.sysctl("net.ipv4.conf.all.rp_filter", "0")?;
+        ctr.sysctl(&format!("net.ipv4.conf.{DOCKER_WAN_IF}.rp_filter"), "0")?;
+        ctr.ip(&[
+            "route",
+            "replace",
+            "default",
+            "via",
+            &TRANSFER_WORLD.to_string(),
+            "dev",
+            DOCKER_WAN_IF,
+            "onlink",
+            "src",
+            &CONTAINER_A.to_string(),
+        ])?;
+        for net in WORLD_LOCAL_V4 {
+            world.ip(&["route", "add", "local", &net.to_string(), "dev", "lo"])?;
+        }
+        world.ip(&[
+            "route",
+            "add",
+            &WORLD_RETURN_V4.to_string(),
+            "dev",
+            WORLD_IF,
+        ])?;
+        Ok(())
+    }
+
+    fn warm_docker(&self) -> Result<()> {
+        let t = Duration::from_secs(3);
+        let world_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), CLOSED_PORT);
+        let paths: Vec<(&Netns, SocketAddr)> = vec![
+            (&self.container, world_v4),
+            (
+                &self.world,
+                SocketAddr::new(CONTAINER_A.into(), CLOSED_PORT),
+            ),
+            (&self.container, SocketAddr::new(SVC.into(), CLOSED_PORT)),
+            (&self.svc, SocketAddr::new(CONTAINER_B.into(), CLOSED_PORT)),
+            (
+                &self.container,
+                SocketAddr::new(NET_A_GATEWAY.into(), CLOSED_PORT),
+            ),
+            (
+                &self.container,
+                SocketAddr::new(NET_B_GATEWAY.into(), CLOSED_PORT),
+            ),
+        ];
+        for (ns, to) in paths {
+            let out = connect_from(ns, to, t)?;
+            match out.kind {
+                ConnectKind::Connected => {}
+                ConnectKind::Error(e) if e == libc::ECONNREFUSED => {}
+                _ => bail!("{} → {to}: {out}", ns.name()),
+            }
+        }
+        Ok(())
     }
 
     /// The four namespaces.

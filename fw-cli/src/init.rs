@@ -655,7 +655,11 @@ mod tests {
         let c = config("upstreams-listed");
         block_on(init(&c, &w, &k, &opts())).unwrap();
         assert!(!k.save("nft", false).contains("198.51.100.53"));
-        assert!(!k.call_lines().iter().any(|l| l.starts_with("conntrack -L -p")));
+        assert!(
+            !k.call_lines()
+                .iter()
+                .any(|l| l.starts_with("conntrack -L -p"))
+        );
     }
 
     #[test]

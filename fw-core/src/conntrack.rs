@@ -227,8 +227,14 @@ udp      17 29 src=172.18.0.2 dst=198.51.100.10 sport=5002 dport=9999 src=198.51
         let flows = parse_flows(listing);
         let subnets: Vec<ipnet::IpNet> = vec!["172.18.0.0/16".parse().unwrap()];
         let got = dns_upstreams(&flows, &subnets);
-        let want: Vec<IpAddr> = vec!["198.51.100.2".parse().unwrap(), "198.51.100.3".parse().unwrap()];
+        let want: Vec<IpAddr> = vec![
+            "198.51.100.2".parse().unwrap(),
+            "198.51.100.3".parse().unwrap(),
+        ];
         assert_eq!(got, want);
-        assert!(dns_upstreams(&flows, &[]).is_empty(), "a flow from outside our subnets is not ours");
+        assert!(
+            dns_upstreams(&flows, &[]).is_empty(),
+            "a flow from outside our subnets is not ours"
+        );
     }
 }

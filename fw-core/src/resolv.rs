@@ -453,6 +453,10 @@ nameserver 192.0.2.7
         #[case] text: &str,
         #[case] unknown: bool,
     ) {
-        assert_eq!(parse_resolv_conf(text).upstreams_unknown(), unknown, "{text:?}");
+        assert_eq!(
+            parse_resolv_conf(text).upstreams_unknown(),
+            unknown,
+            "{text:?}"
+        );
     }
 }

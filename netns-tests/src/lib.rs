@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use conformance::catalog::{Case, catalog};
 use conformance::report::{CaseResult, Report, Verdict};
 use conformance::sandbox::SuiteOptions;
+use conformance::scenario::Tier;
 
 /// The workspace's target directory of this build (`target/debug`), found from the test
 /// binary's own path (`target/debug/deps/<test>`).
@@ -58,15 +59,23 @@ pub fn run_once(
     argv: Vec<String>,
     isolate: bool,
 ) -> &'static Result<Report, String> {
+    run_once_in(cell, name, argv, isolate, Tier::Netns)
+}
+
+/// [`run_once`] in a chosen tier.
+pub fn run_once_in(
+    cell: &'static OnceLock<Result<Report, String>>,
+    name: &str,
+    argv: Vec<String>,
+    isolate: bool,
+    tier: Tier,
+) -> &'static Result<Report, String> {
     cell.get_or_init(|| {
-        let opts = SuiteOptions {
-            implementation: name.to_owned(),
-            argv,
-            npm_host: conformance::scenario::NPM_HOST_DEFAULT.to_owned(),
-            timeout: Duration::from_secs(180),
-            jobs: 2,
-            isolate,
-        };
+        let mut opts = SuiteOptions::new(name, argv);
+        opts.timeout = Duration::from_secs(180);
+        opts.jobs = 2;
+        opts.isolate = isolate;
+        opts.tier = tier;
         let cases: Vec<Case> = catalog();
         Ok(conformance::runner::run(&cases, &opts, &|r| {
             eprintln!("  {} {:?} ({} ms)", r.id, r.verdict, r.elapsed_ms);

@@ -34,6 +34,8 @@ fn sandbox(name: &'static str) -> Option<(Sandbox, String, StagedArgv)> {
         timeout: std::time::Duration::from_secs(60),
         jobs: 1,
         isolate: false,
+        tier: conformance::scenario::Tier::Netns,
+        image: conformance::docker::DEFAULT_IMAGE.into(),
     };
     Some((
         Sandbox::build(&Scenario::base(name), &opts).unwrap(),
@@ -141,7 +143,7 @@ fn a_disabled_firewall_applies_nothing() {
     let Some((sb, bin, _staged)) = sandbox("cmds-off") else {
         return;
     };
-    let cfg = sb.fs.tmp().join("cspace.json");
+    let cfg = sb.container_tmp().join("cspace.json");
     std::fs::write(&cfg, r#"{"firewall": {"enabled": false}}"#).unwrap();
     let (code, out, err) = run(&sb, &bin, &["init", "--config", "/tmp/cspace.json"]);
     assert_eq!(code, Some(0), "{out}\n{err}");

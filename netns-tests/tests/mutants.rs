@@ -186,6 +186,8 @@ fn judge(m: &Mutant) -> Result<(), Failed> {
         timeout: m.timeout,
         jobs: 2,
         isolate: false,
+        tier: conformance::scenario::Tier::Netns,
+        image: conformance::docker::DEFAULT_IMAGE.to_owned(),
     };
     let start = Instant::now();
     let report = conformance::runner::run(&cases, &opts, &|_| {});
