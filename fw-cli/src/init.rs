@@ -241,10 +241,14 @@ impl<W: World> Run<'_, W> {
         {
             names.push(h.clone());
         }
+        // Docker before 25.0 does not list its upstreams: the DNS flows that appear while we
+        // resolve through 127.0.0.11 show them (flows tracked before are someone else's).
+        let unknown = self.resolvers.upstreams_unknown();
+        let dns_flows_before = if unknown { self.dns_flows().ok() } else { None };
         let mut resolved = self.world.resolve(&names).await;
         self.timed("resolve names", t, ());
-        if self.resolvers.upstreams_unknown() {
-            self.learn_dns_upstreams();
+        if unknown {
+            self.learn_dns_upstreams(dns_flows_before.as_deref());
         }
 
         // On a re-run, open the meta host's fresh addresses before the fetch, so that a GitHub
@@ -301,26 +305,34 @@ impl<W: World> Run<'_, W> {
     /// resolv.conf names only Docker's 127.0.0.11 and does not list its upstreams (engines
     /// before 25.0). Those engines forward from inside this namespace, so the lookups just made
     /// through 127.0.0.11 left tracked flows to the upstreams: DNS is allowed to exactly those.
-    fn learn_dns_upstreams(&mut self) {
-        let subnets: Vec<ipnet::IpNet> = self.subnets.iter().map(|s| s.net).collect();
-        let mut learned = Vec::new();
+    /// The tracked DNS flows (UDP and TCP to port 53).
+    fn dns_flows(&self) -> Result<Vec<conntrack::Flow>, ExecError> {
+        let mut flows = Vec::new();
         for proto in ["udp", "tcp"] {
             let cmd = Command::new("conntrack", ["-L", "-p", proto, "--dport", "53"]);
-            match self.tools.run(&cmd) {
-                Ok(out) => learned.extend(conntrack::dns_upstreams(
-                    &conntrack::parse_flows(&out.stdout),
-                    &subnets,
-                )),
-                Err(e) => {
-                    self.warnings.push(format!(
-                        "resolv.conf does not list Docker's DNS upstreams and the tracked flows cannot be read ({e}): external names may not resolve through 127.0.0.11"
-                    ));
-                    return;
-                }
-            }
+            flows.extend(conntrack::parse_flows(&self.tools.run(&cmd)?.stdout));
         }
-        learned.sort();
-        learned.dedup();
+        Ok(flows)
+    }
+
+    /// `before`: the DNS flows tracked before our lookups, left out (a flow some process of the
+    /// container opened to another resolver is not an upstream of Docker's).
+    fn learn_dns_upstreams(&mut self, before: Option<&[conntrack::Flow]>) {
+        let subnets: Vec<ipnet::IpNet> = self.subnets.iter().map(|s| s.net).collect();
+        let flows = match self.dns_flows() {
+            Ok(f) => f,
+            Err(e) => {
+                self.warnings.push(format!(
+                    "resolv.conf does not list Docker's DNS upstreams and the tracked flows cannot be read ({e}): external names may not resolve through 127.0.0.11"
+                ));
+                return;
+            }
+        };
+        let new: Vec<conntrack::Flow> = flows
+            .into_iter()
+            .filter(|f| before.is_none_or(|b| !b.contains(f)))
+            .collect();
+        let learned = conntrack::dns_upstreams(&new, &subnets);
         if learned.is_empty() {
             self.warnings.push(
                 "resolv.conf does not list Docker's DNS upstreams (no ExtServers comment) and none was seen in the tracked flows: external names may not resolve through 127.0.0.11".to_owned(),
@@ -493,6 +505,8 @@ mod tests {
         /// What the fake kernel held when the meta fetch ran (to check the pre-open).
         sets_at_fetch: RefCell<Option<String>>,
         kernel: Option<&'static FakeKernel>,
+        /// The tracked flows the kernel lists once the names are resolved.
+        flows_after_resolve: Option<&'static str>,
     }
 
     impl FakeWorld {
@@ -505,6 +519,7 @@ mod tests {
                 resolved_names: RefCell::new(Vec::new()),
                 sets_at_fetch: RefCell::new(None),
                 kernel: None,
+                flows_after_resolve: None,
             }
         }
     }
@@ -520,6 +535,9 @@ mod tests {
             Ok(self.inputs.subnets.clone())
         }
         async fn resolve(&self, domains: &[Domain]) -> Vec<Resolution> {
+            if let (Some(k), Some(flows)) = (self.kernel, self.flows_after_resolve) {
+                k.set_flows(flows);
+            }
             self.resolved_names
                 .borrow_mut()
                 .extend(domains.iter().cloned());
@@ -621,17 +639,25 @@ mod tests {
 
     #[test]
     fn docker_upstreams_missing_from_resolv_conf_are_learned_from_tracked_flows() {
-        let k = FakeKernel::new();
-        k.set_flows(
-            "udp      17 29 src=172.18.0.2 dst=198.51.100.2 sport=41000 dport=53 src=198.51.100.2 dst=172.18.0.2 sport=53 dport=41000 mark=0 use=1\n",
-        );
+        // Before the lookups a process of the container talks to another resolver; the lookups
+        // through 127.0.0.11 add Docker's forwarded flow to its upstream.
+        const OTHER: &str = "udp      17 29 src=172.18.0.2 dst=198.51.100.53 sport=40000 dport=53 src=198.51.100.53 dst=172.18.0.2 sport=53 dport=40000 mark=0 use=1\n";
+        const BOTH: &str = "udp      17 29 src=172.18.0.2 dst=198.51.100.53 sport=40000 dport=53 src=198.51.100.53 dst=172.18.0.2 sport=53 dport=40000 mark=0 use=1\nudp      17 29 src=172.18.0.2 dst=198.51.100.2 sport=41000 dport=53 src=198.51.100.2 dst=172.18.0.2 sport=53 dport=41000 mark=0 use=1\n";
+        let k: &'static FakeKernel = Box::leak(Box::new(FakeKernel::new()));
+        k.set_flows(OTHER);
         let mut w = FakeWorld::new();
+        w.kernel = Some(k);
+        w.flows_after_resolve = Some(BOTH);
         // Docker before 25.0: only 127.0.0.11, no ExtServers comment.
         w.inputs.resolvers = fw_core::resolv::parse_resolv_conf("nameserver 127.0.0.11\n");
         let c = config("upstreams");
-        let s = block_on(init(&c, &w, &k, &opts())).unwrap();
+        let s = block_on(init(&c, &w, k, &opts())).unwrap();
         let v4 = k.save("nft", false);
         assert!(v4.contains("-d 198.51.100.2/32"), "{v4}");
+        assert!(
+            !v4.contains("198.51.100.53"),
+            "a flow tracked before the lookups is not Docker's: {v4}"
+        );
         assert!(
             s.warnings.iter().any(|w| w.contains("198.51.100.2")),
             "{:?}",
