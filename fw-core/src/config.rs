@@ -7,7 +7,7 @@
 //!
 //! The full reference of the sources and keys is `docs/configuration.md`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -823,11 +823,16 @@ pub fn load(env: &dyn Env, opts: &LoadOptions) -> Result<Loaded, ConfigError> {
         .into_iter()
         .chain(env_domains)
         .chain(flags.domains);
+    // Sets of what is in already: tens of thousands of entries must not cost a scan each.
+    let mut seen: HashSet<Domain> = config.domains.iter().map(|e| e.domain.clone()).collect();
     for entry in extra {
-        push_domain(&mut config.domains, entry.domain, entry.origin);
+        if seen.insert(entry.domain.clone()) {
+            config.domains.push(entry);
+        }
     }
+    let mut seen: HashSet<IpNet> = config.cidrs.iter().map(|c| c.net).collect();
     for entry in file.cidrs.into_iter().chain(flags.cidrs) {
-        if !config.cidrs.iter().any(|c| c.net == entry.net) {
+        if seen.insert(entry.net) {
             config.cidrs.push(entry);
         }
     }
