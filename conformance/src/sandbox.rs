@@ -489,7 +489,7 @@ impl Sandbox {
     }
 
     /// A run in this sandbox's environment: the npm registry and the extra domains.
-    fn base_spec(&self, argv: Vec<String>) -> RunSpec {
+    pub fn base_spec(&self, argv: Vec<String>) -> RunSpec {
         let mut spec = RunSpec::new(argv);
         spec.env = vec![
             (
@@ -622,7 +622,7 @@ impl Sandbox {
 
     /// Probers on a thread in the container: a DNS query to the configured resolver and a
     /// connect to a blocked host, every 10 ms, until `stop`.
-    fn start_probers(
+    pub fn start_probers(
         &self,
         stop: Arc<AtomicBool>,
     ) -> std::thread::JoinHandle<Result<ProberResults>> {
