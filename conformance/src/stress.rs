@@ -11,7 +11,8 @@
 //!   identical state each time (no leaked temporary sets, no growth);
 //! - **fault matrix**: every scenario of the FAIL and VER cases, fresh and re-run, in the strict
 //!   and compat profiles; each cell is judged by its own cases' checks plus MRK-02 (no marker
-//!   after failure), FAIL-06 (not locked out) and FAIL-07 (fail closed).
+//!   after a failure) or MRK-01 (a marker after a success), FAIL-06 (not locked out) and
+//!   FAIL-07 (fail closed).
 //!
 //! Every violation is named in the report; the exit status is 1 when there is one.
 
@@ -337,6 +338,8 @@ impl StressReport {
                 if c.marker { "yes" } else { "no" },
                 if c.passed {
                     "pass".to_owned()
+                } else if c.violations.is_empty() {
+                    "n/a: the prior run fails too (no violation)".to_owned()
                 } else {
                     c.violations.join("; ")
                 }
@@ -815,7 +818,14 @@ fn cell(
     let prior_failed = scenario.prior == Prior::Firewalled && record.state_before.is_none();
     let mut violations = Vec::new();
     let mut judged: Vec<&str> = cases.to_vec();
-    for extra in ["MRK-02", "FAIL-06", "FAIL-07"] {
+    // The marker: none after a failure (MRK-02), present after a success (MRK-01; VER-04 and
+    // FAIL-05 may succeed).
+    let marker_case = if ctx.init_failed().is_some() {
+        "MRK-02"
+    } else {
+        "MRK-01"
+    };
+    for extra in [marker_case, "FAIL-06", "FAIL-07"] {
         if !judged.contains(&extra) {
             judged.push(extra);
         }
