@@ -20,5 +20,6 @@ pub mod report;
 pub mod runner;
 pub mod sandbox;
 pub mod scenario;
+pub mod stress;
 pub mod testing;
 pub mod topology;

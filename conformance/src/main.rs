@@ -93,6 +93,8 @@ enum Cmd {
     },
     /// Delete the sandboxes of dead runs.
     Sweep,
+    /// The reliability campaign: kills, concurrency, fault matrix (docs/reliability.md).
+    Stress(conformance::stress::StressArgs),
 }
 
 /// Splits a command line into words: whitespace separates, single and double quotes group,
@@ -186,6 +188,7 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Cmd::Stress(args) => conformance::stress::cli(&args, &|c| resolve_argv(split_words(c)?)),
         Cmd::Sweep => {
             for n in netns::sweep()? {
                 println!("removed {n}");

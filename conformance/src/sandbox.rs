@@ -617,7 +617,7 @@ impl Sandbox {
     }
 
     /// A run in this sandbox's environment: the npm registry and the extra domains.
-    fn base_spec(&self, argv: Vec<String>) -> RunSpec {
+    pub fn base_spec(&self, argv: Vec<String>) -> RunSpec {
         let mut spec = RunSpec::new(argv);
         spec.env = vec![
             (
@@ -750,7 +750,7 @@ impl Sandbox {
 
     /// Probers on a thread in the container: a DNS query to the configured resolver and a
     /// connect to a blocked host, every 10 ms, until `stop`.
-    fn start_probers(
+    pub fn start_probers(
         &self,
         stop: Arc<AtomicBool>,
     ) -> std::thread::JoinHandle<Result<ProberResults>> {

@@ -329,6 +329,12 @@ async fn an_oversized_body_is_refused() {
 /// A hand-written server that answers every request with a chunked body that never ends,
 /// counting the bytes it managed to send.
 async fn endless_server() -> (SocketAddr, Arc<AtomicUsize>) {
+    streaming_server(None).await
+}
+
+/// Like [`endless_server`], or with `Content-Length: declared` and a body of that size when
+/// `declared` is given (sent as fast as the client reads).
+async fn streaming_server(declared: Option<usize>) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let sent = Arc::new(AtomicUsize::new(0));
@@ -339,11 +345,29 @@ async fn endless_server() -> (SocketAddr, Arc<AtomicUsize>) {
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 let _ = sock.read(&mut buf).await;
+                let data = vec![b' '; 64 * 1024];
+                if let Some(len) = declared {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n"
+                    );
+                    if sock.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let mut left = len;
+                    while left > 0 {
+                        let n = left.min(data.len());
+                        if sock.write_all(&data[..n]).await.is_err() {
+                            return;
+                        }
+                        counter.fetch_add(n, Ordering::Relaxed);
+                        left -= n;
+                    }
+                    return;
+                }
                 let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
                 if sock.write_all(head).await.is_err() {
                     return;
                 }
-                let data = vec![b' '; 64 * 1024];
                 let chunk = [format!("{:x}\r\n", data.len()).as_bytes(), &data, b"\r\n"].concat();
                 while sock.write_all(&chunk).await.is_ok() {
                     counter.fetch_add(data.len(), Ordering::Relaxed);
@@ -364,6 +388,32 @@ async fn an_endless_body_is_cut_at_the_limit() {
     assert!(matches!(e, FetchError::TooLarge { attempts: 1, .. }), "{e}");
     // The client stopped reading: the server could not push much past the limit (what the
     // socket buffers held is all).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = sent.load(Ordering::Relaxed);
+    assert!(sent < MAX_META_BODY + 16 * 1024 * 1024, "{sent}");
+}
+
+/// A meta body of hundreds of megabytes (issue 7): refused as too large, without being read
+/// (the client stops near the limit) and without a retry.
+#[tokio::test]
+async fn a_body_of_hundreds_of_megabytes_is_refused_unread() {
+    const HUNDREDS_OF_MB: usize = 512 * 1024 * 1024;
+    let (addr, sent) = streaming_server(Some(HUNDREDS_OF_MB)).await;
+    let (_dir, c) = http(Duration::from_secs(20));
+    let e = fetch_meta(&c, &src(format!("http://{addr}/meta")), &opts())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            FetchError::TooLarge {
+                attempts: 1,
+                limit: MAX_META_BODY,
+                ..
+            }
+        ),
+        "{e}"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     let sent = sent.load(Ordering::Relaxed);
     assert!(sent < MAX_META_BODY + 16 * 1024 * 1024, "{sent}");

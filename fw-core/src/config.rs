@@ -7,7 +7,7 @@
 //!
 //! The full reference of the sources and keys is `docs/configuration.md`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::npm::{self, NpmError, redact};
-use crate::validate::{CidrError, Domain, DomainError, parse_cidr};
+use crate::validate::{CidrError, Domain, DomainError, parse_cidr, shown};
 
 /// The seed's required domains after the npm registry's host, in the seed's order.
 pub const DEFAULT_DOMAINS: [&str; 10] = [
@@ -531,7 +531,7 @@ pub fn parse_http_url(s: &str) -> Result<HttpUrl, UrlError> {
         "https" => true,
         "http" => false,
         "" => return Err(UrlError::NoScheme),
-        _ => return Err(UrlError::Scheme(scheme.to_owned())),
+        _ => return Err(UrlError::Scheme(shown(scheme))),
     };
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
     let (has_userinfo, hostport) = match authority.rsplit_once('@') {
@@ -541,13 +541,13 @@ pub fn parse_http_url(s: &str) -> Result<HttpUrl, UrlError> {
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         let (addr, after) = v6
             .split_once(']')
-            .ok_or_else(|| UrlError::Ipv6(hostport.to_owned()))?;
-        let ip: Ipv6Addr = addr.parse().map_err(|_| UrlError::Ipv6(addr.to_owned()))?;
+            .ok_or_else(|| UrlError::Ipv6(shown(hostport)))?;
+        let ip: Ipv6Addr = addr.parse().map_err(|_| UrlError::Ipv6(shown(addr)))?;
         let port = match after {
             "" => None,
             p => Some(
                 p.strip_prefix(':')
-                    .ok_or_else(|| UrlError::Port(p.to_owned()))?,
+                    .ok_or_else(|| UrlError::Port(shown(p)))?,
             ),
         };
         (UrlHost::Ip(IpAddr::V6(ip)), port)
@@ -571,7 +571,7 @@ pub fn parse_http_url(s: &str) -> Result<HttpUrl, UrlError> {
             p.parse::<u16>()
                 .ok()
                 .filter(|n| *n != 0 && p.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| UrlError::Port(p.to_owned()))?,
+                .ok_or_else(|| UrlError::Port(shown(p)))?,
         ),
     };
     Ok(HttpUrl {
@@ -823,11 +823,16 @@ pub fn load(env: &dyn Env, opts: &LoadOptions) -> Result<Loaded, ConfigError> {
         .into_iter()
         .chain(env_domains)
         .chain(flags.domains);
+    // Sets of what is in already: tens of thousands of entries must not cost a scan each.
+    let mut seen: HashSet<Domain> = config.domains.iter().map(|e| e.domain.clone()).collect();
     for entry in extra {
-        push_domain(&mut config.domains, entry.domain, entry.origin);
+        if seen.insert(entry.domain.clone()) {
+            config.domains.push(entry);
+        }
     }
+    let mut seen: HashSet<IpNet> = config.cidrs.iter().map(|c| c.net).collect();
     for entry in file.cidrs.into_iter().chain(flags.cidrs) {
-        if !config.cidrs.iter().any(|c| c.net == entry.net) {
+        if seen.insert(entry.net) {
             config.cidrs.push(entry);
         }
     }
@@ -921,7 +926,7 @@ pub fn parse_domains_var(value: Option<&str>) -> Result<Vec<DomainEntry>, Config
                 })
                 .map_err(|reason| ConfigError::Env {
                     var: DOMAINS_VAR.to_owned(),
-                    entry: entry.to_owned(),
+                    entry: shown(entry),
                     reason: reason.into(),
                 })
         })
@@ -931,7 +936,7 @@ pub fn parse_domains_var(value: Option<&str>) -> Result<Vec<DomainEntry>, Config
 fn flag_layer(o: &Overrides) -> Result<Layer, ConfigError> {
     let bad = |flag: &str, value: &str, reason: ValueError| ConfigError::Flag {
         flag: flag.to_owned(),
-        value: value.to_owned(),
+        value: shown(value),
         reason,
     };
     let mut layer = Layer {
@@ -1988,5 +1993,34 @@ mod tests {
             assert_eq!(p.to_string().parse::<Profile>(), Ok(p));
         }
         assert_eq!("STRICT".parse::<Profile>(), Err(ValueError::Profile));
+    }
+
+    /// Found by the `config_env` fuzz target: a huge entry of CSPACE_FIREWALL_DOMAINS was echoed
+    /// whole in the error.
+    #[test]
+    fn a_huge_env_entry_is_named_but_cut() {
+        let entry = format!("api.{}.com", "\u{13}".repeat(100_000));
+        let env = FakeEnv::new().with_var(DOMAINS_VAR, &entry);
+        let msg = load(&env, &LoadOptions::default())
+            .expect_err("bad entry")
+            .to_string();
+        assert!(
+            msg.starts_with("environment variable CSPACE_FIREWALL_DOMAINS: invalid entry \"api."),
+            "{msg}"
+        );
+        assert!(msg.len() < 2_000, "{} bytes", msg.len());
+    }
+
+    #[test]
+    fn huge_url_parts_are_shown_cut() {
+        let long = "9".repeat(100_000);
+        for url in [
+            format!("https://example.com:{long}/"),
+            format!("{}://example.com/", "x".repeat(100_000)),
+            format!("https://[{long}]/"),
+        ] {
+            let msg = parse_http_url(&url).expect_err("bad url").to_string();
+            assert!(msg.len() < 300, "{} bytes", msg.len());
+        }
     }
 }

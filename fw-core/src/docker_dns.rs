@@ -29,6 +29,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::names::{DOCKER_OUTPUT, DOCKER_POSTROUTING};
+use crate::validate::shown;
 
 /// One rule of Docker's, as `-A <chain> <spec>` (counters stripped, everything else verbatim).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,7 +214,7 @@ pub fn parse_nat_save(text: &str) -> Result<DockerDnsRules, DockerDnsError> {
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
         let line = raw.trim();
-        let text_of = || line.to_owned();
+        let text_of = || shown(line);
 
         if line.is_empty() {
             continue;
@@ -280,7 +281,7 @@ pub fn parse_nat_save(text: &str) -> Result<DockerDnsRules, DockerDnsError> {
             if !declared.insert(name.to_owned()) {
                 return Err(DockerDnsError::DuplicateChain {
                     line: line_no,
-                    chain: name.to_owned(),
+                    chain: shown(name),
                     text: text_of(),
                 });
             }
@@ -739,5 +740,29 @@ mod tests {
             serde_json::from_str(r#"{"chains":["DOCKER_OUTPUT"],"rules":[]}"#).expect("json");
         assert_eq!(got.chains, vec!["DOCKER_OUTPUT"]);
         assert!(!got.legacy_tables_present && !got.nat_incompatible && got.warnings.is_empty());
+    }
+
+    /// Found by the `nat_save` fuzz target: the offending line was echoed whole.
+    #[test]
+    fn errors_show_a_bounded_part_of_a_huge_line() {
+        let long = "x".repeat(100_000);
+        let text = format!("*nat\n-A DOCKER_OUTPUT -d 127.0.0.11/32 -m {long}\nCOMMIT\n");
+        let msg = parse_nat_save(&text).expect_err("undeclared").to_string();
+        assert!(
+            msg.starts_with(
+                "line 2: rule in chain DOCKER_OUTPUT, which the nat table never declares"
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.len() < 300 && msg.ends_with("...\""),
+            "{} bytes",
+            msg.len()
+        );
+        let text = format!("*nat\n:{long} - [0:0]\n:{long} - [0:0]\nCOMMIT\n");
+        let msg = parse_nat_save(&text)
+            .expect_err("declared twice")
+            .to_string();
+        assert!(msg.len() < 400, "{} bytes", msg.len());
     }
 }

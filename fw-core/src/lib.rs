@@ -11,6 +11,7 @@ pub mod conntrack;
 pub mod docker_dns;
 pub mod exec;
 pub mod fixtures;
+pub mod fuzzing;
 pub mod inputs;
 pub mod marker;
 pub mod meta;

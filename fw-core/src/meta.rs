@@ -151,7 +151,7 @@ pub fn parse_meta(body: &[u8], keys: &[String]) -> Result<MetaRanges, MetaError>
         Top::Object {
             duplicate: Some(key),
             ..
-        } => return Err(MetaError::DuplicateKey { key }),
+        } => return Err(MetaError::DuplicateKey { key: shown(&key) }),
         Top::Object {
             kept,
             duplicate: None,
@@ -669,5 +669,16 @@ mod tests {
         fn arbitrary_bodies_never_panic(body in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = parse_meta(&body, &default_keys());
         }
+    }
+
+    /// A repeated key from the network was echoed whole in the error.
+    #[test]
+    fn a_huge_duplicate_key_is_shown_cut() {
+        let key = "k".repeat(100_000);
+        let body = format!("{{\"{key}\": 1, \"{key}\": 2}}");
+        let err = parse_meta(body.as_bytes(), &default_keys()).expect_err("duplicate");
+        let msg = err.to_string();
+        assert!(msg.starts_with("meta response has the key \"kkk"), "{msg}");
+        assert!(msg.len() < 200, "{} bytes", msg.len());
     }
 }

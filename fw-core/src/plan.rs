@@ -96,6 +96,10 @@ fn unusable_answer(a: &IpAddr) -> Option<&'static str> {
     }
 }
 
+/// The warning when the allowlist's entries add up to every address of a family.
+const ALL_ADDRESSES: &str = "the allowlist's entries add up to every {} address: refused, \
+                             none of them is allowed";
+
 impl Plan {
     /// Builds the plan for a successful gathering.
     pub fn build(config: &Config, inputs: &Inputs) -> Plan {
@@ -133,8 +137,19 @@ impl Plan {
         nets.extend(config.cidrs.iter().map(|c| c.net));
 
         let (v4, v6) = split_families(nets);
-        let allow_v4 = Ipv4Net::aggregate(&v4);
-        let allow_v6 = Ipv6Net::aggregate(&v6);
+        let mut allow_v4 = Ipv4Net::aggregate(&v4);
+        let mut allow_v6 = Ipv6Net::aggregate(&v6);
+        // Entries that add up to every address (0.0.0.0/1 and 128.0.0.0/1, say) would make an
+        // allow-all rule: that is no firewall, whoever asked for it. They are left out with a
+        // warning, so whatever they held is blocked and verification fails closed.
+        if allow_v4.iter().any(|n| n.prefix_len() == 0) {
+            warnings.push(ALL_ADDRESSES.replace("{}", "IPv4 (0.0.0.0/0)"));
+            allow_v4.retain(|n| n.prefix_len() > 0);
+        }
+        if allow_v6.iter().any(|n| n.prefix_len() == 0) {
+            warnings.push(ALL_ADDRESSES.replace("{}", "IPv6 (::/0)"));
+            allow_v6.retain(|n| n.prefix_len() > 0);
+        }
         stats.set_entries_v4 = allow_v4.len();
         stats.set_entries_v6 = allow_v6.len();
 

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::validate::shown;
+
 /// Why a text is not in the restore format.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RestoreError {
@@ -26,7 +28,7 @@ fn syntax(line: usize, what: &'static str, text: &str) -> RestoreError {
     RestoreError::Syntax {
         line,
         what,
-        text: text.to_owned(),
+        text: shown(text),
     }
 }
 
@@ -114,7 +116,7 @@ impl IptablesText {
             }
             for r in &t.rules {
                 out.push_str("-A ");
-                out.push_str(&r.chain);
+                out.push_str(&quote_arg(&r.chain));
                 for a in &r.args {
                     out.push(' ');
                     out.push_str(&quote_arg(a));
@@ -213,7 +215,7 @@ pub fn parse_iptables(text: &str) -> Result<IptablesText, RestoreError> {
         if let Some(name) = line.strip_prefix('*') {
             if let Some(t) = &current {
                 return Err(RestoreError::Unterminated {
-                    table: t.name.clone(),
+                    table: shown(&t.name),
                 });
             }
             if name.is_empty() || name.contains(char::is_whitespace) {
@@ -265,7 +267,9 @@ pub fn parse_iptables(text: &str) -> Result<IptablesText, RestoreError> {
         }
     }
     if let Some(t) = current {
-        return Err(RestoreError::Unterminated { table: t.name });
+        return Err(RestoreError::Unterminated {
+            table: shown(&t.name),
+        });
     }
     Ok(out)
 }
@@ -429,5 +433,45 @@ mod tests {
         assert_eq!(parsed.flushed, ["x"]);
         assert!(parse_ipset("add nope 1.2.3.4\n").is_err());
         assert!(parse_ipset("destroy x\n").is_err());
+    }
+
+    /// Found by the `restore` fuzz target: an offending line was echoed whole, so a line of
+    /// megabytes made an error message of megabytes.
+    #[test]
+    fn errors_show_a_bounded_part_of_a_huge_line() {
+        let huge = format!("-A POSTROUTING {}\n", "\0".repeat(100_000));
+        let msg = parse_iptables(&huge)
+            .expect_err("outside any table")
+            .to_string();
+        assert!(
+            msg.starts_with("line 1: outside any table: \"-A POSTROUTING"),
+            "{msg}"
+        );
+        assert!(
+            msg.len() < 2_000 && msg.ends_with("...\""),
+            "{} bytes",
+            msg.len()
+        );
+        let unterminated = format!("*{}\n", "t".repeat(100_000));
+        let msg = parse_iptables(&unterminated)
+            .expect_err("no COMMIT")
+            .to_string();
+        assert!(msg.len() < 200, "{} bytes", msg.len());
+        let msg = parse_ipset(&format!("add {} x\n", "s".repeat(100_000)))
+            .expect_err("no such set")
+            .to_string();
+        assert!(msg.len() < 200, "{} bytes", msg.len());
+    }
+
+    /// Found by the `restore` fuzz target: a quoted chain name holding spaces or quotes was
+    /// written back unquoted, so the text read back had another chain and other arguments.
+    #[test]
+    fn a_quoted_chain_name_survives_a_round_trip() {
+        let text = "*nat\n-A \"OUTPUT say \\\"hi\\\"\" -j MASQUERADE\n-A \"\" -j X\nCOMMIT\n";
+        let parsed = parse_iptables(text).expect("parses");
+        assert_eq!(parsed.tables[0].rules[0].chain, "OUTPUT say \"hi\"");
+        assert_eq!(parsed.tables[0].rules[1].chain, "");
+        let again = parse_iptables(&parsed.to_text()).expect("written text parses");
+        assert_eq!(again, parsed);
     }
 }

@@ -17,6 +17,19 @@ pub const MAX_DOMAIN_LEN: usize = 253;
 /// The longest label DNS can carry.
 pub const MAX_LABEL_LEN: usize = 63;
 
+/// How many characters of an offending input an error message shows: inputs come from files,
+/// the environment and the network, and one of megabytes must not become a log line of megabytes.
+pub const MAX_SHOWN_CHARS: usize = 120;
+
+/// An offending input as an error message shows it: at most [`MAX_SHOWN_CHARS`] characters,
+/// then `...` when it was cut.
+pub fn shown(s: &str) -> String {
+    match s.char_indices().nth(MAX_SHOWN_CHARS) {
+        None => s.to_owned(),
+        Some((cut, _)) => format!("{}...", &s[..cut]),
+    }
+}
+
 /// Why a value is not a valid host name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
@@ -142,7 +155,7 @@ pub fn parse_cidr(s: &str) -> Result<IpNet, CidrError> {
                 IpAddr::V6(_) => ("IPv6", 128u8),
             };
             let range_err = || CidrError::PrefixRange {
-                prefix: prefix.to_owned(),
+                prefix: shown(prefix),
                 family,
                 max,
             };
@@ -254,5 +267,23 @@ mod tests {
     #[case("1.2.3.4/24; rm -rf /", CidrError::PrefixRange { prefix: "24; rm -rf /".into(), family: "IPv4", max: 32 })]
     fn refuses_bad_cidrs(#[case] input: &str, #[case] want: CidrError) {
         assert_eq!(parse_cidr(input), Err(want));
+    }
+
+    /// A prefix of thousands of digits was echoed whole in the error.
+    #[test]
+    fn a_huge_prefix_is_shown_cut() {
+        let s = format!("192.0.2.0/{}", "9".repeat(100_000));
+        let msg = parse_cidr(&s).expect_err("out of range").to_string();
+        assert!(msg.starts_with("prefix length /999"), "{msg}");
+        assert!(msg.len() < 300, "{} bytes", msg.len());
+    }
+
+    #[test]
+    fn shown_cuts_on_a_character_boundary() {
+        assert_eq!(shown("short"), "short");
+        let long = "é".repeat(MAX_SHOWN_CHARS + 1);
+        let cut = shown(&long);
+        assert_eq!(cut.chars().count(), MAX_SHOWN_CHARS + 3);
+        assert!(cut.ends_with("..."));
     }
 }

@@ -1,0 +1,1084 @@
+//! `fw-conformance stress`: the reliability campaign (issue 7). It reuses the suite's sandbox
+//! (topology, mocks, probers), its way of running the implementation ([`run_iut`]: a process
+//! group SIGKILLed at its time limit) and the catalog's checks, and adds:
+//!
+//! - **kills**: runs SIGKILLed at moments spread over a whole run (stratified: kill `i` of `n`
+//!   lands at a random point of the `i`-th `n`-th of the measured duration), on a firewalled
+//!   container (background probers count connections to a blocked host and failed DNS queries
+//!   through the configured resolver; the next init must succeed) and on fresh containers (the
+//!   state after the kill is classified untouched, firewalled or safe closed);
+//! - **concurrency**: 2, 4, 8 inits at once, then consecutive re-runs that must leave an
+//!   identical state each time (no leaked temporary sets, no growth);
+//! - **fault matrix**: every scenario of the FAIL and VER cases, fresh and re-run, in the strict
+//!   and compat profiles; each cell is judged by its own cases' checks plus MRK-02 (no marker
+//!   after a failure) or MRK-01 (a marker after a success), FAIL-06 (not locked out) and
+//!   FAIL-07 (fail closed).
+//!
+//! Every violation is named in the report; the exit status is 1 when there is one.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::catalog::{self, BLOCKED, Outcome, PEER_PORT, SVC, WEB_HOST, sa};
+use crate::ctx::{Ctx, ProberResults};
+use crate::iut::{IutRun, RunSpec, StagedArgv, run_iut};
+use crate::probe;
+use crate::sandbox::{Sandbox, SuiteOptions};
+use crate::scenario::{NPM_HOST_DEFAULT, Prior, Scenario};
+
+/// `fw-conformance stress` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StressArgs {
+    /// The implementation (strict profile): a command line, split into words, no shell.
+    #[arg(long = "impl", value_name = "COMMAND")]
+    pub implementation: String,
+    /// The implementation in the compat profile (default: the strict command followed by
+    /// `--profile compat`, as fw-cli takes it).
+    #[arg(long = "compat-impl", value_name = "COMMAND")]
+    pub compat_implementation: Option<String>,
+    /// The CI form: 5 kills of each kind, 2 and 4 concurrent inits, 5 re-runs, 4 cells of the
+    /// fault matrix.
+    #[arg(long)]
+    pub short: bool,
+    /// Kills per kind (firewalled container, fresh container); default 50, or 5 with --short.
+    #[arg(long)]
+    pub kills: Option<usize>,
+    /// Consecutive re-runs; default 20, or 5 with --short.
+    #[arg(long)]
+    pub reruns: Option<usize>,
+    /// Seed of the kill moments (default: from the clock; printed, so a run can be repeated).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Time limit of one implementation run, in seconds.
+    #[arg(long, default_value_t = 180)]
+    pub timeout: u64,
+    /// The npm registry host the container is configured with.
+    #[arg(long, default_value = NPM_HOST_DEFAULT)]
+    pub npm_registry_host: String,
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<std::path::PathBuf>,
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<std::path::PathBuf>,
+}
+
+/// What to run, resolved.
+#[derive(Debug, Clone)]
+pub struct StressOptions {
+    pub strict: SuiteOptions,
+    pub compat_argv: Vec<String>,
+    pub kills: usize,
+    pub concurrency: Vec<usize>,
+    pub reruns: usize,
+    /// Only the first cells of the fault matrix (the CI form), or all.
+    pub matrix_limit: Option<usize>,
+    pub seed: u64,
+}
+
+impl StressOptions {
+    /// The CI form (a minute or two) or the long form.
+    pub fn new(strict: SuiteOptions, compat_argv: Vec<String>, short: bool, seed: u64) -> Self {
+        StressOptions {
+            strict,
+            compat_argv,
+            kills: if short { 5 } else { 50 },
+            concurrency: if short { vec![2, 4] } else { vec![2, 4, 8] },
+            reruns: if short { 5 } else { 20 },
+            matrix_limit: short.then_some(4),
+            seed,
+        }
+    }
+}
+
+/// The state of a container after a killed run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterKill {
+    /// The rules are as before the run (leftover sets aside, counted apart).
+    Untouched,
+    /// Blocked hosts rejected, allowlisted hosts reachable, DNS and peers working.
+    Firewalled,
+    /// Blocked hosts rejected, allowlisted hosts not reachable, DNS and peers working.
+    SafeClosed,
+    /// Anything else: a violation.
+    Other,
+}
+
+/// One kill.
+#[derive(Debug, Clone, Serialize)]
+pub struct KillRecord {
+    pub fresh: bool,
+    /// When the kill was due, from the start of the run.
+    pub at_ms: u64,
+    /// The run was still going and was SIGKILLed (otherwise it had ended first).
+    pub killed: bool,
+    pub exit: Option<i32>,
+    pub after: AfterKill,
+    /// Sets left by the killed run (before the next init cleans up).
+    pub leftover_sets: usize,
+    pub next_init_ok: bool,
+    pub probes: ProbeCounts,
+    pub violations: Vec<String>,
+}
+
+/// What the background probers counted.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ProbeCounts {
+    pub dns_queries: usize,
+    pub dns_failures: usize,
+    pub blocked_attempts: usize,
+    pub blocked_connected: usize,
+}
+
+impl From<&ProberResults> for ProbeCounts {
+    fn from(r: &ProberResults) -> Self {
+        ProbeCounts {
+            dns_queries: r.dns_queries,
+            dns_failures: r.dns_failures,
+            blocked_attempts: r.blocked_attempts,
+            blocked_connected: r.blocked_connected,
+        }
+    }
+}
+
+impl std::ops::AddAssign for ProbeCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.dns_queries += o.dns_queries;
+        self.dns_failures += o.dns_failures;
+        self.blocked_attempts += o.blocked_attempts;
+        self.blocked_connected += o.blocked_connected;
+    }
+}
+
+/// One group of simultaneous inits.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConcurrentRecord {
+    pub runs: usize,
+    pub exits: Vec<Option<i32>>,
+    pub succeeded: usize,
+    pub violations: Vec<String>,
+}
+
+/// The consecutive re-runs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RerunRecord {
+    pub runs: usize,
+    pub succeeded: usize,
+    pub identical: usize,
+    pub rules: usize,
+    pub sets: usize,
+    pub set_entries: usize,
+    pub violations: Vec<String>,
+}
+
+/// One cell of the fault matrix.
+#[derive(Debug, Clone, Serialize)]
+pub struct CellRecord {
+    pub scenario: String,
+    pub prior: String,
+    pub profile: String,
+    pub cases: Vec<String>,
+    pub exit: Option<i32>,
+    pub marker: bool,
+    /// The re-run could not be reached: the prior run already fails under the scenario's
+    /// fault (the VER worlds), so the cell judges that first run.
+    pub prior_failed: bool,
+    pub passed: bool,
+    pub violations: Vec<String>,
+}
+
+/// The whole campaign.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StressReport {
+    pub implementation: String,
+    pub seed: u64,
+    pub elapsed_s: u64,
+    /// Duration of an uninterrupted run, measured before the kills (re-run, fresh).
+    pub rerun_ms: u64,
+    pub fresh_ms: u64,
+    pub kills: Vec<KillRecord>,
+    pub concurrent: Vec<ConcurrentRecord>,
+    pub reruns: RerunRecord,
+    pub matrix: Vec<CellRecord>,
+}
+
+impl StressReport {
+    /// Every violation, prefixed with where it happened.
+    pub fn violations(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for (i, k) in self.kills.iter().enumerate() {
+            let kind = if k.fresh { "fresh" } else { "re-run" };
+            v.extend(
+                k.violations
+                    .iter()
+                    .map(|x| format!("kill {i} ({kind}, {} ms): {x}", k.at_ms)),
+            );
+        }
+        for c in &self.concurrent {
+            v.extend(
+                c.violations
+                    .iter()
+                    .map(|x| format!("{} at once: {x}", c.runs)),
+            );
+        }
+        v.extend(
+            self.reruns
+                .violations
+                .iter()
+                .map(|x| format!("re-runs: {x}")),
+        );
+        for c in &self.matrix {
+            v.extend(
+                c.violations
+                    .iter()
+                    .map(|x| format!("matrix {} {} {}: {x}", c.scenario, c.prior, c.profile)),
+            );
+        }
+        v
+    }
+
+    fn kill_stats(&self, fresh: bool) -> (usize, usize, usize, ProbeCounts) {
+        let ks: Vec<&KillRecord> = self.kills.iter().filter(|k| k.fresh == fresh).collect();
+        let mut probes = ProbeCounts::default();
+        for k in &ks {
+            probes += k.probes;
+        }
+        let killed = ks.iter().filter(|k| k.killed).count();
+        let next_ok = ks.iter().filter(|k| k.next_init_ok).count();
+        (ks.len(), killed, next_ok, probes)
+    }
+
+    /// The figures, as Markdown.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        s.push_str(&format!(
+            "# Stress: {}\n\nseed {}, {} s; an uninterrupted run took {} ms (re-run) and {} ms (fresh)\n\n",
+            self.implementation, self.seed, self.elapsed_s, self.rerun_ms, self.fresh_ms
+        ));
+        s.push_str("| part | runs | killed | probes (DNS / blocked) | DNS failures | blocked connected | next init ok | violations |\n|---|---|---|---|---|---|---|---|\n");
+        for (fresh, name) in [(false, "kills, firewalled"), (true, "kills, fresh")] {
+            let (n, killed, next_ok, p) = self.kill_stats(fresh);
+            let viol: usize = self
+                .kills
+                .iter()
+                .filter(|k| k.fresh == fresh)
+                .map(|k| k.violations.len())
+                .sum();
+            s.push_str(&format!(
+                "| {name} | {n} | {killed} | {} / {} | {} | {} | {next_ok}/{n} | {viol} |\n",
+                p.dns_queries,
+                p.blocked_attempts,
+                p.dns_failures,
+                if fresh {
+                    "n/a (open before init)".to_owned()
+                } else {
+                    p.blocked_connected.to_string()
+                },
+            ));
+        }
+        let count = |fresh: bool, a: AfterKill| {
+            self.kills
+                .iter()
+                .filter(|k| k.fresh == fresh && k.killed && k.after == a)
+                .count()
+        };
+        s.push_str("\nState after a kill (killed runs only):\n\n| container | untouched | firewalled | safe closed | other | with leftover sets |\n|---|---|---|---|---|---|\n");
+        for (fresh, name) in [(false, "firewalled"), (true, "fresh")] {
+            let left = self
+                .kills
+                .iter()
+                .filter(|k| k.fresh == fresh && k.killed && k.leftover_sets > 0)
+                .count();
+            s.push_str(&format!(
+                "| {name} | {} | {} | {} | {} | {left} |\n",
+                count(fresh, AfterKill::Untouched),
+                count(fresh, AfterKill::Firewalled),
+                count(fresh, AfterKill::SafeClosed),
+                count(fresh, AfterKill::Other),
+            ));
+        }
+        s.push_str("\nConcurrency:\n\n| inits at once | exits | succeeded | violations |\n|---|---|---|---|\n");
+        for c in &self.concurrent {
+            s.push_str(&format!(
+                "| {} | {:?} | {} | {} |\n",
+                c.runs,
+                c.exits,
+                c.succeeded,
+                c.violations.len()
+            ));
+        }
+        let r = &self.reruns;
+        s.push_str(&format!(
+            "\nRe-runs: {} runs, {} succeeded, {} left the identical state ({} rules, {} sets, {} set entries each time), {} violations\n",
+            r.runs, r.succeeded, r.identical, r.rules, r.sets, r.set_entries, r.violations.len()
+        ));
+        let passed = self.matrix.iter().filter(|c| c.passed).count();
+        let na = self.matrix.iter().filter(|c| c.prior_failed).count();
+        s.push_str(&format!(
+            "\nFault matrix: {passed}/{} cells passed ({na} re-run cells judged the first run: the prior run fails under the same fault)\n\n| scenario | prior | profile | cases | exit | marker | result |\n|---|---|---|---|---|---|---|\n",
+            self.matrix.len()
+        ));
+        for c in &self.matrix {
+            s.push_str(&format!(
+                "| {} | {}{} | {} | {} | {:?} | {} | {} |\n",
+                c.scenario,
+                c.prior,
+                if c.prior_failed {
+                    " (prior failed)"
+                } else {
+                    ""
+                },
+                c.profile,
+                c.cases.join(" "),
+                c.exit,
+                if c.marker { "yes" } else { "no" },
+                if c.passed {
+                    "pass".to_owned()
+                } else if c.violations.is_empty() {
+                    "n/a: the prior run fails too (no violation)".to_owned()
+                } else {
+                    c.violations.join("; ")
+                }
+            ));
+        }
+        let v = self.violations();
+        s.push_str(&format!("\nViolations: {}\n", v.len()));
+        for x in v {
+            s.push_str(&format!("- {x}\n"));
+        }
+        s
+    }
+}
+
+/// A small deterministic generator (splitmix64) for the kill moments.
+#[derive(Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Kill moments spread over `duration`: the `i`-th of `n` falls in the `i`-th slice.
+fn kill_moments(rng: &mut Rng, n: usize, duration: Duration) -> Vec<Duration> {
+    (0..n)
+        .map(|i| {
+            let f = (i as f64 + rng.unit()) / n as f64;
+            // At least 1 ms: a zero time limit would not start the run at all.
+            duration.mul_f64(f).max(Duration::from_millis(1))
+        })
+        .collect()
+}
+
+/// What probes from the container see now.
+#[derive(Debug, Clone, Copy)]
+struct Observed {
+    blocked_open: bool,
+    allowed_ok: bool,
+    dns_ok: bool,
+    peer_ok: bool,
+}
+
+fn observe(sb: &Sandbox) -> Result<Observed> {
+    let c = &sb.topo.container;
+    let connects = |target: SocketAddr| -> Result<bool> {
+        Ok(c.block_on(
+            move || async move { probe::tcp_connect(target, Duration::from_secs(2)).await },
+        )??
+        .is_connected())
+    };
+    let dns_ok = c
+        .block_on(|| async {
+            probe::dns_query(
+                sa("127.0.0.11", 53),
+                "api.anthropic.com",
+                false,
+                Duration::from_secs(2),
+            )
+            .await
+        })??
+        .resolved();
+    Ok(Observed {
+        blocked_open: connects(sa(BLOCKED, 443))?,
+        allowed_ok: connects(sa(WEB_HOST, 443))?,
+        dns_ok,
+        peer_ok: connects(sa(SVC, PEER_PORT))?,
+    })
+}
+
+/// The iptables part of the kernel state (the ipset part apart).
+fn rules_part(state: &str) -> &str {
+    state.split("## ipset save").next().unwrap_or(state)
+}
+
+/// Sets whose names mark them temporary (the swap-in copy of an update).
+fn temporary_sets(sb: &Sandbox) -> Result<Vec<String>> {
+    let out = sb.topo.container.exec_unchecked("ipset", &["list", "-n"])?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|n| n.contains("-next") || n.contains("-tmp") || n.contains("-new"))
+        .map(str::to_owned)
+        .collect())
+}
+
+fn classify(o: Observed, untouched: bool, violations: &mut Vec<String>) -> AfterKill {
+    if !o.dns_ok {
+        violations.push("DNS through 127.0.0.11 fails after the kill".into());
+    }
+    if !o.peer_ok {
+        violations.push(format!(
+            "the Docker peer {SVC}:{PEER_PORT} is unreachable after the kill"
+        ));
+    }
+    if untouched {
+        return AfterKill::Untouched;
+    }
+    if o.blocked_open {
+        violations.push(format!(
+            "the rules changed but {BLOCKED}:443 is reachable (a half-applied firewall)"
+        ));
+        return AfterKill::Other;
+    }
+    if !(o.dns_ok && o.peer_ok) {
+        return AfterKill::Other;
+    }
+    if o.allowed_ok {
+        AfterKill::Firewalled
+    } else {
+        AfterKill::SafeClosed
+    }
+}
+
+/// Runs `spec` with the probers going; returns the run and what they counted.
+fn probed_run(sb: &Sandbox, spec: &RunSpec) -> Result<(IutRun, ProberResults)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let probers = sb.start_probers(Arc::clone(&stop));
+    let run = run_iut(&sb.topo.container, &sb.fs, spec);
+    stop.store(true, Ordering::SeqCst);
+    let counted = probers
+        .join()
+        .map_err(|_| anyhow::anyhow!("a prober panicked"))??;
+    Ok((run?, counted))
+}
+
+fn full_spec(sb: &Sandbox, opts: &StressOptions) -> RunSpec {
+    let mut spec = sb.base_spec(opts.strict.argv.clone());
+    spec.timeout = opts.strict.timeout;
+    spec
+}
+
+fn init_must_succeed(sb: &Sandbox, opts: &StressOptions, what: &str) -> Result<IutRun> {
+    let run = run_iut(&sb.topo.container, &sb.fs, &full_spec(sb, opts))?;
+    if !run.success() {
+        bail!(
+            "{what} failed (exit {:?}, timed out {}): {}",
+            run.status,
+            run.timed_out,
+            run.stderr.lines().last().unwrap_or_default()
+        );
+    }
+    Ok(run)
+}
+
+/// How long an uninterrupted init takes: the shortest of three, so that the kill moments,
+/// spread over it, land while a run is still going.
+fn measure(runs: impl Fn() -> Result<Duration>) -> Result<Duration> {
+    let mut best = runs()?;
+    for _ in 0..2 {
+        best = best.min(runs()?);
+    }
+    Ok(best)
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Kills on one firewalled container.
+fn kills_firewalled(
+    opts: &StressOptions,
+    rng: &mut Rng,
+    report: &mut StressReport,
+    progress: &dyn Fn(&str),
+) -> Result<()> {
+    let sb = Sandbox::build(&Scenario::base("stress-kill-rerun"), &opts.strict)?;
+    init_must_succeed(&sb, opts, "the first init")?;
+    let duration = measure(|| {
+        let t = Instant::now();
+        init_must_succeed(&sb, opts, "a measured re-run")?;
+        Ok(t.elapsed())
+    })?;
+    report.rerun_ms = ms(duration);
+    progress(&format!("re-run takes {} ms", report.rerun_ms));
+    for at in kill_moments(rng, opts.kills, duration) {
+        let mut spec = full_spec(&sb, opts);
+        spec.timeout = at;
+        let mut violations = Vec::new();
+        let (run, during) = probed_run(&sb, &spec)?;
+        let o = observe(&sb)?;
+        let after = classify(o, false, &mut violations);
+        let leftover = temporary_sets(&sb)?.len();
+        let (next, after_next) = probed_run(&sb, &full_spec(&sb, opts))?;
+        let mut probes = ProbeCounts::from(&during);
+        probes += ProbeCounts::from(&after_next);
+        if probes.blocked_connected > 0 {
+            violations.push(format!(
+                "{} connections to {BLOCKED}:443 succeeded",
+                probes.blocked_connected
+            ));
+        }
+        if probes.dns_failures > 0 {
+            violations.push(format!(
+                "{} DNS queries failed (first: {}{})",
+                probes.dns_failures, during.first_dns_failure, after_next.first_dns_failure
+            ));
+        }
+        if !next.success() {
+            violations.push(format!(
+                "the next init failed: exit {:?}: {}",
+                next.status,
+                next.stderr.lines().last().unwrap_or_default()
+            ));
+        } else {
+            violations.extend(firewalled_problems(&sb)?);
+        }
+        progress(&format!(
+            "kill (re-run) at {} ms: {} {:?}{}",
+            ms(at),
+            if run.timed_out {
+                "killed"
+            } else {
+                "ended first"
+            },
+            after,
+            if violations.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", violations.join("; "))
+            }
+        ));
+        report.kills.push(KillRecord {
+            fresh: false,
+            at_ms: ms(at),
+            killed: run.timed_out,
+            exit: run.status,
+            after,
+            leftover_sets: leftover,
+            next_init_ok: next.success(),
+            probes,
+            violations,
+        });
+    }
+    Ok(())
+}
+
+/// Kills on fresh containers, one sandbox each.
+fn kills_fresh(
+    opts: &StressOptions,
+    rng: &mut Rng,
+    report: &mut StressReport,
+    progress: &dyn Fn(&str),
+) -> Result<()> {
+    let scenario = Scenario::base("stress-kill-fresh");
+    let duration = measure(|| {
+        let sb = Sandbox::build(&scenario, &opts.strict)?;
+        let t = Instant::now();
+        init_must_succeed(&sb, opts, "a measured fresh init")?;
+        Ok(t.elapsed())
+    })?;
+    report.fresh_ms = ms(duration);
+    progress(&format!("a fresh init takes {} ms", report.fresh_ms));
+    for at in kill_moments(rng, opts.kills, duration) {
+        let sb = Sandbox::build(&scenario, &opts.strict)?;
+        let before = sb.kernel_state()?;
+        let mut spec = full_spec(&sb, opts);
+        spec.timeout = at;
+        let mut violations = Vec::new();
+        let (run, during) = probed_run(&sb, &spec)?;
+        let state = sb.kernel_state()?;
+        let untouched = rules_part(&state) == rules_part(&before);
+        let o = observe(&sb)?;
+        let after = classify(o, untouched, &mut violations);
+        let leftover = temporary_sets(&sb)?.len();
+        if during.dns_failures > 0 {
+            violations.push(format!(
+                "{} DNS queries failed during the killed run (first: {})",
+                during.dns_failures, during.first_dns_failure
+            ));
+        }
+        if sb.marker_path().exists() && run.timed_out {
+            violations.push("a marker exists after a killed first run".into());
+        }
+        let next = run_iut(&sb.topo.container, &sb.fs, &full_spec(&sb, opts))?;
+        if !next.success() {
+            violations.push(format!(
+                "the next init failed: exit {:?}: {}",
+                next.status,
+                next.stderr.lines().last().unwrap_or_default()
+            ));
+        } else {
+            violations.extend(firewalled_problems(&sb)?);
+        }
+        progress(&format!(
+            "kill (fresh) at {} ms: {} {:?}{}",
+            ms(at),
+            if run.timed_out {
+                "killed"
+            } else {
+                "ended first"
+            },
+            after,
+            if violations.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", violations.join("; "))
+            }
+        ));
+        report.kills.push(KillRecord {
+            fresh: true,
+            at_ms: ms(at),
+            killed: run.timed_out,
+            exit: run.status,
+            after,
+            leftover_sets: leftover,
+            next_init_ok: next.success(),
+            probes: ProbeCounts::from(&during),
+            violations,
+        });
+    }
+    Ok(())
+}
+
+/// Checks that the container is firewalled as after a good init.
+fn firewalled_problems(sb: &Sandbox) -> Result<Vec<String>> {
+    let o = observe(sb)?;
+    let mut bad = Vec::new();
+    if o.blocked_open {
+        bad.push(format!("{BLOCKED}:443 is reachable"));
+    }
+    if !o.allowed_ok {
+        bad.push(format!("the allowlisted {WEB_HOST}:443 is unreachable"));
+    }
+    if !o.dns_ok {
+        bad.push("DNS through 127.0.0.11 fails".into());
+    }
+    if !o.peer_ok {
+        bad.push(format!("the Docker peer {SVC}:{PEER_PORT} is unreachable"));
+    }
+    let tmp = temporary_sets(sb)?;
+    if !tmp.is_empty() {
+        bad.push(format!("temporary sets left: {tmp:?}"));
+    }
+    if !sb.marker_path().exists() {
+        bad.push("no marker".into());
+    }
+    Ok(bad)
+}
+
+/// `n` inits at once on a fresh container, then one more alone that must change nothing.
+fn concurrent(opts: &StressOptions, n: usize) -> Result<ConcurrentRecord> {
+    let sb = Sandbox::build(&Scenario::base("stress-concurrent"), &opts.strict)?;
+    let spec = full_spec(&sb, opts);
+    let runs: Vec<Result<IutRun>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| s.spawn(|| run_iut(&sb.topo.container, &sb.fs, &spec)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a run thread panicked"))?
+            })
+            .collect()
+    });
+    let runs = runs.into_iter().collect::<Result<Vec<_>>>()?;
+    let mut violations = Vec::new();
+    let exits: Vec<Option<i32>> = runs.iter().map(|r| r.status).collect();
+    for (i, r) in runs.iter().enumerate() {
+        if r.timed_out {
+            violations.push(format!("run {i} did not end within the time limit"));
+        }
+    }
+    let succeeded = runs.iter().filter(|r| r.success()).count();
+    if succeeded == 0 {
+        violations.push(format!("no run succeeded: exits {exits:?}"));
+    }
+    violations.extend(firewalled_problems(&sb)?);
+    let state = sb.kernel_state()?;
+    init_must_succeed(&sb, opts, "the init after the concurrent ones")?;
+    if sb.kernel_state()? != state {
+        violations.push("an init after the concurrent ones changed the state".into());
+    }
+    Ok(ConcurrentRecord {
+        runs: n,
+        exits,
+        succeeded,
+        violations,
+    })
+}
+
+fn count_state(state: &str) -> (usize, usize, usize) {
+    let rules = state.lines().filter(|l| l.starts_with("-A ")).count();
+    let sets = state.lines().filter(|l| l.starts_with("create ")).count();
+    let entries = state.lines().filter(|l| l.starts_with("add ")).count();
+    (rules, sets, entries)
+}
+
+/// Consecutive re-runs: each must succeed and leave exactly the state of the first.
+fn reruns(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<RerunRecord> {
+    let sb = Sandbox::build(&Scenario::base("stress-reruns"), &opts.strict)?;
+    init_must_succeed(&sb, opts, "the first init")?;
+    let first = sb.kernel_state()?;
+    let (rules, sets, set_entries) = count_state(&first);
+    let mut r = RerunRecord {
+        rules,
+        sets,
+        set_entries,
+        ..RerunRecord::default()
+    };
+    for i in 0..opts.reruns {
+        let run = run_iut(&sb.topo.container, &sb.fs, &full_spec(&sb, opts))?;
+        r.runs += 1;
+        if run.success() {
+            r.succeeded += 1;
+        } else {
+            r.violations
+                .push(format!("re-run {i} failed: exit {:?}", run.status));
+        }
+        let now = sb.kernel_state()?;
+        if now == first {
+            r.identical += 1;
+        } else {
+            let (a, b, c) = count_state(&now);
+            r.violations.push(format!(
+                "re-run {i} changed the state: {a} rules, {b} sets, {c} entries (first: {rules}, {sets}, {set_entries})"
+            ));
+        }
+        let tmp = temporary_sets(&sb)?;
+        if !tmp.is_empty() {
+            r.violations
+                .push(format!("re-run {i} left temporary sets {tmp:?}"));
+        }
+    }
+    progress(&format!("{} re-runs: {} identical", r.runs, r.identical));
+    Ok(r)
+}
+
+/// The scenarios of the FAIL and VER cases, each once, with the cases that name it.
+fn matrix_scenarios() -> Vec<(Scenario, Vec<&'static str>)> {
+    let mut out: Vec<(Scenario, Vec<&'static str>)> = Vec::new();
+    for case in catalog::catalog() {
+        if !(case.id.starts_with("FAIL-") || case.id.starts_with("VER-")) {
+            continue;
+        }
+        for s in (case.scenarios)() {
+            match out.iter_mut().find(|(o, _)| o.name == s.name) {
+                Some((_, ids)) => ids.push(case.id),
+                None => out.push((s, vec![case.id])),
+            }
+        }
+    }
+    out
+}
+
+fn outcome_problem(id: &str, o: Result<Outcome>) -> Option<String> {
+    match o {
+        Ok(Outcome::Pass | Outcome::Skip(_) | Outcome::Info(_)) => None,
+        Ok(Outcome::Fail(why)) => Some(format!("{id}: {why}")),
+        Err(e) => Some(format!("{id}: harness error: {e:#}")),
+    }
+}
+
+/// One cell: build the world, run the implementation, judge.
+fn cell(
+    scenario: &Scenario,
+    cases: &[&'static str],
+    profile: &str,
+    suite: &SuiteOptions,
+) -> Result<CellRecord> {
+    let sb = Sandbox::build(scenario, suite)?;
+    let record = sb.execute(suite)?;
+    let ctx = Ctx::new(&sb, &record);
+    let all = catalog::catalog();
+    let check = |id: &str| all.iter().find(|c| c.id == id).map(|c| c.check);
+    let prior_failed = scenario.prior == Prior::Firewalled && record.state_before.is_none();
+    let mut violations = Vec::new();
+    let mut judged: Vec<&str> = cases.to_vec();
+    // The marker: none after a failure (MRK-02), present after a success (MRK-01; VER-04 and
+    // FAIL-05 may succeed).
+    let marker_case = if ctx.init_failed().is_some() {
+        "MRK-02"
+    } else {
+        "MRK-01"
+    };
+    for extra in [marker_case, "FAIL-06", "FAIL-07"] {
+        if !judged.contains(&extra) {
+            judged.push(extra);
+        }
+    }
+    for id in &judged {
+        let Some(f) = check(id) else {
+            bail!("{id} is not in the catalog");
+        };
+        if let Some(p) = outcome_problem(id, f(&ctx)) {
+            violations.push(p);
+        }
+    }
+    Ok(CellRecord {
+        scenario: scenario.name.to_owned(),
+        prior: match scenario.prior {
+            Prior::Firewalled => "re-run".into(),
+            _ => "fresh".into(),
+        },
+        profile: profile.to_owned(),
+        cases: cases.iter().map(|s| (*s).to_owned()).collect(),
+        exit: record.iut.status,
+        marker: ctx.marker_present(),
+        prior_failed,
+        passed: violations.is_empty() && !prior_failed,
+        violations,
+    })
+}
+
+fn matrix(opts: &StressOptions, report: &mut StressReport, progress: &dyn Fn(&str)) -> Result<()> {
+    let compat = SuiteOptions {
+        argv: opts.compat_argv.clone(),
+        implementation: format!("{} (compat)", opts.strict.implementation),
+        ..opts.strict.clone()
+    };
+    let mut cells: Vec<(Scenario, Vec<&'static str>, &str, &SuiteOptions)> = Vec::new();
+    for (s, ids) in matrix_scenarios() {
+        let mut priors = vec![s.clone()];
+        if s.prior == Prior::Fresh {
+            let mut again = s.clone();
+            again.prior = Prior::Firewalled;
+            priors.push(again);
+        }
+        for p in priors {
+            for (name, suite) in [("strict", &opts.strict), ("compat", &compat)] {
+                cells.push((p.clone(), ids.clone(), name, suite));
+            }
+        }
+    }
+    if let Some(limit) = opts.matrix_limit {
+        // The CI form: a fresh and a re-run cell of the first scenario, in both profiles.
+        cells.truncate(limit);
+    }
+    for (s, ids, profile, suite) in cells {
+        let c = cell(&s, &ids, profile, suite)
+            .with_context(|| format!("fault matrix cell {} {profile}", s.name))?;
+        progress(&format!(
+            "matrix {} {} {}: exit {:?} marker {} {}",
+            c.scenario,
+            c.prior,
+            c.profile,
+            c.exit,
+            c.marker,
+            if c.passed {
+                "pass".to_owned()
+            } else if c.violations.is_empty() {
+                "prior failed (judged the first run)".to_owned()
+            } else {
+                c.violations.join("; ")
+            }
+        ));
+        report.matrix.push(c);
+    }
+    Ok(())
+}
+
+/// Runs the campaign. `Err` is a harness fault; violations are in the report.
+pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport> {
+    let start = Instant::now();
+    let staged = StagedArgv::new(&opts.strict.argv)?;
+    let staged_compat = StagedArgv::new(&opts.compat_argv)?;
+    let opts = StressOptions {
+        strict: SuiteOptions {
+            argv: staged.argv.clone(),
+            ..opts.strict.clone()
+        },
+        compat_argv: staged_compat.argv.clone(),
+        ..opts.clone()
+    };
+    let mut rng = Rng(opts.seed);
+    let mut report = StressReport {
+        implementation: opts.strict.implementation.clone(),
+        seed: opts.seed,
+        ..StressReport::default()
+    };
+    kills_firewalled(&opts, &mut rng, &mut report, progress).context("kills, firewalled")?;
+    kills_fresh(&opts, &mut rng, &mut report, progress).context("kills, fresh")?;
+    for &n in &opts.concurrency {
+        let c = concurrent(&opts, n).with_context(|| format!("{n} inits at once"))?;
+        progress(&format!(
+            "{n} at once: exits {:?}{}",
+            c.exits,
+            if c.violations.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", c.violations.join("; "))
+            }
+        ));
+        report.concurrent.push(c);
+    }
+    report.reruns = reruns(&opts, progress).context("re-runs")?;
+    matrix(&opts, &mut report, progress)?;
+    report.elapsed_s = start.elapsed().as_secs();
+    Ok(report)
+}
+
+/// `fw-conformance stress`: `resolve` turns a command line into a runnable argv.
+pub fn cli(args: &StressArgs, resolve: &dyn Fn(&str) -> Result<Vec<String>>) -> Result<i32> {
+    let argv = resolve(&args.implementation)?;
+    let compat_argv = match &args.compat_implementation {
+        Some(c) => resolve(c)?,
+        None => {
+            let mut a = argv.clone();
+            a.extend(["--profile".to_owned(), "compat".to_owned()]);
+            a
+        }
+    };
+    crate::netns::available().context("stress needs root and network namespaces")?;
+    let removed = crate::netns::sweep()?;
+    if !removed.is_empty() {
+        eprintln!("removed {} sandbox namespaces of dead runs", removed.len());
+    }
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(1)
+    });
+    let strict = SuiteOptions {
+        implementation: args.implementation.clone(),
+        argv,
+        npm_host: args.npm_registry_host.clone(),
+        timeout: Duration::from_secs(args.timeout),
+        jobs: 1,
+        isolate: true,
+    };
+    let mut opts = StressOptions::new(strict, compat_argv, args.short, seed);
+    if let Some(k) = args.kills {
+        opts.kills = k;
+    }
+    if let Some(r) = args.reruns {
+        opts.reruns = r;
+    }
+    eprintln!(
+        "stress ({} form) against {}, seed {seed}",
+        if args.short { "short" } else { "long" },
+        args.implementation
+    );
+    let report = run(&opts, &|line| eprintln!("  {line}"))?;
+    let md = report.to_markdown();
+    println!("{md}");
+    if let Some(p) = &args.markdown {
+        std::fs::write(p, &md).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if let Some(p) = &args.json {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(p, json).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    Ok(if report.violations().is_empty() { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kill_moments_are_spread_over_the_whole_run() {
+        let mut rng = Rng(7);
+        let d = Duration::from_millis(1000);
+        let at = kill_moments(&mut rng, 10, d);
+        assert_eq!(at.len(), 10);
+        for (i, t) in at.iter().enumerate() {
+            let lo = Duration::from_millis(100 * i as u64);
+            assert!(
+                *t >= lo && *t < lo + Duration::from_millis(100),
+                "{i}: {t:?}"
+            );
+        }
+        // Another seed gives other moments.
+        let other = kill_moments(&mut Rng(8), 10, d);
+        assert_ne!(at, other);
+    }
+
+    #[test]
+    fn the_matrix_covers_every_fail_and_ver_case() {
+        let scenarios = matrix_scenarios();
+        let mut named: Vec<&str> = scenarios.iter().flat_map(|(_, ids)| ids.clone()).collect();
+        named.sort_unstable();
+        named.dedup();
+        let mut want: Vec<&str> = catalog::catalog()
+            .iter()
+            .map(|c| c.id)
+            .filter(|id| id.starts_with("FAIL-") || id.starts_with("VER-"))
+            .collect();
+        want.sort_unstable();
+        assert_eq!(named, want);
+        let mut names: Vec<&str> = scenarios.iter().map(|(s, _)| s.name).collect();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n, "a scenario appears twice");
+    }
+
+    fn obs(blocked_open: bool, allowed_ok: bool, dns_ok: bool, peer_ok: bool) -> Observed {
+        Observed {
+            blocked_open,
+            allowed_ok,
+            dns_ok,
+            peer_ok,
+        }
+    }
+
+    #[test]
+    fn states_after_a_kill_are_classified() {
+        let mut v = Vec::new();
+        assert_eq!(
+            classify(obs(true, true, true, true), true, &mut v),
+            AfterKill::Untouched
+        );
+        assert_eq!(
+            classify(obs(false, true, true, true), false, &mut v),
+            AfterKill::Firewalled
+        );
+        assert_eq!(
+            classify(obs(false, false, true, true), false, &mut v),
+            AfterKill::SafeClosed
+        );
+        assert!(v.is_empty(), "{v:?}");
+        assert_eq!(
+            classify(obs(true, true, true, true), false, &mut v),
+            AfterKill::Other
+        );
+        assert_eq!(v.len(), 1, "{v:?}");
+        v.clear();
+        assert_eq!(
+            classify(obs(false, false, false, true), false, &mut v),
+            AfterKill::Other
+        );
+        assert_eq!(v.len(), 1, "{v:?}");
+        v.clear();
+        classify(obs(false, true, true, false), true, &mut v);
+        assert_eq!(
+            v.len(),
+            1,
+            "a lost peer is a violation even when untouched: {v:?}"
+        );
+    }
+}
