@@ -188,7 +188,9 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Stress(args) => conformance::stress::cli(&args, &|c| resolve_argv(split_words(c)?)),
+        Cmd::Stress(args) => {
+            conformance::stress::cli(&args, &|c| resolve_argv(split_words(c)?, Tier::Netns))
+        }
         Cmd::Sweep => {
             for n in netns::sweep()? {
                 println!("removed {n}");

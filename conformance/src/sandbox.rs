@@ -386,7 +386,7 @@ impl Sandbox {
     }
 
     /// Runs a spec in the container, whichever tier.
-    fn run_in_container(&self, spec: &RunSpec) -> Result<IutRun> {
+    pub fn run_in_container(&self, spec: &RunSpec) -> Result<IutRun> {
         match &self.container {
             Container::Netns(fs) => run_iut(&self.topo.container, fs, spec),
             Container::Docker(d) => d.run(spec),

@@ -1,5 +1,5 @@
 //! `fw-conformance stress`: the reliability campaign (issue 7). It reuses the suite's sandbox
-//! (topology, mocks, probers), its way of running the implementation ([`run_iut`]: a process
+//! (topology, mocks, probers), its way of running the implementation ([`crate::iut::run_iut`]: a process
 //! group SIGKILLed at its time limit) and the catalog's checks, and adds:
 //!
 //! - **kills**: runs SIGKILLed at moments spread over a whole run (stratified: kill `i` of `n`
@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::catalog::{self, BLOCKED, Outcome, PEER_PORT, SVC, WEB_HOST, sa};
 use crate::ctx::{Ctx, ProberResults};
-use crate::iut::{IutRun, RunSpec, StagedArgv, run_iut};
+use crate::iut::{IutRun, RunSpec, StagedArgv};
 use crate::probe;
 use crate::sandbox::{Sandbox, SuiteOptions};
 use crate::scenario::{NPM_HOST_DEFAULT, Prior, Scenario};
@@ -467,7 +467,7 @@ fn classify(o: Observed, untouched: bool, violations: &mut Vec<String>) -> After
 fn probed_run(sb: &Sandbox, spec: &RunSpec) -> Result<(IutRun, ProberResults)> {
     let stop = Arc::new(AtomicBool::new(false));
     let probers = sb.start_probers(Arc::clone(&stop));
-    let run = run_iut(&sb.topo.container, &sb.fs, spec);
+    let run = sb.run_in_container(spec);
     stop.store(true, Ordering::SeqCst);
     let counted = probers
         .join()
@@ -482,7 +482,7 @@ fn full_spec(sb: &Sandbox, opts: &StressOptions) -> RunSpec {
 }
 
 fn init_must_succeed(sb: &Sandbox, opts: &StressOptions, what: &str) -> Result<IutRun> {
-    let run = run_iut(&sb.topo.container, &sb.fs, &full_spec(sb, opts))?;
+    let run = sb.run_in_container(&full_spec(sb, opts))?;
     if !run.success() {
         bail!(
             "{what} failed (exit {:?}, timed out {}): {}",
@@ -623,7 +623,7 @@ fn kills_fresh(
         if sb.marker_path().exists() && run.timed_out {
             violations.push("a marker exists after a killed first run".into());
         }
-        let next = run_iut(&sb.topo.container, &sb.fs, &full_spec(&sb, opts))?;
+        let next = sb.run_in_container(&full_spec(&sb, opts))?;
         if !next.success() {
             violations.push(format!(
                 "the next init failed: exit {:?}: {}",
@@ -695,7 +695,7 @@ fn concurrent(opts: &StressOptions, n: usize) -> Result<ConcurrentRecord> {
     let spec = full_spec(&sb, opts);
     let runs: Vec<Result<IutRun>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..n)
-            .map(|_| s.spawn(|| run_iut(&sb.topo.container, &sb.fs, &spec)))
+            .map(|_| s.spawn(|| sb.run_in_container(&spec)))
             .collect();
         handles
             .into_iter()
@@ -751,7 +751,7 @@ fn reruns(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<RerunRecord> 
         ..RerunRecord::default()
     };
     for i in 0..opts.reruns {
-        let run = run_iut(&sb.topo.container, &sb.fs, &full_spec(&sb, opts))?;
+        let run = sb.run_in_container(&full_spec(&sb, opts))?;
         r.runs += 1;
         if run.success() {
             r.succeeded += 1;
@@ -970,6 +970,8 @@ pub fn cli(args: &StressArgs, resolve: &dyn Fn(&str) -> Result<Vec<String>>) -> 
         timeout: Duration::from_secs(args.timeout),
         jobs: 1,
         isolate: true,
+        tier: crate::scenario::Tier::Netns,
+        image: crate::docker::DEFAULT_IMAGE.to_owned(),
     };
     let mut opts = StressOptions::new(strict, compat_argv, args.short, seed);
     if let Some(k) = args.kills {

@@ -40,6 +40,8 @@ fn the_short_stress_campaign_finds_no_violation() {
         timeout: Duration::from_secs(180),
         jobs: 1,
         isolate: true,
+        tier: conformance::scenario::Tier::Netns,
+        image: conformance::docker::DEFAULT_IMAGE.to_owned(),
     };
     let opts = StressOptions::new(strict, compat, true, seed);
     let report = match run(&opts, &|line| eprintln!("  {line}")) {
