@@ -11,6 +11,7 @@
 
 pub mod catalog;
 pub mod ctx;
+pub mod html;
 pub mod iut;
 pub mod mocks;
 pub mod netns;
