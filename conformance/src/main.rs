@@ -103,8 +103,12 @@ enum Cmd {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout.
-    Man,
+    /// Print the man page (roff) on stdout, or with --dir write one page per subcommand.
+    Man {
+        /// Write fw-conformance.1 and a page per subcommand into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// List the cases (with --markdown: docs/requirements.md).
     List {
         #[arg(long)]
@@ -256,10 +260,14 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             );
             Ok(0)
         }
-        Cmd::Man => {
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut std::io::stdout())
-                .context("cannot write the man page")?;
+        Cmd::Man { dir } => {
+            match dir {
+                Some(d) => clap_mangen::generate_to(Cli::command(), &d)
+                    .with_context(|| format!("cannot write the man pages to {}", d.display()))?,
+                None => clap_mangen::Man::new(Cli::command())
+                    .render(&mut std::io::stdout())
+                    .context("cannot write the man page")?,
+            }
             Ok(0)
         }
         Cmd::List { markdown } => {

@@ -64,8 +64,14 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout: `fw-cli man > /usr/local/share/man/man1/fw-cli.1`.
-    Man,
+    /// Print the man page (roff) on stdout, or with --dir write one page per subcommand.
+    ///
+    /// For example: `fw-cli man --dir /usr/local/share/man/man1` (fw-cli.1, fw-cli-init.1, ...).
+    Man {
+        /// Write fw-cli.1 and a page per subcommand into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Writes the completion script for `shell` to `out`.
@@ -81,6 +87,11 @@ pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
 /// Writes the man page to `out`.
 pub fn man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
     clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)
+}
+
+/// Writes the man page and one per subcommand (`fw-cli-init.1`...) into `dir`.
+pub fn man_pages(dir: &std::path::Path) -> std::io::Result<()> {
+    clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), dir)
 }
 
 /// Where the configuration comes from, and overrides of it.
@@ -240,6 +251,28 @@ mod tests {
             assert!(page.contains(sub), "{sub} missing from the man page");
         }
         assert!(bash.contains("--fail-open"));
+    }
+
+    #[test]
+    fn man_pages_cover_every_subcommand() {
+        let dir = std::env::temp_dir().join(format!("fw-cli-man-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        man_pages(&dir).unwrap_or_else(|e| panic!("{e}"));
+        for page in [
+            "fw-cli.1",
+            "fw-cli-init.1",
+            "fw-cli-refresh.1",
+            "fw-cli-man.1",
+        ] {
+            let text = std::fs::read_to_string(dir.join(page)).unwrap_or_default();
+            assert!(text.contains(".TH"), "{page} is missing or not roff");
+        }
+        let init = std::fs::read_to_string(dir.join("fw-cli-init.1")).unwrap_or_default();
+        assert!(
+            init.contains("fail\\-open"),
+            "init's page lacks its options"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -35,8 +35,12 @@ fn main() -> ExitCode {
             fw_cli::cli::completions(*shell, &mut std::io::stdout());
             return ExitCode::SUCCESS;
         }
-        Command::Man => {
-            return match fw_cli::cli::man(&mut std::io::stdout()) {
+        Command::Man { dir } => {
+            let written = match dir {
+                Some(d) => fw_cli::cli::man_pages(d),
+                None => fw_cli::cli::man(&mut std::io::stdout()),
+            };
+            return match written {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("fw-cli: cannot write the man page: {e}");
@@ -53,7 +57,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify(a),
         Command::Status(a) => commands::status(a),
         Command::Refresh(a) => commands::refresh(a),
-        Command::Completions { .. } | Command::Man => exit::OK,
+        Command::Completions { .. } | Command::Man { .. } => exit::OK,
     };
     ExitCode::from(u8::try_from(code).unwrap_or(exit::FIREWALL as u8))
 }
