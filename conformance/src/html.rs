@@ -17,7 +17,8 @@ const CSS: &str = "
 body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5em;color:#1b1f23;background:#fff}
 h1{font-size:1.4em;margin:0 0 .3em}
 p.meta{color:#57606a;margin:.2em 0 1em}
-table.matrix{border-collapse:collapse;width:100%}
+table.matrix{border-collapse:collapse;width:100%;table-layout:fixed}
+table.matrix>thead>tr>th:first-child{width:18em}
 table.matrix th,table.matrix td{border:1px solid #d0d7de;padding:.3em .5em;vertical-align:top;text-align:left}
 table.matrix thead th{background:#f6f8fa;position:sticky;top:0;z-index:1}
 th.impl code{font-size:.95em;word-break:break-all}
@@ -25,7 +26,8 @@ td.case{min-width:16em}
 td.case .id{font-weight:600;font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
 span.lvl{display:inline-block;font-size:.75em;padding:0 .4em;border-radius:3px;margin-left:.4em;color:#fff}
 span.lvl-MUST{background:#0969da}span.lvl-SHOULD{background:#8250df}span.lvl-INFO{background:#6e7781}
-td.v{min-width:10em}
+td.v{overflow-wrap:anywhere}
+div.scroll{overflow-x:auto}
 td.pass{background:#dafbe1}td.fail{background:#ffebe9}td.error{background:#fff8c5}td.skip{background:#f6f8fa}td.absent{background:#fff;color:#8c959f}
 td.v summary{cursor:pointer}
 td.v>details>summary{font-weight:600}
@@ -34,7 +36,8 @@ td.v .brief{display:block;font-weight:400;font-size:.85em;color:#57606a;margin-t
 td.v .reason{margin:.3em 0}
 td.v pre{background:#fff;border:1px solid #d0d7de;padding:.4em;max-height:24em;overflow:auto;white-space:pre-wrap;word-break:break-all;font-size:.85em}
 table.probes{border-collapse:collapse;margin:.3em 0;font-size:.85em;background:#fff}
-table.probes th,table.probes td{border:1px solid #d0d7de;padding:.1em .3em}
+table.probes th,table.probes td{border:1px solid #d0d7de;padding:.1em .3em;white-space:nowrap;overflow-wrap:normal}
+table.probes td:last-child{white-space:normal;min-width:12em}
 ul.ev{margin:.3em 0;padding-left:1.2em;font-size:.85em}
 table.summary{border-collapse:collapse;margin:0 0 1em}
 table.summary th,table.summary td{border:1px solid #d0d7de;padding:.2em .6em;text-align:left}
@@ -136,7 +139,7 @@ fn cell(h: &mut String, c: &CaseResult) {
         let _ = write!(h, "<div class=\"reason\">{}</div>", esc(&c.reason));
     }
     if !c.probes.is_empty() {
-        h.push_str("<table class=\"probes\"><thead><tr><th>scenario</th><th>probe</th><th>from</th><th>target</th><th>verdict</th><th>errno</th><th>ms</th><th>detail</th></tr></thead><tbody>");
+        h.push_str("<div class=\"scroll\"><table class=\"probes\"><thead><tr><th>scenario</th><th>probe</th><th>from</th><th>target</th><th>verdict</th><th>errno</th><th>ms</th><th>detail</th></tr></thead><tbody>");
         for p in &c.probes {
             let target = if p.address.contains(':') {
                 format!("[{}]:{}", p.address, p.port)
@@ -156,7 +159,7 @@ fn cell(h: &mut String, c: &CaseResult) {
                 esc(&p.detail)
             );
         }
-        h.push_str("</tbody></table>");
+        h.push_str("</tbody></table></div>");
     }
     if !c.evidence.is_empty() {
         h.push_str("<details><summary>observations</summary><ul class=\"ev\">");
@@ -398,7 +401,7 @@ mod tests {
             assert!(!html.contains(external), "{external} in the page");
         }
         // Balanced structure: every opened details and table element is closed.
-        for tag in ["details", "table", "tr", "td", "pre"] {
+        for tag in ["details", "table", "tr", "td", "pre", "div"] {
             assert_eq!(
                 html.matches(&format!("<{tag}>")).count()
                     + html.matches(&format!("<{tag} ")).count(),
