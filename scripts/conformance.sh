@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs the system packages, builds fw-cli and fw-conformance, and runs the whole
 # conformance catalog against `fw-cli init` in throwaway network namespaces. Reports land in
-# target/conformance/ (report.md, report.json, report.xml). Extra arguments go to
+# target/conformance/ (report.html, report.md, report.json, report.xml). Extra arguments go to
 # `fw-conformance run` (e.g. --filter SEQ- or --level should).
 # Needs root (network namespaces); never touches the machine's own network namespace.
 set -euo pipefail
@@ -15,4 +15,5 @@ exec target/release/fw-conformance run \
   --json target/conformance/report.json \
   --junit target/conformance/report.xml \
   --markdown target/conformance/report.md \
+  --html target/conformance/report.html \
   "$@"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: installs the system packages the tests need, then runs the gates
-# (format, lints, shellcheck) and every test of the workspace. CI (.ci/run) runs exactly this.
+# (format, lints, shellcheck, actionlint on .github/workflows/) and every test of the
+# workspace. CI (.ci/run) runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,5 +14,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== shellcheck"
 find scripts .ci fw-core/testdata -type f \( -name '*.sh' -o -name run \) -print0 | xargs -0 shellcheck
+echo "== actionlint"
+actionlint
 echo "== cargo test"
 cargo test --workspace --locked

@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use crate::catalog::{BLOCKED, CONTAINER_A, PEER_PORT, sa};
 use crate::iut::IutRun;
 use crate::probe::{self, DnsOutcome, HttpsOutcome, PROBE_TIMEOUT, Verdict};
+use crate::report::ProbeRecord;
 use crate::sandbox::Sandbox;
 use crate::scenario::{DnsVariant, Scenario};
 
@@ -50,6 +51,19 @@ pub struct Ctx<'a> {
     pub sb: &'a Sandbox,
     pub run: &'a RunRecord,
     pub notes: RefCell<Vec<String>>,
+    /// The probes sent, structured, for the reports.
+    pub probes: RefCell<Vec<ProbeRecord>>,
+}
+
+/// A TCP verdict's report fields: verdict word, errno, elapsed.
+fn tcp_fields(v: &Verdict) -> (&'static str, Option<String>, Option<u64>) {
+    match v {
+        Verdict::Connected { elapsed_ms } => ("connected", None, Some(*elapsed_ms)),
+        Verdict::Rejected { errno, elapsed_ms } => {
+            ("rejected", Some(errno.clone()), Some(*elapsed_ms))
+        }
+        Verdict::TimedOut { elapsed_ms } => ("timed_out", None, Some(*elapsed_ms)),
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -58,7 +72,30 @@ impl<'a> Ctx<'a> {
             sb,
             run,
             notes: RefCell::new(Vec::new()),
+            probes: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Records one probe for the reports (the scenario is filled in by the runner).
+    fn record(
+        &self,
+        kind: &str,
+        from: &str,
+        target: SocketAddr,
+        (verdict, errno, elapsed_ms): (&str, Option<String>, Option<u64>),
+        detail: String,
+    ) {
+        self.probes.borrow_mut().push(ProbeRecord {
+            scenario: String::new(),
+            kind: kind.to_owned(),
+            from: from.to_owned(),
+            address: target.ip().to_string(),
+            port: target.port(),
+            verdict: verdict.to_owned(),
+            errno,
+            elapsed_ms,
+            detail,
+        });
     }
 
     pub fn scenario(&self) -> &Scenario {
@@ -132,6 +169,7 @@ impl<'a> Ctx<'a> {
                 probe::tcp_connect(target, PROBE_TIMEOUT).await
             })??;
         self.note(format!("tcp {target}: {v}"));
+        self.record("tcp", "container", target, tcp_fields(&v), String::new());
         Ok(v)
     }
 
@@ -167,6 +205,20 @@ impl<'a> Ctx<'a> {
             probe::https_get(target, &host_owned, "/", &ca, PROBE_TIMEOUT).await
         })??;
         self.note(format!("https {host} at {target}: {got:?}"));
+        let (fields, detail) = match &got {
+            HttpsOutcome::Status { status, elapsed_ms } => (
+                ("answered", None, Some(*elapsed_ms)),
+                format!("{host}: HTTP {status}"),
+            ),
+            HttpsOutcome::Connect { verdict } => (tcp_fields(verdict), host.to_owned()),
+            HttpsOutcome::Tls { reason } => {
+                (("tls_failed", None, None), format!("{host}: {reason}"))
+            }
+            HttpsOutcome::NoAnswer { reason } => {
+                (("no_answer", None, None), format!("{host}: {reason}"))
+            }
+        };
+        self.record("https", "container", target, fields, detail);
         Ok(got)
     }
 
@@ -189,6 +241,27 @@ impl<'a> Ctx<'a> {
             "dns {name} via {server} over {}: {got:?}",
             if tcp { "tcp" } else { "udp" }
         ));
+        let (verdict, detail) = match &got {
+            DnsOutcome::Answered { rcode, addrs } => (
+                "answered",
+                format!(
+                    "{name}: rcode {rcode}, A {}",
+                    addrs
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            ),
+            DnsOutcome::Failed { reason } => ("failed", format!("{name}: {reason}")),
+        };
+        self.record(
+            if tcp { "dns-tcp" } else { "dns-udp" },
+            "container",
+            server,
+            (verdict, None, None),
+            detail,
+        );
         Ok(got)
     }
 
@@ -207,6 +280,13 @@ impl<'a> Ctx<'a> {
             "udp to {target}: local result {}, arrived: {arrived}",
             local.as_deref().unwrap_or("sent")
         ));
+        self.record(
+            "udp",
+            "container",
+            target,
+            (if arrived { "arrived" } else { "lost" }, local, None),
+            String::new(),
+        );
         Ok(arrived)
     }
 
@@ -242,6 +322,7 @@ impl<'a> Ctx<'a> {
             probe::tcp_connect(target, Duration::from_secs(2)).await
         })??;
         self.note(format!("from the world to {target}: {v}"));
+        self.record("tcp", "world", target, tcp_fields(&v), String::new());
         Ok(v.is_connected().then(|| v.to_string()))
     }
 
@@ -258,6 +339,12 @@ impl<'a> Ctx<'a> {
             probe::tcp_connect(target, Duration::from_secs(2)).await
         })??;
         self.note(format!("from {peer} to {target}: {v}"));
+        let from = if peer == crate::catalog::SVC {
+            "svc"
+        } else {
+            "host"
+        };
+        self.record("tcp", from, target, tcp_fields(&v), String::new());
         Ok((!v.is_connected()).then(|| format!("{peer} to {target}: {v} (expected to connect)")))
     }
 
@@ -278,6 +365,13 @@ impl<'a> Ctx<'a> {
         self.note(format!(
             "sidecar to {target} routed through the container: {v}"
         ));
+        self.record(
+            "tcp",
+            "svc",
+            target,
+            tcp_fields(&v),
+            "routed through the container".into(),
+        );
         Ok(v.is_connected().then(|| format!("{target}: {v}")))
     }
 

@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod ctx;
 pub mod docker;
+pub mod html;
 pub mod iut;
 pub mod mocks;
 pub mod netns;

@@ -5,27 +5,35 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use conformance::catalog::{self, requirements_markdown};
+use conformance::html::{self, Column};
+use conformance::report::{self, Report};
 use conformance::sandbox::SuiteOptions;
 use conformance::scenario::Tier;
 use conformance::{netns, runner};
+
+/// The version with the git revision it was built from (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("FW_GIT_REV"), ")");
 
 /// Judges a devcontainer egress firewall against the requirement catalog, from outside, in
 /// network namespaces it builds and deletes.
 #[derive(Debug, Parser)]
 #[command(
     name = "fw-conformance",
-    version,
+    version = VERSION,
     after_help = "Examples:
   sudo fw-conformance run --impl 'fw-cli init' --markdown report.md
-  sudo fw-conformance run --impl 'bash ./my-init-firewall.sh' --json report.json
+  sudo fw-conformance run --impl 'bash ./my-init-firewall.sh' --json mine.json --html mine.html
   sudo fw-conformance run --impl 'fw-cli init' --filter SEQ- --filter FAIL-01
+  fw-conformance html --out matrix.html fw-cli.json mine.json
+  fw-conformance compare before.json after.json
   fw-conformance list
 
-Exit status: 0 every MUST case passed (and every SHOULD case with --level should); 1 a case
-failed; 2 a harness error or bad usage."
+Exit status (run): 0 every MUST case passed (and every SHOULD case with --level should); 1 a
+case failed; 2 a harness error or bad usage. (compare): 0 no MUST case regressed; 1 a MUST case
+that passed before fails or errs now; 2 bad usage or an unreadable report."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -85,6 +93,37 @@ enum Cmd {
         junit: Option<PathBuf>,
         #[arg(long, value_name = "PATH")]
         markdown: Option<PathBuf>,
+        /// A self-contained HTML page: every case, each expandable to its evidence.
+        #[arg(long, value_name = "PATH")]
+        html: Option<PathBuf>,
+    },
+    /// Render one HTML matrix (cases by implementations) from JSON reports of `run --json`.
+    Html {
+        /// Where to write the page.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// The JSON reports, one column each, in this order.
+        #[arg(required = true, value_name = "REPORT.json")]
+        reports: Vec<PathBuf>,
+    },
+    /// Print the cases whose verdict changed from one JSON report to another. Exit status 1
+    /// when a MUST case that passed in BEFORE fails or errs in AFTER.
+    Compare {
+        #[arg(value_name = "BEFORE.json")]
+        before: PathBuf,
+        #[arg(value_name = "AFTER.json")]
+        after: PathBuf,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout, or with --dir write one page per subcommand.
+    Man {
+        /// Write fw-conformance.1 and a page per subcommand into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// List the cases (with --markdown: docs/requirements.md).
     List {
@@ -176,8 +215,82 @@ fn resolve_argv(words: Vec<String>, tier: Tier) -> Result<Vec<String>> {
     Ok(out)
 }
 
+fn read_report(p: &Path) -> Result<Report> {
+    let text =
+        std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a JSON report of fw-conformance", p.display()))
+}
+
+/// Column labels: the implementation, with the file name when two reports share one.
+fn labels(reports: &[(PathBuf, Report)]) -> Vec<String> {
+    reports
+        .iter()
+        .map(|(p, r)| {
+            let shared = reports
+                .iter()
+                .filter(|(_, o)| o.implementation == r.implementation)
+                .count()
+                > 1;
+            if shared {
+                format!("{} ({})", r.implementation, p.display())
+            } else {
+                r.implementation.clone()
+            }
+        })
+        .collect()
+}
+
+fn write_html(out: &Path, reports: &[(PathBuf, Report)]) -> Result<()> {
+    let labels = labels(reports);
+    let columns: Vec<Column<'_>> = reports
+        .iter()
+        .zip(labels)
+        .map(|((_, r), label)| Column { label, report: r })
+        .collect();
+    let page = html::render(&columns, &format!("fw-conformance {VERSION}"));
+    std::fs::write(out, page).with_context(|| format!("cannot write {}", out.display()))
+}
+
 fn run_cmd(cli: Cli) -> Result<i32> {
     match cli.command {
+        Cmd::Html { out, reports } => {
+            let loaded = reports
+                .into_iter()
+                .map(|p| read_report(&p).map(|r| (p, r)))
+                .collect::<Result<Vec<_>>>()?;
+            write_html(&out, &loaded)?;
+            eprintln!("wrote {}", out.display());
+            Ok(0)
+        }
+        Cmd::Compare { before, after } => {
+            let a = read_report(&before)?;
+            let b = read_report(&after)?;
+            let changes = report::compare(&a, &b);
+            print!("{}", report::compare_text(&a, &b, &changes));
+            Ok(i32::from(
+                changes.iter().any(report::Change::is_must_regression),
+            ))
+        }
+        Cmd::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "fw-conformance",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+        Cmd::Man { dir } => {
+            match dir {
+                Some(d) => clap_mangen::generate_to(Cli::command(), &d)
+                    .with_context(|| format!("cannot write the man pages to {}", d.display()))?,
+                None => clap_mangen::Man::new(Cli::command())
+                    .render(&mut std::io::stdout())
+                    .context("cannot write the man page")?,
+            }
+            Ok(0)
+        }
         Cmd::List { markdown } => {
             if markdown {
                 print!("{}", requirements_markdown());
@@ -213,6 +326,7 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             json,
             junit,
             markdown,
+            html,
         } => {
             let tier = match tier {
                 TierArg::Netns => Tier::Netns,
@@ -262,6 +376,7 @@ fn run_cmd(cli: Cli) -> Result<i32> {
                 );
             });
             println!("{}", report.to_markdown());
+            let code = report.exit_status(level == LevelArg::Should);
             if let Some(p) = json {
                 std::fs::write(&p, report.to_json())
                     .with_context(|| format!("cannot write {}", p.display()))?;
@@ -274,7 +389,10 @@ fn run_cmd(cli: Cli) -> Result<i32> {
                 std::fs::write(&p, report.to_markdown())
                     .with_context(|| format!("cannot write {}", p.display()))?;
             }
-            Ok(report.exit_status(level == LevelArg::Should))
+            if let Some(p) = html {
+                write_html(&p, &[(p.clone(), report)])?;
+            }
+            Ok(code)
         }
     }
 }
@@ -295,6 +413,25 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn the_cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn columns_are_labelled_by_implementation_then_file() {
+        let r = |i: &str| Report::new(i, Vec::new(), 0);
+        let l = labels(&[
+            ("a.json".into(), r("fw-cli init")),
+            ("b.json".into(), r("bash x.sh")),
+            ("c.json".into(), r("fw-cli init")),
+        ]);
+        assert_eq!(
+            l,
+            ["fw-cli init (a.json)", "bash x.sh", "fw-cli init (c.json)"]
+        );
+    }
 
     #[test]
     fn words_split_without_a_shell() {

@@ -1,4 +1,5 @@
-//! Results and reports: JSON, JUnit XML and Markdown, and the runner's exit status.
+//! Results and reports: JSON, JUnit XML and Markdown, the runner's exit status, and the
+//! comparison of two runs (the HTML report is in [`crate::html`]).
 
 use std::fmt::Write as _;
 
@@ -39,6 +40,7 @@ pub enum Verdict {
 pub struct CaseResult {
     pub id: String,
     pub level: Level,
+    #[serde(default)]
     pub title: String,
     pub verdict: Verdict,
     pub elapsed_ms: u64,
@@ -47,18 +49,65 @@ pub struct CaseResult {
     /// Every observation the case made, for the reader who wants to check the verdict.
     #[serde(default)]
     pub evidence: Vec<String>,
-    /// The implementation's exit status, stdout and stderr, when it ran.
+    /// The implementation's exit status, stdout and stderr, when it ran (its run in the case's
+    /// first scenario; every scenario's run is in `runs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iut: Option<IutEvidence>,
+    /// Every probe the case sent, structured: what, to where, and what the kernel answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeRecord>,
+    /// The case's outcome in each scenario it ran in, with that scenario's implementation run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<ScenarioRun>,
 }
 
+/// The implementation's run: how it ended and the tails (last 40 lines) of its output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IutEvidence {
     pub status: Option<i32>,
+    /// The signal that ended it (SIGKILL after a timeout), when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
     pub timed_out: bool,
     pub elapsed_ms: u64,
     pub stdout: String,
     pub stderr: String,
+}
+
+/// One probe: its kind (`tcp`, `https`, `dns-udp`, `dns-tcp`, `udp`), where it was sent from
+/// (`container`, `world`, `svc`, `host`), its target, and the kernel's answer: `verdict` is
+/// `connected`, `rejected` (with `errno`), `timed_out`, `answered`, `failed`, `tls_failed`,
+/// `no_answer`, `arrived`, `lost` or `error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeRecord {
+    #[serde(default)]
+    pub scenario: String,
+    pub kind: String,
+    pub from: String,
+    pub address: String,
+    pub port: u16,
+    pub verdict: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_ms: Option<u64>,
+    /// The rest, in words (an HTTP status, DNS answers, a TLS error).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// A case's outcome in one scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioRun {
+    pub scenario: String,
+    /// `pass`, `fail`, `skip`, `info` or `error`.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// The checks' own time in this scenario (without the implementation's run).
+    pub check_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iut: Option<IutEvidence>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +116,9 @@ pub struct Summary {
     pub must_total: usize,
     pub should_passed: usize,
     pub should_total: usize,
+    #[serde(default)]
     pub errors: usize,
+    #[serde(default)]
     pub elapsed_ms: u64,
 }
 
@@ -218,6 +269,112 @@ impl Report {
     }
 }
 
+/// A case whose verdict differs between two reports (`None`: the case is not in that report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub id: String,
+    pub level: Level,
+    pub title: String,
+    pub before: Option<Verdict>,
+    pub after: Option<Verdict>,
+}
+
+impl Change {
+    /// A MUST case that passed before and fails (or errs) now.
+    pub fn is_must_regression(&self) -> bool {
+        self.level == Level::Must
+            && self.before == Some(Verdict::Pass)
+            && matches!(self.after, Some(Verdict::Fail | Verdict::Error))
+    }
+}
+
+/// The cases whose verdict changed from `a` to `b`, in `a`'s order then `b`'s new cases.
+pub fn compare(a: &Report, b: &Report) -> Vec<Change> {
+    let mut out = Vec::new();
+    for ca in &a.cases {
+        let after = b.cases.iter().find(|c| c.id == ca.id).map(|c| c.verdict);
+        if after != Some(ca.verdict) {
+            out.push(Change {
+                id: ca.id.clone(),
+                level: ca.level,
+                title: ca.title.clone(),
+                before: Some(ca.verdict),
+                after,
+            });
+        }
+    }
+    for cb in &b.cases {
+        if !a.cases.iter().any(|c| c.id == cb.id) {
+            out.push(Change {
+                id: cb.id.clone(),
+                level: cb.level,
+                title: cb.title.clone(),
+                before: None,
+                after: Some(cb.verdict),
+            });
+        }
+    }
+    out
+}
+
+/// `compare`'s output as text: the summaries, then one line per changed case.
+pub fn compare_text(a: &Report, b: &Report, changes: &[Change]) -> String {
+    let word = |v: Option<Verdict>| v.map_or("absent", verdict_name);
+    let mut t = String::new();
+    for (name, r) in [("before", a), ("after", b)] {
+        let s = &r.summary;
+        let _ = writeln!(
+            t,
+            "{name:<6}  {}: MUST {}/{}, SHOULD {}/{}, harness errors {}",
+            r.implementation,
+            s.must_passed,
+            s.must_total,
+            s.should_passed,
+            s.should_total,
+            s.errors
+        );
+    }
+    if changes.is_empty() {
+        t.push_str("no case changed verdict\n");
+        return t;
+    }
+    let _ = writeln!(
+        t,
+        "{} {} changed verdict:",
+        changes.len(),
+        if changes.len() == 1 { "case" } else { "cases" }
+    );
+    for c in changes {
+        let _ = writeln!(
+            t,
+            "  {:<8} {:<6} {:>6} -> {:<6} {}{}",
+            c.id,
+            c.level.to_string(),
+            word(c.before),
+            word(c.after),
+            c.title,
+            if c.is_must_regression() {
+                "  [MUST regression]"
+            } else {
+                ""
+            }
+        );
+    }
+    let n = changes.iter().filter(|c| c.is_must_regression()).count();
+    let _ = writeln!(t, "MUST regressions: {n}");
+    t
+}
+
+/// A verdict's plain name (`pass`, `fail`, `error`, `skip`).
+pub fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::Error => "error",
+        Verdict::Skip => "skip",
+    }
+}
+
 fn verdict_word(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "pass",
@@ -259,6 +416,8 @@ mod tests {
             reason: "r | \"q\"".into(),
             evidence: vec!["e1".into()],
             iut: None,
+            probes: Vec::new(),
+            runs: Vec::new(),
         }
     }
 
@@ -306,5 +465,69 @@ mod tests {
             m.contains("| POL-01 | MUST | **FAIL** | 1.5 s | t <&> | r \\| \"q\" |"),
             "{m}"
         );
+    }
+
+    #[test]
+    fn compare_lists_changes_and_must_regressions() {
+        let a = Report::new(
+            "a",
+            vec![
+                case("POL-01", Level::Must, Verdict::Pass),
+                case("POL-02", Level::Must, Verdict::Fail),
+                case("POL-06", Level::Should, Verdict::Pass),
+                case("SEQ-01", Level::Must, Verdict::Pass),
+                case("INF-01", Level::Info, Verdict::Pass),
+            ],
+            1,
+        );
+        let same = compare(&a, &a);
+        assert!(same.is_empty());
+        assert!(compare_text(&a, &a, &same).contains("no case changed verdict"));
+
+        let b = Report::new(
+            "b",
+            vec![
+                case("POL-01", Level::Must, Verdict::Fail),
+                case("POL-02", Level::Must, Verdict::Pass),
+                case("POL-06", Level::Should, Verdict::Fail),
+                case("INF-01", Level::Info, Verdict::Pass),
+                case("ALW-01", Level::Must, Verdict::Fail),
+            ],
+            1,
+        );
+        let ch = compare(&a, &b);
+        let summary: Vec<(&str, Option<Verdict>, Option<Verdict>, bool)> = ch
+            .iter()
+            .map(|c| (c.id.as_str(), c.before, c.after, c.is_must_regression()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("POL-01", Some(Verdict::Pass), Some(Verdict::Fail), true),
+                ("POL-02", Some(Verdict::Fail), Some(Verdict::Pass), false),
+                ("POL-06", Some(Verdict::Pass), Some(Verdict::Fail), false),
+                ("SEQ-01", Some(Verdict::Pass), None, false),
+                ("ALW-01", None, Some(Verdict::Fail), false),
+            ]
+        );
+        let t = compare_text(&a, &b, &ch);
+        assert!(t.contains("5 cases changed verdict"), "{t}");
+        assert!(
+            t.contains("POL-01   MUST     pass -> fail   t <&>  [MUST regression]"),
+            "{t}"
+        );
+        assert!(t.contains("SEQ-01   MUST     pass -> absent"), "{t}");
+        assert!(t.ends_with("MUST regressions: 1\n"), "{t}");
+        // A MUST case that passed and now errs counts too; SHOULD never does.
+        let e = Report::new("e", vec![case("SEQ-01", Level::Must, Verdict::Error)], 1);
+        assert!(compare(&a, &e).iter().any(Change::is_must_regression));
+    }
+
+    #[test]
+    fn old_reports_without_the_new_fields_still_parse() {
+        let old = r#"{"implementation":"x","cases":[{"id":"POL-01","level":"MUST","verdict":"pass","elapsed_ms":5,"reason":""}],"summary":{"must_passed":1,"must_total":1,"should_passed":0,"should_total":0}}"#;
+        let r: Report = serde_json::from_str(old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.cases[0].verdict, Verdict::Pass);
+        assert!(r.cases[0].probes.is_empty() && r.cases[0].runs.is_empty());
     }
 }

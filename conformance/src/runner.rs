@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::catalog::{Case, Outcome};
 use crate::ctx::Ctx;
-use crate::report::{CaseResult, IutEvidence, Level, Report, Verdict};
+use crate::report::{CaseResult, IutEvidence, Level, ProbeRecord, Report, ScenarioRun, Verdict};
 use crate::sandbox::{Sandbox, SuiteOptions};
 use crate::scenario::Scenario;
 
@@ -18,7 +18,10 @@ struct Partial {
     scenario: &'static str,
     outcome: Result<Outcome, String>,
     evidence: Vec<String>,
+    probes: Vec<ProbeRecord>,
     elapsed: Duration,
+    /// The checks' own time (without the implementation's run).
+    check: Duration,
     iut: Option<IutEvidence>,
 }
 
@@ -42,6 +45,8 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
                     reason: why.clone(),
                     evidence: Vec::new(),
                     iut: None,
+                    probes: Vec::new(),
+                    runs: Vec::new(),
                 })
                 .collect();
             return Report::new(&opts.implementation, results, 0);
@@ -77,6 +82,8 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
                     ),
                     evidence: Vec::new(),
                     iut: None,
+                    probes: Vec::new(),
+                    runs: Vec::new(),
                 });
                 false
             } else {
@@ -193,7 +200,9 @@ fn run_scenario(
                             scenario: scenario.name,
                             outcome: Err(why.clone()),
                             evidence: Vec::new(),
+                            probes: Vec::new(),
                             elapsed: start.elapsed(),
+                            check: Duration::ZERO,
                             iut: None,
                         },
                     )
@@ -203,6 +212,7 @@ fn run_scenario(
     };
     let iut = IutEvidence {
         status: record.iut.status,
+        signal: record.iut.signal,
         timed_out: record.iut.timed_out,
         elapsed_ms: u64::try_from(record.iut.elapsed.as_millis()).unwrap_or(u64::MAX),
         stdout: tail(&record.iut.stdout),
@@ -219,6 +229,16 @@ fn run_scenario(
                 scenario: scenario.name,
                 outcome,
                 evidence: ctx.notes.take(),
+                probes: ctx
+                    .probes
+                    .take()
+                    .into_iter()
+                    .map(|p| ProbeRecord {
+                        scenario: scenario.name.to_owned(),
+                        ..p
+                    })
+                    .collect(),
+                check: t.elapsed(),
                 elapsed: t.elapsed() + record.iut.elapsed,
                 iut: Some(iut.clone()),
             },
@@ -241,7 +261,22 @@ fn merge(case: &Case, parts: Vec<Partial>) -> CaseResult {
     let mut reasons = Vec::new();
     let mut evidence = Vec::new();
     let mut skips = 0;
+    let mut runs = Vec::new();
     for p in &parts {
+        let (outcome, why) = match &p.outcome {
+            Err(e) => ("error", e.clone()),
+            Ok(Outcome::Fail(why)) => ("fail", why.clone()),
+            Ok(Outcome::Skip(why)) => ("skip", why.clone()),
+            Ok(Outcome::Info(m)) => ("info", m.clone()),
+            Ok(Outcome::Pass) => ("pass", String::new()),
+        };
+        runs.push(ScenarioRun {
+            scenario: p.scenario.to_owned(),
+            outcome: outcome.to_owned(),
+            reason: why,
+            check_ms: u64::try_from(p.check.as_millis()).unwrap_or(u64::MAX),
+            iut: p.iut.clone(),
+        });
         evidence.extend(p.evidence.iter().map(|e| format!("[{}] {e}", p.scenario)));
         match &p.outcome {
             Err(e) => {
@@ -279,6 +314,11 @@ fn merge(case: &Case, parts: Vec<Partial>) -> CaseResult {
         reason: reasons.join("; "),
         evidence,
         iut: parts.iter().find_map(|p| p.iut.clone()),
+        probes: parts
+            .iter()
+            .flat_map(|p| p.probes.iter().cloned())
+            .collect(),
+        runs,
     }
 }
 

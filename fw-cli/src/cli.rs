@@ -22,9 +22,12 @@ Examples:
   fw-cli status --json                  is our firewall in effect?
   sudo fw-cli refresh --every 15m       re-resolve names and re-fetch meta, swap the sets";
 
+/// The version with the git revision it was built from (build.rs; "unknown" outside a checkout).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("FW_GIT_REV"), ")");
+
 /// The reference egress firewall for development containers.
 #[derive(Debug, Parser)]
-#[command(name = "fw-cli", version, about, after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+#[command(name = "fw-cli", version = VERSION, about, after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
 pub struct Cli {
     /// More logging (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -54,6 +57,41 @@ pub enum Command {
     Status(StatusArgs),
     /// Re-resolve names and re-fetch meta, then swap the sets atomically (rules untouched).
     Refresh(RefreshArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// For example: `fw-cli completions bash > /etc/bash_completion.d/fw-cli`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout, or with --dir write one page per subcommand.
+    ///
+    /// For example: `fw-cli man --dir /usr/local/share/man/man1` (fw-cli.1, fw-cli-init.1, ...).
+    Man {
+        /// Write fw-cli.1 and a page per subcommand into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Writes the completion script for `shell` to `out`.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    clap_complete::generate(
+        shell,
+        &mut <Cli as clap::CommandFactory>::command(),
+        "fw-cli",
+        out,
+    );
+}
+
+/// Writes the man page to `out`.
+pub fn man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)
+}
+
+/// Writes the man page and one per subcommand (`fw-cli-init.1`...) into `dir`.
+pub fn man_pages(dir: &std::path::Path) -> std::io::Result<()> {
+    clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), dir)
 }
 
 /// Where the configuration comes from, and overrides of it.
@@ -179,6 +217,62 @@ mod tests {
     #[test]
     fn the_cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn version_names_the_revision() {
+        let v = Cli::command().render_version();
+        assert!(
+            v.starts_with(&format!("fw-cli {} (", env!("CARGO_PKG_VERSION"))),
+            "{v}"
+        );
+        assert!(v.trim_end().ends_with(')'), "{v}");
+    }
+
+    #[test]
+    fn completions_and_man_page_name_every_subcommand() {
+        let mut bash = Vec::new();
+        completions(clap_complete::Shell::Bash, &mut bash);
+        let bash = String::from_utf8_lossy(&bash);
+        let mut page = Vec::new();
+        man(&mut page).unwrap_or_else(|e| panic!("{e}"));
+        let page = String::from_utf8_lossy(&page);
+        assert!(
+            page.starts_with(".ie"),
+            "not roff: {}",
+            &page[..page.len().min(80)]
+        );
+        assert!(page.contains(".TH fw-cli 1"), "{page}");
+        for sub in ["init", "plan", "verify", "status", "refresh", "completions"] {
+            assert!(
+                bash.contains(sub),
+                "{sub} missing from the bash completions"
+            );
+            assert!(page.contains(sub), "{sub} missing from the man page");
+        }
+        assert!(bash.contains("--fail-open"));
+    }
+
+    #[test]
+    fn man_pages_cover_every_subcommand() {
+        let dir = std::env::temp_dir().join(format!("fw-cli-man-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        man_pages(&dir).unwrap_or_else(|e| panic!("{e}"));
+        for page in [
+            "fw-cli.1",
+            "fw-cli-init.1",
+            "fw-cli-refresh.1",
+            "fw-cli-man.1",
+        ] {
+            let text = std::fs::read_to_string(dir.join(page)).unwrap_or_default();
+            assert!(text.contains(".TH"), "{page} is missing or not roff");
+        }
+        let init = std::fs::read_to_string(dir.join("fw-cli-init.1")).unwrap_or_default();
+        assert!(
+            init.contains("fail\\-open"),
+            "init's page lacks its options"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

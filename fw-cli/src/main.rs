@@ -30,6 +30,26 @@ fn init_logging(cli: &Cli) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match &cli.command {
+        Command::Completions { shell } => {
+            fw_cli::cli::completions(*shell, &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man { dir } => {
+            let written = match dir {
+                Some(d) => fw_cli::cli::man_pages(d),
+                None => fw_cli::cli::man(&mut std::io::stdout()),
+            };
+            return match written {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("fw-cli: cannot write the man page: {e}");
+                    ExitCode::from(exit::USAGE as u8)
+                }
+            };
+        }
+        _ => {}
+    }
     init_logging(&cli);
     let code = match &cli.command {
         Command::Init(a) => commands::init(a),
@@ -37,6 +57,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify(a),
         Command::Status(a) => commands::status(a),
         Command::Refresh(a) => commands::refresh(a),
+        Command::Completions { .. } | Command::Man { .. } => exit::OK,
     };
     ExitCode::from(u8::try_from(code).unwrap_or(exit::FIREWALL as u8))
 }
