@@ -273,13 +273,16 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             ))
         }
         Cmd::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "fw-conformance",
-                &mut std::io::stdout(),
-            );
-            Ok(0)
+            // Generated in memory: clap_complete panics on a failed write (a closed pipe).
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "fw-conformance", &mut buf);
+            use std::io::Write;
+            match std::io::stdout().write_all(&buf) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(e).context("cannot write the completions")?
+                }
+                _ => Ok(0),
+            }
         }
         Cmd::Man { dir } => {
             match dir {

@@ -74,14 +74,21 @@ pub enum Command {
     },
 }
 
-/// Writes the completion script for `shell` to `out`.
-pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+/// Writes the completion script for `shell` to `out`. Generated in memory first: clap_complete
+/// panics on a failed write (a closed pipe), this returns the error.
+pub fn completions(
+    shell: clap_complete::Shell,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
     clap_complete::generate(
         shell,
         &mut <Cli as clap::CommandFactory>::command(),
         "fw-cli",
-        out,
+        &mut buf,
     );
+    out.write_all(&buf)?;
+    out.flush()
 }
 
 /// Writes the man page to `out`.
@@ -232,7 +239,7 @@ mod tests {
     #[test]
     fn completions_and_man_page_name_every_subcommand() {
         let mut bash = Vec::new();
-        completions(clap_complete::Shell::Bash, &mut bash);
+        completions(clap_complete::Shell::Bash, &mut bash).unwrap();
         let bash = String::from_utf8_lossy(&bash);
         let mut page = Vec::new();
         man(&mut page).unwrap_or_else(|e| panic!("{e}"));

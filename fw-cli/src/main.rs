@@ -32,8 +32,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
         Command::Completions { shell } => {
-            fw_cli::cli::completions(*shell, &mut std::io::stdout());
-            return ExitCode::SUCCESS;
+            return match fw_cli::cli::completions(*shell, &mut std::io::stdout()) {
+                // The reader went away (`| head`): nothing left to do.
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("fw-cli: cannot write the completions: {e}");
+                    ExitCode::from(exit::USAGE as u8)
+                }
+            };
         }
         Command::Man { dir } => {
             let written = match dir {
