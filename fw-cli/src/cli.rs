@@ -239,7 +239,7 @@ mod tests {
     #[test]
     fn completions_and_man_page_name_every_subcommand() {
         let mut bash = Vec::new();
-        completions(clap_complete::Shell::Bash, &mut bash).unwrap();
+        completions(clap_complete::Shell::Bash, &mut bash).expect("writing to a Vec");
         let bash = String::from_utf8_lossy(&bash);
         let mut page = Vec::new();
         man(&mut page).unwrap_or_else(|e| panic!("{e}"));
