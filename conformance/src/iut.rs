@@ -39,7 +39,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -243,6 +243,9 @@ pub struct IutRun {
     pub stderr: String,
     /// From start to the end of its main process.
     pub elapsed: Duration,
+    /// Peak resident set size in KiB, from `wait4`'s `ru_maxrss`: the largest of the main
+    /// process and the descendants it waited for (the kernel folds those in).
+    pub max_rss_kib: Option<u64>,
 }
 
 impl IutRun {
@@ -402,7 +405,8 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
     if let Some(ns) = &mnt_ns {
         kill_namespace_members(ns);
     }
-    let status = reap(&mut child)?;
+    let (status, max_rss_kib) = reap(pid)?;
+    drop(child);
     let ended = waited.context("waiting for the IUT")?;
 
     let stdout = out.finish(Instant::now() + DRAIN_GRACE);
@@ -414,6 +418,7 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         stdout,
         stderr,
         elapsed: ended.duration_since(start),
+        max_rss_kib,
     })
 }
 
@@ -725,8 +730,24 @@ fn kill_namespace_members(ns: &File) {
     }
 }
 
-fn reap(child: &mut Child) -> Result<std::process::ExitStatus> {
-    child.wait().context("cannot reap the IUT")
+/// Reaps the main process with `wait4`, for its status and its peak resident set size.
+#[allow(unsafe_code)]
+fn reap(pid: i32) -> Result<(std::process::ExitStatus, Option<u64>)> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: wait4 fills the zeroed rusage and the status it is given; both outlive it.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if rc == pid {
+            let rss = u64::try_from(usage.ru_maxrss).ok().filter(|k| *k > 0);
+            return Ok((std::process::ExitStatus::from_raw(status), rss));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            bail!("cannot reap the IUT (wait4({pid})): {e}");
+        }
+    }
 }
 
 /// Output collected on a thread; readable at any time, so a pipe held open by an escaped

@@ -77,6 +77,8 @@ enum Cmd {
     },
     /// Delete the sandboxes of dead runs.
     Sweep,
+    /// Time fw-cli init against the bash reference and the kernel's floor (docs/benchmarks.md).
+    Bench(conformance::bench::BenchArgs),
 }
 
 /// Splits a command line into words: whitespace separates, single and double quotes group,
@@ -167,6 +169,7 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Cmd::Bench(args) => conformance::bench::main(&args),
         Cmd::Sweep => {
             for n in netns::sweep()? {
                 println!("removed {n}");

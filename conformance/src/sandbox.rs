@@ -118,6 +118,12 @@ fn zone(s: &Scenario, npm_host: &str) -> Zone {
         z = z.aaaa("api.github.com", [v6(API_GITHUB_V6)]);
     }
     z = z.a("github.com", [v4(WEB_HOST)]);
+    if let Some(b) = &s.bench_domains {
+        let delay = Duration::from_millis(b.delay_ms);
+        for name in b.names() {
+            z = z.slow(&name, delay);
+        }
+    }
     let example = match s.example_com {
         ExampleCom::Blocked => BLOCKED,
         ExampleCom::Allowlisted | ExampleCom::AllowlistedBadCert => EXAMPLE_ALLOWLISTED,
@@ -135,6 +141,7 @@ fn meta_behaviour(m: &Meta) -> MetaBehaviour {
         Meta::RateLimited403 => MetaBehaviour::RateLimited403,
         Meta::AcceptAndHang => MetaBehaviour::AcceptAndHang,
         Meta::BadCidr(s) => MetaBehaviour::BadCidr(s.clone()),
+        Meta::Scaled(n) => MetaBehaviour::Scaled(*n),
     }
 }
 
@@ -496,7 +503,13 @@ impl Sandbox {
                 "NPM_CONFIG_REGISTRY".to_owned(),
                 format!("https://{}/", self.npm_host),
             ),
-            ("CSPACE_FIREWALL_DOMAINS".to_owned(), extra_domains_env()),
+            (
+                "CSPACE_FIREWALL_DOMAINS".to_owned(),
+                match &self.scenario.bench_domains {
+                    Some(b) => b.names().join(" "),
+                    None => extra_domains_env(),
+                },
+            ),
         ];
         spec
     }
