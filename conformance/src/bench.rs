@@ -16,8 +16,11 @@
 //!   (taken from `fw-cli plan --json --rules` run there first, untimed), in the container's
 //!   network namespace, with no gathering and no verification. The sets are restored under
 //!   their live names directly (no temporary set, no swap).
-//! - Peak resident memory is `ru_maxrss` from `wait4` of the IUT's main process (the kernel
-//!   folds in the descendants it waited for, e.g. `ipset restore`).
+//! - Peak resident memory is the `VmHWM` of the command's main process, read every 2 ms while
+//!   it runs. Not `wait4`'s `ru_maxrss`: the IUT is forked from this (large, multi-threaded)
+//!   harness, and `ru_maxrss` keeps the harness's resident size from before the exec, which
+//!   made every figure the harness's. CPU time does come from `wait4` (user + system, the
+//!   children the command waited for included).
 //!
 //! Output: a Markdown table on stdout and in `bench.md`, every raw sample in `bench.json`, and
 //! `scaling.svg`, a chart of the scaling series drawn with plotters, all in `--out`.
@@ -31,7 +34,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 
-use crate::iut::{IutRun, StagedArgv};
+use crate::iut::{IutRun, StagedArgv, timeval};
 use crate::sandbox::{Sandbox, SuiteOptions};
 use crate::scenario::{BenchDomains, Meta, NPM_HOST_DEFAULT, Scenario};
 
@@ -114,10 +117,15 @@ pub struct Sample {
     pub ms: f64,
     /// The 1-minute load average just before the run.
     pub loadavg1: f64,
-    /// Peak resident set size (KiB), for runs of a command.
+    /// Peak resident set size of the command's main process (KiB, `VmHWM` read every 2 ms).
     pub max_rss_kib: Option<u64>,
     /// fw-cli's own step timings (`init --json`), in ms.
     pub phases_ms: BTreeMap<String, u64>,
+    /// CPU time (user + system) of the command and the children it waited for, in ms.
+    pub cpu_ms: Option<f64>,
+    /// CPU time this process spent meanwhile, in ms: the sandbox's mocks (DNS, HTTPS) answering
+    /// the run, plus a little of the runner's own bookkeeping.
+    pub mocks_cpu_ms: f64,
 }
 
 /// Median, minimum and maximum of some values.
@@ -161,6 +169,10 @@ pub struct ContenderResult {
     /// Median of each fw-cli phase over the samples.
     pub phases_median_ms: BTreeMap<String, f64>,
     pub max_rss_kib: Option<u64>,
+    /// Median CPU time of the command (ms).
+    pub cpu_median_ms: Option<f64>,
+    /// Median CPU time of the mocks during the run (ms).
+    pub mocks_cpu_median_ms: Option<f64>,
 }
 
 /// One series: a world and the contenders timed in it.
@@ -438,15 +450,39 @@ fn feed(program: &str, args: &[&str], input: &str) -> Result<()> {
     Ok(())
 }
 
-/// The floor: the three restores in the container's namespace, timed.
-fn floor(sb: &Sandbox, rules: Rules) -> Result<Duration> {
-    sb.topo.container.run(move || -> Result<Duration> {
-        let t = Instant::now();
-        feed("ipset", &["restore"], &rules.ipset)?;
-        feed("iptables-restore", &[], &rules.iptables)?;
-        feed("ip6tables-restore", &[], &rules.ip6tables)?;
-        Ok(t.elapsed())
-    })?
+/// The floor: the three restores in the container's namespace; their wall time and the CPU
+/// time of the three commands.
+fn floor(sb: &Sandbox, rules: Rules) -> Result<(Duration, Duration)> {
+    sb.topo
+        .container
+        .run(move || -> Result<(Duration, Duration)> {
+            let cpu0 = children_cpu();
+            let t = Instant::now();
+            feed("ipset", &["restore"], &rules.ipset)?;
+            feed("iptables-restore", &[], &rules.iptables)?;
+            feed("ip6tables-restore", &[], &rules.ip6tables)?;
+            Ok((t.elapsed(), children_cpu().saturating_sub(cpu0)))
+        })?
+}
+
+/// CPU time (user + system) of this process, or of its waited-for children.
+#[allow(unsafe_code)]
+fn rusage_cpu(who: libc::c_int) -> Duration {
+    // SAFETY: getrusage fills the zeroed struct it is given, which outlives the call.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::getrusage(who, &mut u) } != 0 {
+        return Duration::ZERO;
+    }
+    timeval(u.ru_utime) + timeval(u.ru_stime)
+}
+
+fn self_cpu() -> Duration {
+    rusage_cpu(libc::RUSAGE_SELF)
+}
+
+fn children_cpu() -> Duration {
+    rusage_cpu(libc::RUSAGE_CHILDREN)
 }
 
 /// fw-cli's step timings from `init --json`.
@@ -477,6 +513,8 @@ fn sample(plan: &Plan, who: Contender, round: usize, setup: &Setup) -> Result<Sa
         loadavg1: f64::NAN,
         max_rss_kib: None,
         phases_ms: BTreeMap::new(),
+        cpu_ms: None,
+        mocks_cpu_ms: f64::NAN,
     };
     match who {
         Contender::FwCli | Contender::Reference => {
@@ -486,7 +524,10 @@ fn sample(plan: &Plan, who: Contender, round: usize, setup: &Setup) -> Result<Sa
                 vec!["bash".into(), setup.reference.clone()]
             };
             s.loadavg1 = loadavg1();
-            let r = sb.run_command(&argv)?;
+            let cpu0 = self_cpu();
+            let r = sb.run_command_watched(&argv)?;
+            s.mocks_cpu_ms = ms(self_cpu().saturating_sub(cpu0));
+            s.cpu_ms = Some(ms(r.cpu));
             if r.elapsed > setup.timeout {
                 bail!("{} ran {:?}, past the limit", who.label(), r.elapsed);
             }
@@ -500,7 +541,11 @@ fn sample(plan: &Plan, who: Contender, round: usize, setup: &Setup) -> Result<Sa
         Contender::Floor => {
             let rules = plan_rules(&sb, setup)?;
             s.loadavg1 = loadavg1();
-            s.ms = ms(floor(&sb, rules)?);
+            let cpu0 = self_cpu();
+            let (wall, cpu) = floor(&sb, rules)?;
+            s.mocks_cpu_ms = ms(self_cpu().saturating_sub(cpu0));
+            s.ms = ms(wall);
+            s.cpu_ms = Some(ms(cpu));
         }
     }
     Ok(s)
@@ -555,6 +600,14 @@ fn run_series(plan: &Plan, runs: usize, setup: &Setup) -> Result<SeriesResult> {
                     .filter_map(|(k, v)| Summary::of(&v).map(|s| (k, s.median)))
                     .collect(),
                 max_rss_kib: samples.iter().filter_map(|s| s.max_rss_kib).max(),
+                cpu_median_ms: Summary::of(
+                    &samples.iter().filter_map(|s| s.cpu_ms).collect::<Vec<_>>(),
+                )
+                .map(|s| s.median),
+                mocks_cpu_median_ms: Summary::of(
+                    &samples.iter().map(|s| s.mocks_cpu_ms).collect::<Vec<_>>(),
+                )
+                .map(|s| s.median),
                 samples,
             }
         })
@@ -635,8 +688,8 @@ pub fn to_markdown(r: &BenchReport) -> String {
         r.dns_delay_ms,
         r.command
     );
-    s.push_str("| series | contender | median ms | min ms | max ms | ratio to fw-cli | peak RSS MiB | load (1 min) |\n");
-    s.push_str("|---|---|---:|---:|---:|---:|---:|---|\n");
+    s.push_str("| series | contender | median ms | min ms | max ms | ratio to fw-cli | CPU ms | mocks CPU ms | peak RSS MiB | load (1 min) |\n");
+    s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for series in &r.series {
         let load = series
             .loadavg_range
@@ -654,9 +707,13 @@ pub fn to_markdown(r: &BenchReport) -> String {
             let rss = c
                 .max_rss_kib
                 .map_or_else(|| "-".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0));
+            let opt = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), fmt_ms);
             s.push_str(&format!(
-                "| {} | {} | {med} | {min} | {max} | {ratio} | {rss} | {load} |\n",
-                series.name, c.label
+                "| {} | {} | {med} | {min} | {max} | {ratio} | {} | {} | {rss} | {load} |\n",
+                series.name,
+                c.label,
+                opt(c.cpu_median_ms),
+                opt(c.mocks_cpu_median_ms),
             ));
         }
     }

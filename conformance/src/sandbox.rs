@@ -495,6 +495,13 @@ impl Sandbox {
         )
     }
 
+    /// [`Sandbox::run_command`], also watching the command's peak resident memory.
+    pub fn run_command_watched(&self, argv: &[String]) -> Result<crate::iut::IutRun> {
+        let mut spec = self.base_spec(argv.to_vec());
+        spec.watch_peak_rss = true;
+        run_iut(&self.topo.container, &self.fs, &spec)
+    }
+
     /// A run in this sandbox's environment: the npm registry and the extra domains.
     fn base_spec(&self, argv: Vec<String>) -> RunSpec {
         let mut spec = RunSpec::new(argv);

@@ -5,6 +5,7 @@
 //! `cargo bench -p fw-core --bench pipeline` (the figures are in docs/benchmarks.md).
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fw_core::config::DEFAULT_META_KEYS;
@@ -99,7 +100,10 @@ fn rendering(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(20);
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     targets = parse, aggregate, plan, rendering
 }
 criterion_main!(benches);
