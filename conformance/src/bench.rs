@@ -525,12 +525,9 @@ fn sample(plan: &Plan, who: Contender, round: usize, setup: &Setup) -> Result<Sa
             };
             s.loadavg1 = loadavg1();
             let cpu0 = self_cpu();
-            let r = sb.run_command_watched(&argv)?;
+            let r = sb.run_command_watched(&argv, setup.timeout)?;
             s.mocks_cpu_ms = ms(self_cpu().saturating_sub(cpu0));
             s.cpu_ms = Some(ms(r.cpu));
-            if r.elapsed > setup.timeout {
-                bail!("{} ran {:?}, past the limit", who.label(), r.elapsed);
-            }
             ensure_success(who.label(), &r)?;
             s.ms = ms(r.elapsed);
             s.max_rss_kib = r.max_rss_kib;

@@ -495,10 +495,16 @@ impl Sandbox {
         )
     }
 
-    /// [`Sandbox::run_command`], also watching the command's peak resident memory.
-    pub fn run_command_watched(&self, argv: &[String]) -> Result<crate::iut::IutRun> {
+    /// [`Sandbox::run_command`] with a time limit, also watching the command's peak resident
+    /// memory (benchmarks).
+    pub fn run_command_watched(
+        &self,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<crate::iut::IutRun> {
         let mut spec = self.base_spec(argv.to_vec());
         spec.watch_peak_rss = true;
+        spec.timeout = timeout;
         run_iut(&self.topo.container, &self.fs, &spec)
     }
 
