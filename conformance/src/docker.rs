@@ -479,6 +479,9 @@ impl DockerBox {
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             elapsed,
+            // The process runs under the engine, not as the harness's child: not measured.
+            max_rss_kib: None,
+            cpu: Duration::ZERO,
         })
     }
 

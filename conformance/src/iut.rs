@@ -39,7 +39,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -214,6 +214,8 @@ pub struct RunSpec {
     pub bounding_caps: Option<Vec<u32>>,
     /// The working directory, inside the container's view (normally `/`).
     pub cwd: PathBuf,
+    /// Read the main process's `VmHWM` every few milliseconds while it runs (benchmarks).
+    pub watch_peak_rss: bool,
 }
 
 impl RunSpec {
@@ -226,6 +228,7 @@ impl RunSpec {
             hidden_tools: Vec::new(),
             bounding_caps: None,
             cwd: PathBuf::from("/"),
+            watch_peak_rss: false,
         }
     }
 }
@@ -243,6 +246,12 @@ pub struct IutRun {
     pub stderr: String,
     /// From start to the end of its main process.
     pub elapsed: Duration,
+    /// Peak resident set size of the main process in KiB (`VmHWM`), with
+    /// [`RunSpec::watch_peak_rss`]. Not `wait4`'s `ru_maxrss`: the child is forked from the
+    /// harness, and `ru_maxrss` keeps the harness's resident size from before the exec.
+    pub max_rss_kib: Option<u64>,
+    /// CPU time (user + system) of the main process and the descendants it waited for.
+    pub cpu: Duration,
 }
 
 impl IutRun {
@@ -386,9 +395,15 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
             let _ = done_tx.send(wait_exited(pid).map(|()| Instant::now()));
         })
         .context("cannot spawn the IUT waiter")?;
-    let (timed_out, waited) = match done_rx.recv_timeout(spec.timeout) {
-        Ok(r) => (false, r),
-        Err(_) => {
+    let mut peak_rss_kib = None;
+    let received = if spec.watch_peak_rss {
+        watch_peak_rss(pid, &done_rx, start + spec.timeout, &mut peak_rss_kib)
+    } else {
+        done_rx.recv_timeout(spec.timeout).ok()
+    };
+    let (timed_out, waited) = match received {
+        Some(r) => (false, r),
+        None => {
             kill_group(pid);
             let r = done_rx
                 .recv()
@@ -402,7 +417,8 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
     if let Some(ns) = &mnt_ns {
         kill_namespace_members(ns);
     }
-    let status = reap(&mut child)?;
+    let (status, cpu) = reap(pid)?;
+    drop(child);
     let ended = waited.context("waiting for the IUT")?;
 
     let stdout = out.finish(Instant::now() + DRAIN_GRACE);
@@ -414,6 +430,8 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         stdout,
         stderr,
         elapsed: ended.duration_since(start),
+        max_rss_kib: peak_rss_kib,
+        cpu,
     })
 }
 
@@ -725,8 +743,61 @@ fn kill_namespace_members(ns: &File) {
     }
 }
 
-fn reap(child: &mut Child) -> Result<std::process::ExitStatus> {
-    child.wait().context("cannot reap the IUT")
+/// Waits for the waiter's word until `deadline`, reading `pid`'s `VmHWM` (the high-water mark
+/// of its memory since its exec) every 2 ms meanwhile. The mark only grows, so the last read
+/// holds the peak unless the peak came in the last 2 ms of the process's life.
+fn watch_peak_rss<T>(
+    pid: i32,
+    done: &mpsc::Receiver<T>,
+    deadline: Instant,
+    peak_kib: &mut Option<u64>,
+) -> Option<T> {
+    let status = format!("/proc/{pid}/status");
+    loop {
+        if let Some(kib) = std::fs::read_to_string(&status).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        }) {
+            *peak_kib = Some(peak_kib.map_or(kib, |p| p.max(kib)));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        match done.recv_timeout(left.min(Duration::from_millis(2))) {
+            Ok(r) => return Some(r),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+}
+
+/// A `timeval` as a duration (negative fields, which the kernel never reports, as zero).
+pub fn timeval(t: libc::timeval) -> Duration {
+    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+    let micros = u64::try_from(t.tv_usec).unwrap_or(0);
+    Duration::from_secs(secs) + Duration::from_micros(micros)
+}
+
+/// Reaps the main process with `wait4`, for its status and CPU time.
+#[allow(unsafe_code)]
+fn reap(pid: i32) -> Result<(std::process::ExitStatus, Duration)> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: wait4 fills the zeroed rusage and the status it is given; both outlive it.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if rc == pid {
+            let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
+            return Ok((std::process::ExitStatus::from_raw(status), cpu));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            bail!("cannot reap the IUT (wait4({pid})): {e}");
+        }
+    }
 }
 
 /// Output collected on a thread; readable at any time, so a pipe held open by an escaped

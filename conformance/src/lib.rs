@@ -9,6 +9,7 @@
 //!   the world's test hosts.
 //! - [`iut`]: running the implementation under test in the container's namespaces.
 
+pub mod bench;
 pub mod catalog;
 pub mod ctx;
 pub mod docker;

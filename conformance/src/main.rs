@@ -134,6 +134,8 @@ enum Cmd {
     Sweep,
     /// The reliability campaign: kills, concurrency, fault matrix (docs/reliability.md).
     Stress(conformance::stress::StressArgs),
+    /// Time fw-cli init against the bash reference and the kernel's floor (docs/benchmarks.md).
+    Bench(conformance::bench::BenchArgs),
 }
 
 /// Splits a command line into words: whitespace separates, single and double quotes group,
@@ -307,6 +309,7 @@ fn run_cmd(cli: Cli) -> Result<i32> {
         Cmd::Stress(args) => {
             conformance::stress::cli(&args, &|c| resolve_argv(split_words(c)?, Tier::Netns))
         }
+        Cmd::Bench(args) => conformance::bench::main(&args),
         Cmd::Sweep => {
             for n in netns::sweep()? {
                 println!("removed {n}");

@@ -152,6 +152,12 @@ fn zone(s: &Scenario, npm_host: &str) -> Zone {
         z = z.aaaa("api.github.com", [v6(API_GITHUB_V6)]);
     }
     z = z.a("github.com", [v4(WEB_HOST)]);
+    if let Some(b) = &s.bench_domains {
+        let delay = Duration::from_millis(b.delay_ms);
+        for name in b.names() {
+            z = z.slow(&name, delay);
+        }
+    }
     let example = match s.example_com {
         ExampleCom::Blocked => BLOCKED,
         ExampleCom::Allowlisted | ExampleCom::AllowlistedBadCert => EXAMPLE_ALLOWLISTED,
@@ -169,6 +175,7 @@ fn meta_behaviour(m: &Meta) -> MetaBehaviour {
         Meta::RateLimited403 => MetaBehaviour::RateLimited403,
         Meta::AcceptAndHang => MetaBehaviour::AcceptAndHang,
         Meta::BadCidr(s) => MetaBehaviour::BadCidr(s.clone()),
+        Meta::Scaled(n) => MetaBehaviour::Scaled(*n),
     }
 }
 
@@ -616,6 +623,19 @@ impl Sandbox {
         self.run_in_container(&self.base_spec(argv.to_vec()))
     }
 
+    /// [`Sandbox::run_command`] with a time limit, also watching the command's peak resident
+    /// memory (benchmarks).
+    pub fn run_command_watched(
+        &self,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<crate::iut::IutRun> {
+        let mut spec = self.base_spec(argv.to_vec());
+        spec.watch_peak_rss = true;
+        spec.timeout = timeout;
+        self.run_in_container(&spec)
+    }
+
     /// A run in this sandbox's environment: the npm registry and the extra domains.
     pub fn base_spec(&self, argv: Vec<String>) -> RunSpec {
         let mut spec = RunSpec::new(argv);
@@ -624,7 +644,13 @@ impl Sandbox {
                 "NPM_CONFIG_REGISTRY".to_owned(),
                 format!("https://{}/", self.npm_host),
             ),
-            ("CSPACE_FIREWALL_DOMAINS".to_owned(), extra_domains_env()),
+            (
+                "CSPACE_FIREWALL_DOMAINS".to_owned(),
+                match &self.scenario.bench_domains {
+                    Some(b) => b.names().join(" "),
+                    None => extra_domains_env(),
+                },
+            ),
         ];
         spec
     }

@@ -36,6 +36,9 @@ pub enum Meta {
     RateLimited403,
     AcceptAndHang,
     BadCidr(String),
+    /// Exactly this many networks under web/api/git, api.github.com's block among them
+    /// (`MetaBehaviour::Scaled`, for benchmarks).
+    Scaled(usize),
 }
 
 /// The state of the container before the implementation runs.
@@ -90,6 +93,24 @@ pub struct Scenario {
     pub long_lived: bool,
     /// Start two runs at once (SEQ-10).
     pub concurrent: bool,
+    /// Benchmarks: allowlist these generated names instead of the usual extra domains.
+    pub bench_domains: Option<BenchDomains>,
+}
+
+/// Generated domains for the benchmarks: `count` names, each answered after `delay_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct BenchDomains {
+    pub count: usize,
+    pub delay_ms: u64,
+}
+
+impl BenchDomains {
+    /// The names: `d0.bench.test`, `d1.bench.test`, ...
+    pub fn names(&self) -> Vec<String> {
+        (0..self.count)
+            .map(|i| format!("d{i}.bench.test"))
+            .collect()
+    }
 }
 
 /// Where the implementation runs.
@@ -149,6 +170,7 @@ impl Scenario {
             probers: false,
             long_lived: false,
             concurrent: false,
+            bench_domains: None,
         }
     }
 }

@@ -352,12 +352,18 @@ impl<W: World> Run<'_, W> {
     }
 
     /// Deletes the conntrack entries of flows the new policy forbids (SEQ-09).
+    ///
+    /// The listings, then the deletions, run at once: every `conntrack -L` and `-D` walks the
+    /// kernel's whole conntrack table (one for every namespace of the machine), which takes
+    /// tens of milliseconds however few flows the container has (docs/benchmarks.md).
     fn cut_forbidden_flows(&mut self, plan: &Plan) {
-        for family in ["ipv4", "ipv6"] {
-            let list = match self
-                .tools
-                .run(&Command::new("conntrack", ["-L", "-f", family]))
-            {
+        let listings: Vec<Command> = ["ipv4", "ipv6"]
+            .into_iter()
+            .map(|family| Command::new("conntrack", ["-L", "-f", family]))
+            .collect();
+        let mut doomed: Vec<Command> = Vec::new();
+        for listed in run_all(self.tools, &listings) {
+            let list = match listed {
                 Ok(out) => out.stdout,
                 Err(ExecError::NotFound { .. }) => {
                     self.warnings.push(
@@ -372,13 +378,14 @@ impl<W: World> Run<'_, W> {
                 }
             };
             let flows = conntrack::parse_flows(&list);
-            for flow in conntrack::forbidden(plan, &flows) {
-                // A flow that ended meanwhile is gone already: not worth a warning.
-                let _ = self
-                    .tools
-                    .run(&Command::new("conntrack", flow.delete_args()));
-            }
+            doomed.extend(
+                conntrack::forbidden(plan, &flows)
+                    .into_iter()
+                    .map(|flow| Command::new("conntrack", flow.delete_args())),
+            );
         }
+        // A flow that ended meanwhile is gone already: a failed deletion is not worth a warning.
+        let _ = run_all(self.tools, &doomed);
     }
 
     async fn run(&mut self) -> Result<Success, InitError> {
@@ -434,6 +441,32 @@ impl<W: World> Run<'_, W> {
             }
         }
     }
+}
+
+/// How many commands [`run_all`] runs at a time.
+const PARALLEL_COMMANDS: usize = 8;
+
+/// Runs the commands [`PARALLEL_COMMANDS`] at a time, each on a thread of its own; the results
+/// come back in the commands' order.
+fn run_all(tools: &dyn Tools, cmds: &[Command]) -> Vec<Result<fw_core::exec::Output, ExecError>> {
+    let mut out = Vec::with_capacity(cmds.len());
+    for batch in cmds.chunks(PARALLEL_COMMANDS) {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|cmd| s.spawn(move || tools.run(cmd)))
+                .collect();
+            for (h, cmd) in handles.into_iter().zip(batch) {
+                out.push(h.join().unwrap_or_else(|_| {
+                    Err(ExecError::Spawn {
+                        command: cmd.to_string(),
+                        reason: "its thread panicked".to_owned(),
+                    })
+                }));
+            }
+        });
+    }
+    out
 }
 
 /// Runs the init sequence (the caller holds the lock).

@@ -36,6 +36,8 @@ pub struct Ruleset {
 
 /// The smallest `maxelem` we give a set; ipset's own default.
 const MIN_MAXELEM: usize = 65_536;
+/// The smallest `hashsize` we give a set; ipset's own default.
+const MIN_HASHSIZE: usize = 1_024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Family {
@@ -320,6 +322,15 @@ fn maxelem(n: usize) -> usize {
     n.saturating_mul(2).next_power_of_two().max(MIN_MAXELEM)
 }
 
+/// `hashsize` for a set of `n` entries: a bucket per entry or more, so that loading the set
+/// never makes the kernel grow and rehash its table. From ipset's default of 1,024 buckets it
+/// would, again and again: 90,000 entries then load about twice as slowly (docs/benchmarks.md).
+fn hashsize(n: usize) -> usize {
+    n.checked_next_power_of_two()
+        .unwrap_or(usize::MAX)
+        .max(MIN_HASHSIZE)
+}
+
 /// The `create` line of one allowlist set.
 fn create_line(name: &str, family: Family, n: usize) -> String {
     let fam = match family {
@@ -327,7 +338,8 @@ fn create_line(name: &str, family: Family, n: usize) -> String {
         Family::V6 => "inet6",
     };
     format!(
-        "create {name} hash:net family {fam} hashsize 1024 maxelem {}\n",
+        "create {name} hash:net family {fam} hashsize {} maxelem {}\n",
+        hashsize(n),
         maxelem(n)
     )
 }
@@ -341,25 +353,22 @@ pub fn ipset_live_sets() -> String {
 }
 
 /// `ipset restore` input loading the allowlist into the temporary sets, flushed first so a
-/// leftover of an interrupted run cannot leak into the new allowlist.
+/// leftover of an interrupted run cannot leak into the new allowlist. Entries are written
+/// straight into one buffer sized up front (no string per entry): at 100,000 entries this is
+/// most of rendering's cost (`cargo bench -p fw-core`).
 fn ipset_text(plan: &Plan) -> String {
-    let mut s = String::new();
-    let mut set = |family: Family, entries: Vec<String>| {
+    fn set<N: std::fmt::Display>(s: &mut String, family: Family, entries: &[N]) {
         let tmp = temp_set(family.set());
         s.push_str(&create_line(&tmp, family, entries.len()));
         let _ = writeln!(s, "flush {tmp}");
         for e in entries {
             let _ = writeln!(s, "add {tmp} {e}");
         }
-    };
-    set(
-        Family::V4,
-        plan.allow_v4.iter().map(|n| n.to_string()).collect(),
-    );
-    set(
-        Family::V6,
-        plan.allow_v6.iter().map(|n| n.to_string()).collect(),
-    );
+    }
+    // "add fw-allow-v6-next " and the longest IPv6 network (43 characters) and a newline.
+    let mut s = String::with_capacity(512 + (plan.allow_v4.len() + plan.allow_v6.len()) * 64);
+    set(&mut s, Family::V4, &plan.allow_v4);
+    set(&mut s, Family::V6, &plan.allow_v6);
     s
 }
 
@@ -606,6 +615,15 @@ mod tests {
         assert_eq!(maxelem(0), 65_536);
         assert_eq!(maxelem(40_000), 131_072);
         assert_eq!(maxelem(100_000), 262_144);
+    }
+
+    #[test]
+    fn hashsize_has_a_bucket_per_entry() {
+        assert_eq!(hashsize(0), 1_024);
+        assert_eq!(hashsize(1_024), 1_024);
+        assert_eq!(hashsize(1_025), 2_048);
+        assert_eq!(hashsize(90_000), 131_072);
+        assert!(hashsize(100_000) <= maxelem(100_000));
     }
 
     // ---- properties ----

@@ -147,6 +147,10 @@ pub enum MetaBehaviour {
     Realistic,
     /// `fw_core::fixtures::scaled_meta` with this many networks.
     Large(usize),
+    /// Exactly this many networks under `web`/`api`/`git`: `scaled_meta` with one fewer, plus
+    /// the plan's `api` block (which holds api.github.com), so that a firewall built from it
+    /// still reaches api.github.com and verifies (benchmarks at a chosen size).
+    Scaled(usize),
     /// 200 with a body cut in half: not JSON.
     InvalidJson,
     /// The realistic fixture without `git`.
@@ -351,6 +355,18 @@ fn realistic_with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Vec
     fw_core::fixtures::body(&v)
 }
 
+/// [`MetaBehaviour::Scaled`]'s document.
+fn scaled_with_api(n: usize) -> Value {
+    let mut v = fw_core::fixtures::scaled_meta(META_SEED, n.saturating_sub(1));
+    let api_block = fw_core::fixtures::ALLOWED_BLOCKS[1].1;
+    if n > 0
+        && let Some(Value::Array(api)) = v.get_mut("api")
+    {
+        api.push(Value::String(api_block.to_owned()));
+    }
+    v
+}
+
 /// The answer to `/meta` for a behaviour. `RateLimited403` is made per request (it names the
 /// client, as GitHub's does), so here it is a placeholder resolved later.
 fn prepare_meta(b: &MetaBehaviour) -> Reply {
@@ -359,6 +375,7 @@ fn prepare_meta(b: &MetaBehaviour) -> Reply {
         MetaBehaviour::Large(n) => ok_json(fw_core::fixtures::body(
             &fw_core::fixtures::scaled_meta(META_SEED, *n),
         )),
+        MetaBehaviour::Scaled(n) => ok_json(fw_core::fixtures::body(&scaled_with_api(*n))),
         MetaBehaviour::InvalidJson => {
             let mut body = realistic_with(|_| {});
             body.truncate(body.len() / 2);
@@ -778,6 +795,7 @@ mod tests {
         let cases = [
             MetaBehaviour::Realistic,
             MetaBehaviour::Large(3000),
+            MetaBehaviour::Scaled(2000),
             MetaBehaviour::InvalidJson,
             MetaBehaviour::MissingKey,
             MetaBehaviour::EmptyBody,
@@ -803,6 +821,17 @@ mod tests {
                     assert_eq!(status, 200);
                     let want = fw_core::fixtures::body(&fw_core::fixtures::scaled_meta(1, *n));
                     assert_eq!(body, want);
+                }
+                MetaBehaviour::Scaled(n) => {
+                    assert_eq!(status, 200);
+                    let m = json(&body);
+                    let total: usize = ["web", "api", "git"]
+                        .iter()
+                        .map(|k| m[*k].as_array().unwrap().len())
+                        .sum();
+                    assert_eq!(total, *n);
+                    let api = m["api"].as_array().unwrap();
+                    assert!(api.contains(&Value::String("192.0.2.64/26".to_owned())));
                 }
                 MetaBehaviour::InvalidJson => {
                     assert_eq!(status, 200);
