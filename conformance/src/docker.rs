@@ -207,7 +207,8 @@ impl DockerBox {
         ] {
             b.create_network(name, &subnet.to_string(), &gateway.to_string())?;
         }
-        let (id, pid) = b.create_container(
+        // Each id is recorded before the start, so that a failed start is still removed.
+        b.id = b.create_container(
             &format!("{base}-ctr"),
             &opts.image,
             &net_a,
@@ -215,8 +216,7 @@ impl DockerBox {
             Some(&opts.dns),
             true,
         )?;
-        b.id = id;
-        b.pid = pid;
+        b.pid = b.start_container(&b.id)?;
         b.rt.block_on(b.docker.connect_network(
             &net_b,
             NetworkConnectRequest {
@@ -225,7 +225,7 @@ impl DockerBox {
             },
         ))
         .with_context(|| format!("cannot connect the container to {net_b}"))?;
-        let (sid, spid) = b.create_container(
+        let sid = b.create_container(
             &format!("{base}-svc"),
             &opts.image,
             &net_b,
@@ -233,8 +233,8 @@ impl DockerBox {
             None,
             false,
         )?;
-        b.sidecar = Some(sid);
-        b.sidecar_pid = spid;
+        b.sidecar = Some(sid.clone());
+        b.sidecar_pid = b.start_container(&sid)?;
         b.write_file(
             "/etc/ssl/certs/ca-certificates.crt",
             files.ca_bundle_pem.as_bytes(),
@@ -271,14 +271,14 @@ impl DockerBox {
     }
 
     fn create_container(
-        &mut self,
+        &self,
         name: &str,
         image: &str,
         network: &str,
         ip: std::net::Ipv4Addr,
         dns: Option<&str>,
         net_caps: bool,
-    ) -> Result<(String, u32)> {
+    ) -> Result<String> {
         let host_config = HostConfig {
             network_mode: Some(network.to_owned()),
             cap_add: net_caps.then(|| vec!["NET_ADMIN".to_owned(), "NET_RAW".to_owned()]),
@@ -301,27 +301,23 @@ impl DockerBox {
             .rt
             .block_on(self.docker.create_container(Some(options), body))
             .with_context(|| format!("cannot create container {name} from {image}"))?;
-        let id = created.id;
-        // Recorded before the start, so that a failed start is still removed.
-        if net_caps {
-            self.id = id.clone();
-        } else {
-            self.sidecar = Some(id.clone());
-        }
+        Ok(created.id)
+    }
+
+    /// Starts a created container; its main process's pid.
+    fn start_container(&self, id: &str) -> Result<u32> {
         self.rt
-            .block_on(self.docker.start_container(&id, None))
-            .with_context(|| format!("cannot start container {name}"))?;
+            .block_on(self.docker.start_container(id, None))
+            .with_context(|| format!("cannot start container {id}"))?;
         let info = self
             .rt
-            .block_on(self.docker.inspect_container(&id, None))
-            .with_context(|| format!("cannot inspect container {name}"))?;
-        let pid = info
-            .state
+            .block_on(self.docker.inspect_container(id, None))
+            .with_context(|| format!("cannot inspect container {id}"))?;
+        info.state
             .and_then(|s| s.pid)
             .filter(|p| *p > 0)
             .and_then(|p| u32::try_from(p).ok())
-            .with_context(|| format!("container {name} has no running process"))?;
-        Ok((id, pid))
+            .with_context(|| format!("container {id} has no running process"))
     }
 
     /// The container's root as the machine sees it.

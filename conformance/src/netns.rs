@@ -54,6 +54,19 @@ enum Kind {
     Machine,
 }
 
+/// A fresh `fwt-<pid>-<n>-<role>` name.
+fn next_name(role: &str) -> Result<String> {
+    let name = format!(
+        "{PREFIX}{}-{}-{role}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    if name.len() > 200 || !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        bail!("bad namespace role {role:?}");
+    }
+    Ok(name)
+}
+
 /// A network namespace that exists for the life of the value (`ip netns add` / `del`), or a
 /// handle on a test container's (see [`Netns::attach`]).
 #[derive(Debug)]
@@ -82,14 +95,7 @@ fn run_checked(cmd: &mut Command) -> Result<Output> {
 impl Netns {
     /// Creates `fwt-<pid>-<n>-<role>` with loopback up.
     pub fn create(role: &str) -> Result<Netns> {
-        let name = format!(
-            "{PREFIX}{}-{}-{role}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        if name.len() > 200 || !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            bail!("bad namespace role {role:?}");
-        }
+        let name = next_name(role)?;
         run_checked(Command::new("ip").args(["netns", "add", &name]))
             .context("cannot create a network namespace (root and iproute2 are needed)")?;
         let ns = Netns {
@@ -110,14 +116,7 @@ impl Netns {
     /// Names the network namespace of a test container's process (`ip netns attach`), so that
     /// the sandbox can act in it like in its own. Refuses the machine's namespace.
     pub fn attach(role: &str, pid: u32) -> Result<Netns> {
-        let name = format!(
-            "{PREFIX}{}-{}-{role}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        if !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            bail!("bad namespace role {role:?}");
-        }
+        let name = next_name(role)?;
         let theirs = inode(&format!("/proc/{pid}/ns/net"))?;
         if theirs == root_inode()? {
             bail!("process {pid} runs in the machine's own namespace: refusing to use it");

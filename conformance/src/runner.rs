@@ -64,22 +64,15 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
     let runnable: Vec<Case> = cases
         .iter()
         .filter(|c| {
-            let why: Vec<&str> = (c.scenarios)()
-                .iter()
-                .filter_map(|s| s.not_in(opts.tier))
-                .collect();
-            if why.len() == (c.scenarios)().len() && !why.is_empty() {
+            let why = (c.scenarios)().iter().find_map(|s| s.not_in(opts.tier));
+            if let (Some(why), true) = (why, applicable(c, opts).is_empty()) {
                 results_na.push(CaseResult {
                     id: c.id.to_owned(),
                     level: c.level,
                     title: c.title.to_owned(),
                     verdict: Verdict::Skip,
                     elapsed_ms: 0,
-                    reason: format!(
-                        "not applicable in the {} tier: {}",
-                        opts.tier.name(),
-                        why[0]
-                    ),
+                    reason: format!("not applicable in the {} tier: {why}", opts.tier.name()),
                     evidence: Vec::new(),
                     iut: None,
                     probes: Vec::new(),

@@ -97,7 +97,7 @@ pub struct Sandbox {
     pub topo: Topology,
     pub container: Container,
     /// Docker's own embedded-DNS nat rules as the daemon wrote them (Docker tier).
-    docker_nat_before: Option<Vec<String>>,
+    docker_nat_before: Option<docker_dns::NatState>,
     pub ca_pem: String,
     pub npm_host: String,
     ca: Arc<TestCa>,
@@ -352,12 +352,12 @@ impl Sandbox {
         ];
         let docker_nat_before = match &container {
             Container::Docker(_) => {
-                let out = topo.container.exec("iptables-save", &["-t", "nat"])?;
-                let rules = docker_nat_rules(&String::from_utf8_lossy(&out.stdout));
-                if rules.is_empty() {
+                let state =
+                    docker_dns::current_state(&topo.container, DockerDnsVariant::IptablesNft)?;
+                if !state.hooked || state.targets.is_empty() {
                     bail!("the Docker daemon wrote no embedded-DNS rules in the container");
                 }
-                Some(rules)
+                Some(state)
             }
             Container::Netns(_) => None,
         };
@@ -446,13 +446,14 @@ impl Sandbox {
     /// Problems with Docker's DNS rules after the run (SEQ-01, SEQ-02).
     pub fn docker_rules_problems(&self) -> Result<Vec<String>> {
         if let Some(before) = &self.docker_nat_before {
-            let now = docker_nat_rules(&self.iptables_save_table("iptables-save", "nat")?);
-            let missing: Vec<&String> = before.iter().filter(|r| !now.contains(r)).collect();
-            return Ok(if missing.is_empty() {
+            let now =
+                docker_dns::current_state(&self.topo.container, DockerDnsVariant::IptablesNft)?;
+            return Ok(if now.hooked && before.targets.is_subset(&now.targets) {
                 Vec::new()
             } else {
                 vec![format!(
-                    "the rules Docker's daemon wrote are not all in place: missing {missing:?}"
+                    "the rules Docker's daemon wrote are not all in place: want {:?} hooked, found {:?} (hooked: {})",
+                    before.targets, now.targets, now.hooked
                 )]
             });
         }
@@ -468,15 +469,6 @@ impl Sandbox {
                 d.installed_targets()
             )]
         })
-    }
-
-    /// One table of `iptables-save` in the container.
-    fn iptables_save_table(&self, program: &str, table: &str) -> Result<String> {
-        let out = self
-            .topo
-            .container
-            .exec_unchecked(program, &["-t", table])?;
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// `iptables-save` (or another save program) in the container.
@@ -833,16 +825,4 @@ fn https_options(s: &Scenario, ca: &Arc<TestCa>, meta: &Meta) -> HttpsOptions {
         o.bind.retain(SocketAddr::is_ipv4);
     }
     o
-}
-
-/// Docker's embedded-DNS rules in an `iptables-save -t nat` listing: every rule of its chains
-/// and every jump to them, sorted.
-fn docker_nat_rules(save: &str) -> Vec<String> {
-    let mut v: Vec<String> = save
-        .lines()
-        .filter(|l| l.starts_with("-A ") && l.contains("DOCKER_"))
-        .map(str::to_owned)
-        .collect();
-    v.sort();
-    v
 }

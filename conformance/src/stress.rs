@@ -547,29 +547,13 @@ fn kills_firewalled(
                 probes.dns_failures, during.first_dns_failure, after_next.first_dns_failure
             ));
         }
-        if !next.success() {
-            violations.push(format!(
-                "the next init failed: exit {:?}: {}",
-                next.status,
-                next.stderr.lines().last().unwrap_or_default()
-            ));
-        } else {
-            violations.extend(firewalled_problems(&sb)?);
-        }
-        progress(&format!(
-            "kill (re-run) at {} ms: {} {:?}{}",
+        violations.extend(next_init_problems(&sb, &next)?);
+        progress(&kill_line(
+            "re-run",
             ms(at),
-            if run.timed_out {
-                "killed"
-            } else {
-                "ended first"
-            },
-            after,
-            if violations.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", violations.join("; "))
-            }
+            run.timed_out,
+            &after,
+            &violations,
         ));
         report.kills.push(KillRecord {
             fresh: false,
@@ -624,29 +608,13 @@ fn kills_fresh(
             violations.push("a marker exists after a killed first run".into());
         }
         let next = sb.run_in_container(&full_spec(&sb, opts))?;
-        if !next.success() {
-            violations.push(format!(
-                "the next init failed: exit {:?}: {}",
-                next.status,
-                next.stderr.lines().last().unwrap_or_default()
-            ));
-        } else {
-            violations.extend(firewalled_problems(&sb)?);
-        }
-        progress(&format!(
-            "kill (fresh) at {} ms: {} {:?}{}",
+        violations.extend(next_init_problems(&sb, &next)?);
+        progress(&kill_line(
+            "fresh",
             ms(at),
-            if run.timed_out {
-                "killed"
-            } else {
-                "ended first"
-            },
-            after,
-            if violations.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", violations.join("; "))
-            }
+            run.timed_out,
+            &after,
+            &violations,
         ));
         report.kills.push(KillRecord {
             fresh: true,
@@ -661,6 +629,38 @@ fn kills_fresh(
         });
     }
     Ok(())
+}
+
+/// What is wrong after the init that follows a kill: it failed, or it left the container
+/// other than firewalled.
+fn next_init_problems(sb: &Sandbox, next: &IutRun) -> Result<Vec<String>> {
+    if next.success() {
+        return firewalled_problems(sb);
+    }
+    Ok(vec![format!(
+        "the next init failed: exit {:?}: {}",
+        next.status,
+        next.stderr.lines().last().unwrap_or_default()
+    )])
+}
+
+/// The progress line of one kill.
+fn kill_line(
+    kind: &str,
+    at_ms: u64,
+    killed: bool,
+    after: &AfterKill,
+    violations: &[String],
+) -> String {
+    format!(
+        "kill ({kind}) at {at_ms} ms: {} {after:?}{}",
+        if killed { "killed" } else { "ended first" },
+        if violations.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", violations.join("; "))
+        }
+    )
 }
 
 /// Checks that the container is firewalled as after a good init.

@@ -249,13 +249,7 @@ impl Topology {
     fn configure_docker(&self) -> Result<()> {
         let world = &self.world;
         let ctr = &self.container;
-        write_sysctls(
-            world,
-            &[
-                ("net/ipv4/ip_nonlocal_bind", "1"),
-                ("net/ipv6/ip_nonlocal_bind", "1"),
-            ],
-        )?;
+        world_answers_for_the_plan(world)?;
         veth(world, WORLD_IF, ctr, DOCKER_WAN_IF)?;
         addr(
             world,
@@ -279,9 +273,6 @@ impl Topology {
             "src",
             &CONTAINER_A.to_string(),
         ])?;
-        for net in WORLD_LOCAL_V4 {
-            world.ip(&["route", "add", "local", &net.to_string(), "dev", "lo"])?;
-        }
         world.ip(&[
             "route",
             "add",
@@ -293,7 +284,6 @@ impl Topology {
     }
 
     fn warm_docker(&self) -> Result<()> {
-        let t = Duration::from_secs(3);
         let world_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), CLOSED_PORT);
         let paths: Vec<(&Netns, SocketAddr)> = vec![
             (&self.container, world_v4),
@@ -312,15 +302,7 @@ impl Topology {
                 SocketAddr::new(NET_B_GATEWAY.into(), CLOSED_PORT),
             ),
         ];
-        for (ns, to) in paths {
-            let out = connect_from(ns, to, t)?;
-            match out.kind {
-                ConnectKind::Connected => {}
-                ConnectKind::Error(e) if e == libc::ECONNREFUSED => {}
-                _ => bail!("{} → {to}: {out}", ns.name()),
-            }
-        }
-        Ok(())
+        prove_paths(paths)
     }
 
     /// The four namespaces.
@@ -341,15 +323,7 @@ impl Topology {
                 ],
             )?;
         }
-        // IPv6 refuses to bind an address that is only covered by a local route (IPv4 allows
-        // it): non-local binds let world's services bind any single address of the plan.
-        write_sysctls(
-            &self.world,
-            &[
-                ("net/ipv4/ip_nonlocal_bind", "1"),
-                ("net/ipv6/ip_nonlocal_bind", "1"),
-            ],
-        )?;
+        world_answers_for_the_plan(&self.world)?;
         let mut host_sysctls = vec![("net/ipv4/ip_forward", "1")];
         if dual {
             host_sysctls.push(("net/ipv6/conf/all/forwarding", "1"));
@@ -486,19 +460,7 @@ impl Topology {
             ])?;
         }
 
-        // world: answers for the whole plan on loopback, routes the Docker side back.
-        for net in WORLD_LOCAL_V4 {
-            world.ip(&["route", "add", "local", &net.to_string(), "dev", "lo"])?;
-        }
-        world.ip(&[
-            "-6",
-            "route",
-            "add",
-            "local",
-            &WORLD_LOCAL_V6.to_string(),
-            "dev",
-            "lo",
-        ])?;
+        // world routes the Docker side back.
         world.ip(&[
             "route",
             "add",
@@ -522,7 +484,6 @@ impl Topology {
     /// Proves each hop both ways with a connect to a closed port (a RST answers at once), which
     /// also leaves resolved neighbour entries on every link a probe will use.
     fn warm(&self) -> Result<()> {
-        let t = Duration::from_secs(3);
         let world_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), CLOSED_PORT);
         let mut paths: Vec<(&Netns, SocketAddr)> = vec![
             (&self.container, world_v4),
@@ -557,15 +518,7 @@ impl Topology {
                 SocketAddr::new(CONTAINER_A_V6.into(), CLOSED_PORT),
             ));
         }
-        for (ns, to) in paths {
-            let out = connect_from(ns, to, t)?;
-            match out.kind {
-                ConnectKind::Connected => {}
-                ConnectKind::Error(e) if e == libc::ECONNREFUSED => {}
-                _ => bail!("{} → {to}: {out}", ns.name()),
-            }
-        }
-        Ok(())
+        prove_paths(paths)
     }
 
     /// A quick check that the container reaches world: a temporary listener in world on
@@ -597,6 +550,45 @@ impl Topology {
 
 /// Writes sysctls from a thread inside the namespace (`net.*` is per namespace, and per the
 /// writing thread's namespace), which is much cheaper than one `sysctl` process per key.
+/// World answers for every address of the plan (local routes on its loopback, IPv4 and IPv6),
+/// and its services may bind any single one of them: IPv6 refuses to bind an address that is
+/// only covered by a local route (IPv4 allows it), non-local binds lift that.
+fn world_answers_for_the_plan(world: &Netns) -> Result<()> {
+    write_sysctls(
+        world,
+        &[
+            ("net/ipv4/ip_nonlocal_bind", "1"),
+            ("net/ipv6/ip_nonlocal_bind", "1"),
+        ],
+    )?;
+    for net in WORLD_LOCAL_V4 {
+        world.ip(&["route", "add", "local", &net.to_string(), "dev", "lo"])?;
+    }
+    world.ip(&[
+        "-6",
+        "route",
+        "add",
+        "local",
+        &WORLD_LOCAL_V6.to_string(),
+        "dev",
+        "lo",
+    ])
+}
+
+/// Proves each hop with a connect to a closed port (a RST, or a listener, answers at once),
+/// which also leaves resolved neighbour entries on every link a probe will use.
+fn prove_paths(paths: Vec<(&Netns, SocketAddr)>) -> Result<()> {
+    for (ns, to) in paths {
+        let out = connect_from(ns, to, Duration::from_secs(3))?;
+        match out.kind {
+            ConnectKind::Connected => {}
+            ConnectKind::Error(e) if e == libc::ECONNREFUSED => {}
+            _ => bail!("{} → {to}: {out}", ns.name()),
+        }
+    }
+    Ok(())
+}
+
 fn write_sysctls(ns: &Netns, kv: &[(&'static str, &'static str)]) -> Result<()> {
     let kv = kv.to_vec();
     ns.run(move || -> Result<()> {

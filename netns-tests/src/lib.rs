@@ -47,6 +47,27 @@ pub fn unavailable() -> Option<String> {
         .map(|e| format!("{e:#}"))
 }
 
+/// Why the Docker tier cannot run here (no namespaces, no engine, no test image), if it cannot.
+pub fn docker_unavailable() -> Option<String> {
+    if let Some(why) = unavailable() {
+        return Some(why);
+    }
+    conformance::docker::available(conformance::docker::DEFAULT_IMAGE)
+        .err()
+        .map(|e| format!("{e:#}"))
+}
+
+/// The IDs on the bash reference's expected-failures list
+/// (`netns-tests/expected/init-firewall.sh.txt`).
+pub fn expected_bash_failures() -> Vec<String> {
+    include_str!("../expected/init-firewall.sh.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
 pub fn in_ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
 }

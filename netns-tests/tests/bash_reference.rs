@@ -10,19 +10,11 @@ use std::sync::OnceLock;
 use conformance::catalog::catalog;
 use conformance::report::{Level, Report, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
-use netns_tests::{case_result, explain, in_ci, repo_root, run_once, unavailable};
+use netns_tests::{
+    case_result, expected_bash_failures, explain, in_ci, repo_root, run_once, unavailable,
+};
 
 static REPORT: OnceLock<Result<Report, String>> = OnceLock::new();
-
-/// The IDs on the expected-failures list.
-fn expected_failures() -> Vec<String> {
-    include_str!("../expected/init-firewall.sh.txt")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-        .collect()
-}
 
 fn judge(id: &'static str, level: Level) -> Result<(), Failed> {
     if let Some(why) = unavailable() {
@@ -39,7 +31,7 @@ fn judge(id: &'static str, level: Level) -> Result<(), Failed> {
         .map_err(|e| Failed::from(e.clone()))?;
     let r = case_result(report, id)
         .ok_or_else(|| Failed::from(format!("{id} is not in the report")))?;
-    let listed = expected_failures().iter().any(|e| e == id);
+    let listed = expected_bash_failures().iter().any(|e| e == id);
     match (r.verdict, listed) {
         (Verdict::Error, _) => Err(explain(r).into()),
         (Verdict::Fail, true) => Ok(()),
@@ -60,7 +52,7 @@ fn judge(id: &'static str, level: Level) -> Result<(), Failed> {
 fn main() {
     let mut args = Arguments::from_args();
     args.test_threads.get_or_insert(1);
-    let listed = expected_failures();
+    let listed = expected_bash_failures();
     let ids: Vec<&str> = catalog().iter().map(|c| c.id).collect();
     let mut trials: Vec<Trial> = catalog()
         .into_iter()

@@ -15,7 +15,7 @@ use conformance::catalog::select;
 use conformance::report::Verdict;
 use conformance::sandbox::{Sandbox, SuiteOptions};
 use conformance::scenario::{Scenario, Tier};
-use netns_tests::{explain, in_ci, repo_root, unavailable, workspace_bin};
+use netns_tests::{docker_unavailable, explain, in_ci, repo_root, workspace_bin};
 
 const IMAGE: &str = "fw-devcontainer-example:test";
 
@@ -34,15 +34,6 @@ const AS_DEVELOPER: &[&str] = &[
     "fw-cli",
     "init",
 ];
-
-fn skip_reason() -> Option<String> {
-    if let Some(why) = unavailable() {
-        return Some(why);
-    }
-    conformance::docker::available(conformance::docker::DEFAULT_IMAGE)
-        .err()
-        .map(|e| format!("{e:#}"))
-}
 
 fn build_image() -> Result<(), String> {
     let ctx = tempfile::tempdir().map_err(|e| format!("a build context: {e}"))?;
@@ -82,7 +73,7 @@ fn options(argv: &[&str]) -> SuiteOptions {
 
 #[test]
 fn the_devcontainer_example_builds_and_its_firewall_conforms() {
-    if let Some(why) = skip_reason() {
+    if let Some(why) = docker_unavailable() {
         assert!(!in_ci(), "CI=true but the Docker tier cannot run: {why}");
         eprintln!("skipped: {why}");
         return;

@@ -19,7 +19,8 @@ use conformance::report::{Level, Report, Verdict};
 use conformance::scenario::Tier;
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{
-    case_result, explain, in_ci, repo_root, run_once_in, unavailable, workspace_bin,
+    case_result, docker_unavailable, expected_bash_failures, explain, in_ci, repo_root,
+    run_once_in, workspace_bin,
 };
 
 static FW_CLI: OnceLock<Result<Report, String>> = OnceLock::new();
@@ -27,24 +28,6 @@ static BASH: OnceLock<Result<Report, String>> = OnceLock::new();
 
 /// Cases none of whose scenarios can be built in a container.
 const NOT_APPLICABLE: &[&str] = &["POL-06", "SEQ-02", "FAIL-09"];
-
-fn expected_bash_failures() -> Vec<String> {
-    include_str!("../expected/init-firewall.sh.txt")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-        .collect()
-}
-
-fn docker_unavailable() -> Option<String> {
-    if let Some(why) = unavailable() {
-        return Some(why);
-    }
-    conformance::docker::available(conformance::docker::DEFAULT_IMAGE)
-        .err()
-        .map(|e| format!("{e:#}"))
-}
 
 fn judge(which: &'static str, id: &'static str, level: Level) -> Result<(), Failed> {
     if let Some(why) = docker_unavailable() {
