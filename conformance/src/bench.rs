@@ -120,7 +120,7 @@ pub struct Sample {
     /// Peak resident set size of the command's main process (KiB, `VmHWM` read every 2 ms).
     pub max_rss_kib: Option<u64>,
     /// fw-cli's own step timings (`init --json`), in ms.
-    pub phases_ms: BTreeMap<String, u64>,
+    pub phases_ms: BTreeMap<String, f64>,
     /// CPU time (user + system) of the command and the children it waited for, in ms.
     pub cpu_ms: Option<f64>,
     /// CPU time this process spent meanwhile, in ms: the sandbox's mocks (DNS, HTTPS) answering
@@ -486,13 +486,13 @@ fn children_cpu() -> Duration {
 }
 
 /// fw-cli's step timings from `init --json`.
-fn phases(stdout: &str) -> BTreeMap<String, u64> {
+fn phases(stdout: &str) -> BTreeMap<String, f64> {
     serde_json::from_str::<serde_json::Value>(stdout)
         .ok()
         .and_then(|v| {
             v.get("timings_ms").and_then(|t| t.as_object()).map(|m| {
                 m.iter()
-                    .filter_map(|(k, v)| v.as_u64().map(|ms| (k.clone(), ms)))
+                    .filter_map(|(k, v)| v.as_f64().map(|ms| (k.clone(), ms)))
                     .collect()
             })
         })
@@ -584,7 +584,7 @@ fn run_series(plan: &Plan, runs: usize, setup: &Setup) -> Result<SeriesResult> {
             let mut phase_values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
             for s in &samples {
                 for (k, v) in &s.phases_ms {
-                    phase_values.entry(k.clone()).or_default().push(*v as f64);
+                    phase_values.entry(k.clone()).or_default().push(*v);
                 }
             }
             ContenderResult {

@@ -25,6 +25,7 @@ use fw_core::restore::{parse_ipset, parse_iptables};
 use fw_core::validate::Domain;
 
 use crate::cli::{ConfigArgs, InitArgs, PlanArgs, ProfileArg, RefreshArgs, StatusArgs, VerifyArgs};
+use crate::flows::HostTools;
 use crate::init::{self, AfterFailure, InitOptions, World};
 use crate::resolve::{self, ResolveOptions, ResolverSource};
 use crate::world::RealWorld;
@@ -118,7 +119,8 @@ pub fn init(args: &InitArgs) -> i32 {
         error!("fw-cli init: {e:#}");
         return exit::USAGE;
     }
-    let tools = SystemTools::default();
+    let entered = std::time::Instant::now();
+    let tools = HostTools::default();
     let config = match load_config(&args.config) {
         Ok(c) => c,
         Err(e) => {
@@ -154,12 +156,17 @@ pub fn init(args: &InitArgs) -> i32 {
         backend: Backend::Default,
         version: VERSION.to_owned(),
     };
+    let mut prepared = std::time::Duration::ZERO;
     let outcome = runtime().and_then(|rt| {
         let world = RealWorld::new(&config)?;
+        prepared = entered.elapsed();
         Ok(rt.block_on(init::init(&config, &world, &tools, &opts)))
     });
     match outcome {
-        Ok(Ok(s)) => {
+        Ok(Ok(mut s)) => {
+            // Configuration, lock, HTTPS clients; and the whole command up to its report.
+            s.timings.insert(0, ("prepare".to_owned(), prepared));
+            s.timings.push(("total".to_owned(), entered.elapsed()));
             for w in &s.warnings {
                 warn!("{w}");
             }
@@ -170,7 +177,7 @@ pub fn init(args: &InitArgs) -> i32 {
                     "stats": s.plan.stats,
                     "proof": s.proof,
                     "warnings": s.warnings,
-                    "timings_ms": s.timings.iter().map(|(k, d)| (k.clone(), d.as_millis())).collect::<std::collections::BTreeMap<_, _>>(),
+                    "timings_ms": s.timings.iter().map(|(k, d)| (k.clone(), (d.as_secs_f64() * 10_000.0).round() / 10.0)).collect::<std::collections::BTreeMap<_, _>>(),
                 }));
             } else {
                 println!(

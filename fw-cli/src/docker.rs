@@ -25,8 +25,30 @@ pub struct DockerDnsFound {
     pub warnings: Vec<String>,
 }
 
-/// Which backend the default `iptables-restore` is.
+/// The backend a multi-call binary's name says (`xtables-nft-multi`, `xtables-legacy-multi`,
+/// or a backend's own program such as `iptables-legacy-restore`).
+fn backend_named(program: &std::path::Path) -> Option<&'static str> {
+    let name = program.file_name()?.to_str()?;
+    if name.contains("legacy") {
+        Some("legacy")
+    } else if name.contains("nft") {
+        Some("nft")
+    } else {
+        None
+    }
+}
+
+/// Which backend the default `iptables-restore` is: where its link points (Debian's
+/// alternatives, Alpine's and Fedora's links all end at `xtables-<backend>-multi`), else what
+/// `iptables-restore --version` says.
 pub fn default_backend(tools: &(impl Tools + ?Sized)) -> Result<&'static str> {
+    if let Some(found) = tools
+        .locate("iptables-restore")
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| backend_named(&p))
+    {
+        return Ok(found);
+    }
     let out = tools
         .run(&Command::new("iptables-restore", ["--version"]))
         .context("cannot tell which iptables backend is installed")?;
@@ -42,6 +64,15 @@ pub fn default_backend(tools: &(impl Tools + ?Sized)) -> Result<&'static str> {
 
 /// The nat table of one backend, or `None` when that backend is not installed.
 fn nat_of(tools: &(impl Tools + ?Sized), backend: Backend) -> Result<Option<DockerDnsRules>> {
+    // The kernel lists the legacy tables of this namespace: no nat table, no rules (and no
+    // `iptables-legacy-save -t nat`, which would create the table it lists).
+    if backend == Backend::Legacy
+        && tools
+            .legacy_tables(false)
+            .is_some_and(|tables| !tables.iter().any(|t| t == "nat"))
+    {
+        return Ok(Some(DockerDnsRules::default()));
+    }
     let program = backend.program(false, "save");
     match tools.run(&Command::new(&program, ["-t", "nat"])) {
         Ok(out) => parse_nat_save(&out.stdout)
@@ -82,4 +113,71 @@ pub fn gather(tools: &(impl Tools + ?Sized)) -> Result<DockerDnsFound> {
         our_backend: ours,
         warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::path::Path;
+
+    use fw_core::exec::fake::FakeKernel;
+
+    use super::*;
+
+    #[test]
+    fn backends_are_read_from_the_program_a_link_ends_at() {
+        for (path, want) in [
+            ("/usr/sbin/xtables-nft-multi", Some("nft")),
+            ("/sbin/xtables-legacy-multi", Some("legacy")),
+            ("/usr/sbin/iptables-legacy-restore", Some("legacy")),
+            ("/usr/sbin/iptables-restore", None),
+            ("/", None),
+        ] {
+            assert_eq!(backend_named(Path::new(path)), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_default_backend_falls_back_to_asking_the_tool() {
+        // The fake's programs are not links on this machine: the answer comes from --version.
+        let k = FakeKernel::new();
+        assert_eq!(default_backend(&k).unwrap(), "nft");
+        assert!(
+            k.call_lines()
+                .iter()
+                .any(|l| l == "iptables-restore --version")
+        );
+    }
+
+    #[test]
+    fn an_empty_legacy_backend_is_not_asked_and_a_populated_one_is() {
+        let k = FakeKernel::new();
+        let found = gather(&k).unwrap();
+        assert!(found.warnings.is_empty());
+        let lines = k.call_lines();
+        assert!(
+            !lines.iter().any(|l| l.starts_with("iptables-legacy-save")),
+            "{lines:?}"
+        );
+        assert!(lines.iter().any(|l| l == "iptables-nft-save -t nat"));
+
+        k.preload(
+            "legacy",
+            false,
+            "*nat\n:OUTPUT ACCEPT [0:0]\n:DOCKER_OUTPUT - [0:0]\n-A OUTPUT -d 127.0.0.11/32 -j DOCKER_OUTPUT\nCOMMIT\n",
+        )
+        .unwrap();
+        let found = gather(&k).unwrap();
+        assert!(
+            k.call_lines()
+                .iter()
+                .any(|l| l == "iptables-legacy-save -t nat")
+        );
+        assert!(
+            found.warnings.iter().any(|w| w.contains("iptables-legacy")),
+            "{:?}",
+            found.warnings
+        );
+    }
 }

@@ -191,8 +191,7 @@ impl<W: World> Run<'_, W> {
 
     fn tool_missing(&self) -> Option<InitError> {
         for (tool, package) in REQUIRED_TOOLS {
-            let probe = Command::new(tool, ["--version"]);
-            if let Err(ExecError::NotFound { .. }) = self.tools.run(&probe) {
+            if !self.tools.installed(tool) {
                 return Some(InitError::MissingTool {
                     tool: (*tool).to_owned(),
                     package,
@@ -254,7 +253,9 @@ impl<W: World> Run<'_, W> {
         // On a re-run, open the meta host's fresh addresses before the fetch, so that a GitHub
         // address that changed since the last run cannot fail it. Nothing else is opened.
         if let Some(h) = &meta_host {
+            let t = Instant::now();
             self.open_meta_host(h, &resolved);
+            self.timed("open the meta host", t, ());
         }
         resolved.retain(|r| domains.contains(&r.domain));
 
@@ -276,45 +277,49 @@ impl<W: World> Run<'_, W> {
         Ok((inputs, docker))
     }
 
-    /// Adds the meta host's addresses to the live sets, when our sets are live.
+    /// Adds the meta host's addresses to the live sets, in one `ipset -exist restore` that
+    /// also creates the live sets when they are missing (empty; the apply step would create
+    /// them anyway, and no rule of ours refers to them yet).
     fn open_meta_host(&mut self, host: &Domain, resolved: &[Resolution]) {
-        let Ok(list) = self.tools.run(&Command::new("ipset", ["list", "-n"])) else {
-            return;
-        };
-        let live: Vec<&str> = list.stdout.lines().map(str::trim).collect();
         let Some(r) = resolved.iter().find(|r| &r.domain == host) else {
             return;
         };
+        if r.addrs.is_empty() {
+            return;
+        }
+        let mut script = render::ipset_live_sets();
         for a in &r.addrs {
             let set = if a.is_ipv4() {
                 SET_ALLOW_V4
             } else {
                 SET_ALLOW_V6
             };
-            if !live.contains(&set) {
-                continue;
-            }
-            let cmd = Command::new("ipset", ["-exist", "add", set, &a.to_string()]);
-            if let Err(e) = self.tools.run(&cmd) {
-                self.warnings
-                    .push(format!("cannot open {host} ({a}) for the meta fetch: {e}"));
-            }
+            script.push_str(&format!("add {set} {a}\n"));
         }
+        let cmd = Command::new("ipset", ["-exist", "restore"]).stdin(script);
+        if let Err(e) = self.tools.run(&cmd) {
+            let shown: Vec<String> = r.addrs.iter().map(ToString::to_string).collect();
+            self.warnings.push(format!(
+                "cannot open {host} ({}) for the meta fetch: {e}",
+                shown.join(", ")
+            ));
+        }
+    }
+
+    /// The tracked DNS flows (UDP and TCP to port 53).
+    fn dns_flows(&self) -> Result<Vec<conntrack::Flow>, ExecError> {
+        Ok(self
+            .tools
+            .tracked_flows()?
+            .into_iter()
+            .map(|t| t.flow)
+            .filter(|f| matches!(f.proto.as_str(), "udp" | "tcp") && f.dport == Some(53))
+            .collect())
     }
 
     /// resolv.conf names only Docker's 127.0.0.11 and does not list its upstreams (engines
     /// before 25.0). Those engines forward from inside this namespace, so the lookups just made
     /// through 127.0.0.11 left tracked flows to the upstreams: DNS is allowed to exactly those.
-    /// The tracked DNS flows (UDP and TCP to port 53).
-    fn dns_flows(&self) -> Result<Vec<conntrack::Flow>, ExecError> {
-        let mut flows = Vec::new();
-        for proto in ["udp", "tcp"] {
-            let cmd = Command::new("conntrack", ["-L", "-p", proto, "--dport", "53"]);
-            flows.extend(conntrack::parse_flows(&self.tools.run(&cmd)?.stdout));
-        }
-        Ok(flows)
-    }
-
     /// `before`: the DNS flows tracked before our lookups, left out (a flow some process of the
     /// container opened to another resolver is not an upstream of Docker's).
     fn learn_dns_upstreams(&mut self, before: Option<&[conntrack::Flow]>) {
@@ -351,45 +356,41 @@ impl<W: World> Run<'_, W> {
         }
     }
 
-    /// Deletes the conntrack entries of flows the new policy forbids (SEQ-09).
-    ///
-    /// The listings, then the deletions, run at once: every `conntrack -L` and `-D` walks the
-    /// kernel's whole conntrack table (one for every namespace of the machine), which takes
-    /// tens of milliseconds however few flows the container has (docs/benchmarks.md).
+    /// Deletes the conntrack entries of flows the new policy forbids (SEQ-09): one listing of
+    /// both families, then one deletion per forbidden flow, over netlink in production
+    /// ([`crate::flows`]; a `conntrack -L` walks the kernel's whole table, for every namespace
+    /// of the machine, and a process start costs milliseconds: docs/benchmarks.md).
     fn cut_forbidden_flows(&mut self, plan: &Plan) {
-        let listings: Vec<Command> = ["ipv4", "ipv6"]
-            .into_iter()
-            .map(|family| Command::new("conntrack", ["-L", "-f", family]))
+        let tracked = match self.tools.tracked_flows() {
+            Ok(t) => t,
+            Err(ExecError::NotFound { .. }) => {
+                self.warnings.push(
+                    "conntrack is missing (Debian package conntrack): flows opened before init are cut by the rules only".to_owned(),
+                );
+                return;
+            }
+            Err(e) => {
+                self.warnings.push(format!(
+                    "cannot list tracked flows ({e}): flows opened before init are cut by the rules only"
+                ));
+                return;
+            }
+        };
+        let doomed: Vec<&conntrack::Tracked> = tracked
+            .iter()
+            .filter(|t| !conntrack::allowed(plan, &t.flow))
             .collect();
-        let mut doomed: Vec<Command> = Vec::new();
-        for listed in run_all(self.tools, &listings) {
-            let list = match listed {
-                Ok(out) => out.stdout,
-                Err(ExecError::NotFound { .. }) => {
-                    self.warnings.push(
-                        "conntrack is missing (Debian package conntrack): flows opened before init are cut by the rules only".to_owned(),
-                    );
-                    return;
-                }
-                Err(e) => {
-                    self.warnings
-                        .push(format!("cannot list tracked flows: {e}"));
-                    continue;
-                }
-            };
-            let flows = conntrack::parse_flows(&list);
-            doomed.extend(
-                conntrack::forbidden(plan, &flows)
-                    .into_iter()
-                    .map(|flow| Command::new("conntrack", flow.delete_args())),
-            );
+        for e in self.tools.delete_flows(&doomed) {
+            self.warnings
+                .push(format!("cannot cut a flow the new policy forbids: {e}"));
         }
-        // A flow that ended meanwhile is gone already: a failed deletion is not worth a warning.
-        let _ = run_all(self.tools, &doomed);
     }
 
     async fn run(&mut self) -> Result<Success, InitError> {
-        if let Some(e) = self.tool_missing() {
+        let t = Instant::now();
+        let missing = self.tool_missing();
+        self.timed("check the tools", t, ());
+        if let Some(e) = missing {
             return Err(e);
         }
         marker::remove(&self.config.marker_path).map_err(InitError::StaleMarker)?;
@@ -401,9 +402,6 @@ impl<W: World> Run<'_, W> {
         let ruleset = render::render(&plan);
         let applied = apply::apply(self.tools, self.opts.backend, &ruleset);
         self.timed("apply", t, applied).map_err(InitError::Apply)?;
-        for e in apply::remove_temp_sets(self.tools) {
-            self.warnings.push(format!("leftover temporary set: {e}"));
-        }
         // Both profiles: a flow the new policy forbids must not live on through conntrack.
         let t = Instant::now();
         self.cut_forbidden_flows(&plan);
@@ -417,8 +415,11 @@ impl<W: World> Run<'_, W> {
             what: "the boot id and network namespace",
             cause,
         })?;
+        let t = Instant::now();
         let marker = Marker::new(&place, &ruleset, &self.opts.version);
-        marker::write(&self.config.marker_path, &marker).map_err(InitError::Marker)?;
+        let written = marker::write(&self.config.marker_path, &marker);
+        self.timed("write the marker", t, written)
+            .map_err(InitError::Marker)?;
         Ok(Success {
             plan,
             marker,
@@ -441,32 +442,6 @@ impl<W: World> Run<'_, W> {
             }
         }
     }
-}
-
-/// How many commands [`run_all`] runs at a time.
-const PARALLEL_COMMANDS: usize = 8;
-
-/// Runs the commands [`PARALLEL_COMMANDS`] at a time, each on a thread of its own; the results
-/// come back in the commands' order.
-fn run_all(tools: &dyn Tools, cmds: &[Command]) -> Vec<Result<fw_core::exec::Output, ExecError>> {
-    let mut out = Vec::with_capacity(cmds.len());
-    for batch in cmds.chunks(PARALLEL_COMMANDS) {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = batch
-                .iter()
-                .map(|cmd| s.spawn(move || tools.run(cmd)))
-                .collect();
-            for (h, cmd) in handles.into_iter().zip(batch) {
-                out.push(h.join().unwrap_or_else(|_| {
-                    Err(ExecError::Spawn {
-                        command: cmd.to_string(),
-                        reason: "its thread panicked".to_owned(),
-                    })
-                }));
-            }
-        });
-    }
-    out
 }
 
 /// Runs the init sequence (the caller holds the lock).
@@ -671,6 +646,24 @@ mod tests {
     }
 
     #[test]
+    fn flows_the_policy_forbids_are_cut_and_the_others_kept() {
+        let k = FakeKernel::new();
+        k.set_flows(
+            "tcp 6 1 ESTABLISHED src=172.18.0.2 dst=198.51.100.10 sport=40000 dport=8080 [ASSURED]\n\
+             tcp 6 1 ESTABLISHED src=172.18.0.2 dst=192.0.2.70 sport=40001 dport=443 [ASSURED]\n\
+             tcp 6 1 ESTABLISHED src=172.18.0.2 dst=172.19.0.5 sport=40002 dport=22 [ASSURED]\n",
+        );
+        let s = block_on(init(&config("cut"), &FakeWorld::new(), &k, &opts())).unwrap();
+        let left: Vec<String> = k
+            .tracked_flows()
+            .unwrap()
+            .iter()
+            .map(|t| t.flow.dst.to_string())
+            .collect();
+        assert_eq!(left, ["192.0.2.70", "172.19.0.5"], "{:?}", s.warnings);
+    }
+
+    #[test]
     fn docker_upstreams_missing_from_resolv_conf_are_learned_from_tracked_flows() {
         // Before the lookups a process of the container talks to another resolver; the lookups
         // through 127.0.0.11 add Docker's forwarded flow to its upstream.
@@ -696,9 +689,14 @@ mod tests {
             "{:?}",
             s.warnings
         );
+        // Listed before the lookups, after them, and for the cut: three listings of each family.
         let lines = k.call_lines();
-        assert!(
-            lines.iter().any(|l| l == "conntrack -L -p udp --dport 53"),
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| *l == "conntrack -L -f ipv4")
+                .count(),
+            3,
             "{lines:?}"
         );
 
@@ -714,10 +712,13 @@ mod tests {
         let c = config("upstreams-listed");
         block_on(init(&c, &w, &k, &opts())).unwrap();
         assert!(!k.save("nft", false).contains("198.51.100.53"));
-        assert!(
-            !k.call_lines()
+        // Only the cut's listing: nothing learned.
+        assert_eq!(
+            k.call_lines()
                 .iter()
-                .any(|l| l.starts_with("conntrack -L -p"))
+                .filter(|l| *l == "conntrack -L -f ipv4")
+                .count(),
+            1
         );
     }
 
@@ -750,8 +751,15 @@ mod tests {
                 exit::FIREWALL,
             ),
             (
-                "swap",
-                |k, _| k.fail_once("ipset", &["swap"], 1, "swap failed"),
+                "sets",
+                |k, _| {
+                    k.fail(
+                        "ipset",
+                        &["restore"],
+                        1,
+                        "ipset v7.17: Kernel error received",
+                    )
+                },
                 Step::Apply,
                 exit::FIREWALL,
             ),
@@ -824,6 +832,7 @@ mod tests {
         let k: &'static FakeKernel = Box::leak(Box::new(FakeKernel::new()));
         let c = config("rerun");
         block_on(init(&c, &FakeWorld::new(), k, &opts())).unwrap();
+        let first_run = k.calls().len();
         let mut w = FakeWorld::new();
         w.kernel = Some(k);
         block_on(init(&c, &w, k, &opts())).unwrap();
@@ -835,12 +844,24 @@ mod tests {
                 .iter()
                 .any(|d| d.as_str() == "api.github.com")
         );
-        let adds: Vec<String> = k
-            .call_lines()
-            .into_iter()
-            .filter(|l| l.starts_with("ipset -exist add"))
+        // One ipset script adds to the live sets, and only the meta host's address.
+        let scripts: Vec<String> = k.calls()[first_run..]
+            .iter()
+            .filter(|c| c.program == "ipset")
+            .filter_map(|c| c.stdin.clone())
             .collect();
-        assert_eq!(adds, ["ipset -exist add fw-allow-v4 192.0.2.70"]);
+        let live_adds: Vec<Vec<&str>> = scripts
+            .iter()
+            .map(|s| {
+                s.lines()
+                    .filter(|l| {
+                        l.starts_with("add fw-allow-v4 ") || l.starts_with("add fw-allow-v6 ")
+                    })
+                    .collect()
+            })
+            .filter(|adds: &Vec<&str>| !adds.is_empty())
+            .collect();
+        assert_eq!(live_adds, [["add fw-allow-v4 192.0.2.70"]]);
     }
 
     #[test]

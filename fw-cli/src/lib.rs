@@ -6,6 +6,7 @@ pub mod commands;
 pub mod docker;
 pub mod exit;
 pub mod fetch;
+pub mod flows;
 pub mod http;
 pub mod init;
 pub mod lock;

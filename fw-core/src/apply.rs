@@ -1,11 +1,14 @@
 //! Applying a rendered ruleset atomically, through the [`Tools`] seam.
 //!
-//! The order, and why:
-//! 1. `ipset -exist restore` of the live sets' `create` lines: the rules reference the sets, so
-//!    they must exist before the first `iptables-restore` (a no-op on a re-run).
-//! 2. Destroy leftover temporary sets of an interrupted run (missing ones are fine).
-//! 3. `ipset -exist restore` of the new allowlist into the temporary sets.
-//! 4. `ipset swap` each temporary set with its live set: the kernel switches the content in one
+//! The order, and why. Steps 1 to 5 are the lines of one `ipset -exist restore` script
+//! ([`SetScript`]): one process where there were nine (a process start costs milliseconds, and
+//! init's latency is mostly process starts: docs/benchmarks.md). `ipset restore` runs its lines
+//! in order and stops at the first that fails, naming it; the line tells which step failed.
+//! 1. The live sets' `create` lines: the rules reference the sets, so they must exist before
+//!    the first `iptables-restore` (a no-op on a re-run, thanks to `-exist`).
+//! 2. Destroy leftover temporary sets of an interrupted run (`-exist`: missing ones are fine).
+//! 3. The new allowlist into the temporary sets.
+//! 4. `swap` each temporary set with its live set: the kernel switches the content in one
 //!    step, so a re-run never has a moment with an empty or half-loaded allowlist.
 //! 5. Destroy the temporary sets (now holding the old content).
 //! 6. One `iptables-restore` of filter, nat and mangle: one kernel transaction, so the old
@@ -15,6 +18,8 @@
 //!
 //! A failure at any step is an [`ApplyError`] naming the step and carrying the tool's command,
 //! exit status and stderr; the caller then applies the safe closed ruleset.
+
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -89,50 +94,126 @@ fn at(step: ApplyStep) -> impl FnOnce(ExecError) -> ApplyError {
     move |source| ApplyError { step, source }
 }
 
-/// Destroys a set if it exists; a set that does not exist is not an error.
-fn destroy_if_present(tools: &dyn Tools, name: &str) -> Result<(), ExecError> {
-    match tools.run(&Command::new("ipset", ["destroy", name])) {
-        Ok(_) => Ok(()),
-        Err(ExecError::Failed { stderr, .. }) if stderr.contains("does not exist") => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-/// Removes temporary sets left by an interrupted run. Errors are returned for the caller to
-/// report; they never make a run fail on their own.
-pub fn remove_temp_sets(tools: &dyn Tools) -> Vec<ExecError> {
-    [SET_ALLOW_V4, SET_ALLOW_V6]
-        .iter()
-        .filter_map(|s| destroy_if_present(tools, &temp_set(s)).err())
-        .collect()
-}
-
 fn restore(tools: &dyn Tools, backend: Backend, v6: bool, text: &str) -> Result<(), ExecError> {
     let cmd = Command::new(&backend.program(v6, "restore"), ["-w", XTABLES_WAIT_SECS]).stdin(text);
     tools.run(&cmd).map(|_| ())
 }
 
-/// Loads the allowlist into temporary sets and swaps them in (steps 1 to 5). On its own, this
-/// is `fw-cli refresh`: the rules are untouched, the set contents change atomically.
+/// The `ipset -exist restore` script of steps 1 to 5, with the lines where each step starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetScript {
+    pub text: String,
+    /// First line (1-based) of the leftover destroys (step 2).
+    leftovers: usize,
+    /// First line of the swaps (step 4).
+    swaps: usize,
+}
+
+/// The temporary sets, in the order the script destroys them.
+fn temp_sets() -> [String; 2] {
+    [temp_set(SET_ALLOW_V4), temp_set(SET_ALLOW_V6)]
+}
+
+impl SetScript {
+    pub fn new(ruleset: &Ruleset) -> Self {
+        let mut text = String::with_capacity(ruleset.ipset.len() + 512);
+        text.push_str(&ipset_live_sets());
+        let leftovers = text.lines().count() + 1;
+        for tmp in temp_sets() {
+            let _ = writeln!(text, "destroy {tmp}");
+        }
+        text.push_str(&ruleset.ipset);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let swaps = text.lines().count() + 1;
+        for live in [SET_ALLOW_V4, SET_ALLOW_V6] {
+            let _ = writeln!(text, "swap {} {live}", temp_set(live));
+        }
+        for tmp in temp_sets() {
+            let _ = writeln!(text, "destroy {tmp}");
+        }
+        SetScript {
+            text,
+            leftovers,
+            swaps,
+        }
+    }
+
+    /// The step a failing line belongs to; without a line number, the first step (the tool
+    /// could not start, or failed before reading its input).
+    pub fn step_of(&self, line: Option<usize>) -> ApplyStep {
+        match line {
+            Some(n) if n >= self.swaps => ApplyStep::SwapSets,
+            Some(n) if n >= self.leftovers => ApplyStep::LoadSets,
+            _ => ApplyStep::CreateSets,
+        }
+    }
+
+    /// The leftover `destroy` at `line`, turned into a comment (keeping the numbering): for an
+    /// ipset whose `-exist` does not cover a missing set. `false` if `line` is not one of them
+    /// or is a comment already, so a script is retried at most twice.
+    fn skip_leftover(&mut self, line: usize) -> bool {
+        if !(self.leftovers..self.leftovers + 2).contains(&line)
+            || self
+                .text
+                .lines()
+                .nth(line - 1)
+                .is_none_or(|l| l.starts_with('#'))
+        {
+            return false;
+        }
+        let mut out = String::with_capacity(self.text.len());
+        for (i, l) in self.text.lines().enumerate() {
+            if i + 1 == line {
+                out.push_str("# no leftover: ");
+            }
+            out.push_str(l);
+            out.push('\n');
+        }
+        self.text = out;
+        true
+    }
+}
+
+/// The line number in ipset's "Error in line N: ..." message.
+pub fn ipset_error_line(stderr: &str) -> Option<usize> {
+    let rest = &stderr[stderr.find("Error in line ")? + "Error in line ".len()..];
+    let digits: &str = &rest[..rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len())];
+    digits.parse().ok()
+}
+
+/// Loads the allowlist into temporary sets and swaps them in (steps 1 to 5), in one process.
+/// On its own, this is `fw-cli refresh`: the rules are untouched, the set contents change
+/// atomically.
 pub fn apply_sets(tools: &dyn Tools, ruleset: &Ruleset) -> Result<(), ApplyError> {
-    tools
-        .run(&Command::new("ipset", ["-exist", "restore"]).stdin(ipset_live_sets()))
-        .map_err(at(ApplyStep::CreateSets))?;
-    // A leftover temporary set of another size would make the load fail: remove it first.
-    if let Some(e) = remove_temp_sets(tools).into_iter().next() {
-        return Err(at(ApplyStep::LoadSets)(e));
+    let mut script = SetScript::new(ruleset);
+    loop {
+        let cmd = Command::new("ipset", ["-exist", "restore"]).stdin(script.text.clone());
+        let err = match tools.run(&cmd) {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let line = match &err {
+            ExecError::Failed { stderr, .. } => ipset_error_line(stderr),
+            _ => None,
+        };
+        // Nothing after the failing line ran and every line before it is idempotent.
+        let missing_leftover =
+            matches!(&err, ExecError::Failed { stderr, .. } if stderr.contains("does not exist"));
+        if let Some(n) = line
+            && missing_leftover
+            && script.skip_leftover(n)
+        {
+            continue;
+        }
+        return Err(ApplyError {
+            step: script.step_of(line),
+            source: err,
+        });
     }
-    tools
-        .run(&Command::new("ipset", ["-exist", "restore"]).stdin(ruleset.ipset.clone()))
-        .map_err(at(ApplyStep::LoadSets))?;
-    for live in [SET_ALLOW_V4, SET_ALLOW_V6] {
-        let tmp = temp_set(live);
-        tools
-            .run(&Command::new("ipset", ["swap", tmp.as_str(), live]))
-            .map_err(at(ApplyStep::SwapSets))?;
-        destroy_if_present(tools, &tmp).map_err(at(ApplyStep::SwapSets))?;
-    }
-    Ok(())
 }
 
 /// Applies a whole firewall: sets first (swapped in atomically), then one restore per family.
@@ -193,7 +274,7 @@ mod tests {
         assert!(sets["fw-allow-v4"].members.contains("192.0.2.128/26"));
         let lines = k.call_lines();
         let pos = |needle: &str| lines.iter().position(|l| l.starts_with(needle)).unwrap();
-        assert!(pos("ipset swap") < pos("iptables-restore"));
+        assert!(pos("ipset -exist restore") < pos("iptables-restore"));
         assert!(pos("iptables-restore") < pos("ip6tables-restore"));
     }
 
@@ -222,27 +303,156 @@ mod tests {
         assert!(!k.sets().contains_key("fw-allow-v4-next"));
     }
 
+    /// A failure scripted at the first line of `text` starting with `prefix`, in ipset's words.
+    fn fail_at_line(k: &FakeKernel, script: &SetScript, prefix: &str) {
+        let n = script
+            .text
+            .lines()
+            .position(|l| l.starts_with(prefix))
+            .unwrap()
+            + 1;
+        k.fail(
+            "ipset",
+            &["restore"],
+            1,
+            &format!("ipset v7.17: Error in line {n}: boom"),
+        );
+    }
+
+    #[test]
+    fn the_set_steps_are_one_ipset_process_in_order() {
+        let k = FakeKernel::new();
+        let r = ruleset();
+        apply_sets(&k, &r).unwrap();
+        let calls = k.calls();
+        assert_eq!(calls.len(), 1, "{:?}", k.call_lines());
+        let text = calls[0].stdin.clone().unwrap();
+        let first = |prefix: &str| text.lines().position(|l| l.starts_with(prefix)).unwrap();
+        assert!(first("create fw-allow-v4 ") < first("destroy fw-allow-v4-next"));
+        assert!(first("destroy fw-allow-v4-next") < first("create fw-allow-v4-next"));
+        assert!(first("add fw-allow-v4-next") < first("swap fw-allow-v4-next fw-allow-v4"));
+        assert!(first("swap fw-allow-v6-next fw-allow-v6") < text.lines().count() - 2);
+        assert_eq!(
+            text.lines().rev().take(2).collect::<Vec<_>>(),
+            ["destroy fw-allow-v6-next", "destroy fw-allow-v4-next"]
+        );
+    }
+
     #[test]
     fn each_failure_names_its_step_and_keeps_the_previous_tables() {
-        for (program, args, step) in [
-            ("ipset", vec!["-exist", "restore"], ApplyStep::CreateSets),
-            ("ipset", vec!["swap"], ApplyStep::SwapSets),
-            ("iptables-restore", vec![], ApplyStep::RestoreIpv4),
-            ("ip6tables-restore", vec![], ApplyStep::RestoreIpv6),
-        ] {
+        let script = SetScript::new(&ruleset());
+        type Arrange<'a> = Box<dyn Fn(&FakeKernel) + 'a>;
+        let cases: Vec<(&str, Arrange, ApplyStep)> = vec![
+            (
+                "live set create",
+                Box::new(|k| fail_at_line(k, &script, "create fw-allow-v4 ")),
+                ApplyStep::CreateSets,
+            ),
+            (
+                "leftover destroy",
+                Box::new(|k| fail_at_line(k, &script, "destroy fw-allow-v6-next")),
+                ApplyStep::LoadSets,
+            ),
+            (
+                "load",
+                Box::new(|k| fail_at_line(k, &script, "add fw-allow-v6-next")),
+                ApplyStep::LoadSets,
+            ),
+            (
+                "swap",
+                Box::new(|k| fail_at_line(k, &script, "swap fw-allow-v6-next")),
+                ApplyStep::SwapSets,
+            ),
+            (
+                "ipset cannot start",
+                Box::new(|k| k.fail("ipset", &["restore"], 2, "boom")),
+                ApplyStep::CreateSets,
+            ),
+            (
+                "iptables-restore",
+                Box::new(|k| k.fail("iptables-restore", &[], 2, "boom")),
+                ApplyStep::RestoreIpv4,
+            ),
+            (
+                "ip6tables-restore",
+                Box::new(|k| k.fail("ip6tables-restore", &[], 2, "boom")),
+                ApplyStep::RestoreIpv6,
+            ),
+        ];
+        for (name, arrange, step) in cases {
             let k = FakeKernel::new();
-            k.fail(program, &args, 2, "boom");
+            arrange(&k);
             let err = apply(&k, Backend::Default, &ruleset()).unwrap_err();
-            assert_eq!(err.step, step, "{program} {args:?}");
-            assert!(err.to_string().contains("exit status 2: boom"), "{err}");
+            assert_eq!(err.step, step, "{name}");
+            assert!(err.to_string().contains("boom"), "{name}: {err}");
             if step != ApplyStep::RestoreIpv6 {
                 assert_eq!(
                     k.save("nft", false),
                     "",
-                    "the IPv4 tables changed after {step}"
+                    "{name}: the IPv4 tables changed after {step}"
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_real_failure_is_placed_by_its_line() {
+        // A live set of another type is there: its create line fails, in the fake as in ipset.
+        let k = FakeKernel::new();
+        k.run(
+            &Command::new("ipset", ["restore"]).stdin("create fw-allow-v4 hash:ip family inet\n"),
+        )
+        .unwrap();
+        let err = apply(&k, Backend::Default, &ruleset()).unwrap_err();
+        assert_eq!(err.step, ApplyStep::CreateSets, "{err}");
+        assert!(err.to_string().contains("Error in line 1"), "{err}");
+    }
+
+    #[test]
+    fn an_ipset_that_does_not_forgive_a_missing_leftover_gets_the_line_skipped() {
+        let k = FakeKernel::new();
+        let script = SetScript::new(&ruleset());
+        for prefix in ["destroy fw-allow-v4-next", "destroy fw-allow-v6-next"] {
+            let n = script.text.lines().position(|l| l == prefix).unwrap() + 1;
+            k.fail_once(
+                "ipset",
+                &["restore"],
+                1,
+                &format!(
+                    "ipset v6.38: Error in line {n}: The set with the given name does not exist"
+                ),
+            );
+        }
+        apply_sets(&k, &ruleset()).unwrap();
+        let calls = k.calls();
+        assert_eq!(calls.len(), 3, "{:?}", k.call_lines());
+        let last = calls[2].stdin.clone().unwrap();
+        assert!(last.contains("# no leftover: destroy fw-allow-v4-next\n"));
+        assert!(last.contains("# no leftover: destroy fw-allow-v6-next\n"));
+        assert!(k.sets()["fw-allow-v4"].members.contains("192.0.2.128/26"));
+        // The same message at any other line is a failure, not a retry.
+        let k = FakeKernel::new();
+        k.fail(
+            "ipset",
+            &["restore"],
+            1,
+            "ipset v6.38: Error in line 1: The set with the given name does not exist",
+        );
+        assert_eq!(
+            apply_sets(&k, &ruleset()).unwrap_err().step,
+            ApplyStep::CreateSets
+        );
+        assert_eq!(k.calls().len(), 1);
+    }
+
+    #[test]
+    fn error_lines_are_read_from_ipset_messages() {
+        assert_eq!(
+            ipset_error_line("ipset v7.17: Error in line 12: Syntax error"),
+            Some(12)
+        );
+        assert_eq!(ipset_error_line("ipset v7.17: Error in line : x"), None);
+        assert_eq!(ipset_error_line("Kernel error received"), None);
     }
 
     #[test]

@@ -351,7 +351,7 @@ impl Env for SystemEnv {
         use std::sync::mpsc;
         use std::time::Instant;
 
-        let npm = find_on_path(&std::env::var_os("PATH")?, "npm")?;
+        let npm = crate::exec::find_on_path(&std::env::var_os("PATH")?, "npm")?;
         let mut child = Command::new(npm)
             .args(["config", "get", "registry"])
             .stdin(Stdio::null())
@@ -395,25 +395,6 @@ impl Env for SystemEnv {
             }
         }
     }
-}
-
-/// The first executable file called `name` in a `PATH` value.
-fn find_on_path(path: &std::ffi::OsStr, name: &str) -> Option<PathBuf> {
-    std::env::split_paths(path)
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
 }
 
 /// An [`Env`] made of maps, for tests. Files not in `files` do not exist; files in `unreadable`

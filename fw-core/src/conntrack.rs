@@ -3,8 +3,9 @@
 //! Rules only see new packets of a flow if nothing accepts the flow as ESTABLISHED first. The
 //! strict ruleset accepts outbound packets by destination only, so a forbidden flow stops at its
 //! next packet; deleting its conntrack entry as well makes the cut visible at once to both ends
-//! and leaves no state behind. This module parses `conntrack -L` output and decides which
-//! entries to delete; fw-cli runs the tool through the [`crate::exec::Tools`] seam.
+//! and leaves no state behind. This module decides which entries to delete; the entries come
+//! through the [`crate::exec::Tools`] seam: over netlink in fw-cli ([`crate::ctnetlink`]), from
+//! `conntrack -L` output ([`parse_flows`]) otherwise.
 
 use std::net::IpAddr;
 
@@ -12,6 +13,15 @@ use serde::Serialize;
 
 use crate::config::Profile;
 use crate::plan::Plan;
+
+/// A tracked flow and, when it was listed over netlink, what deletes exactly it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracked {
+    pub flow: Flow,
+    /// `None`: listed by the `conntrack` tool, deleted by it (`conntrack -D` with
+    /// [`Flow::delete_args`]).
+    pub key: Option<crate::ctnetlink::FlowKey>,
+}
 
 /// One tracked flow, by its original direction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -6,12 +6,17 @@
 //! programs; [`fake::FakeKernel`] is a recording fake that behaves like the tools (it rejects
 //! what they reject) and can be scripted to fail, for tests of every failure point.
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Command as ProcessCommand, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use crate::conntrack::{Tracked, parse_flows};
 
 pub mod fake;
 
@@ -94,12 +99,92 @@ impl ExecError {
 /// Runs the firewall tools. Implementations return `Ok` only for exit status 0.
 pub trait Tools: Send + Sync {
     fn run(&self, cmd: &Command) -> Result<Output, ExecError>;
+
+    /// Where `program` is installed, found without running it (a process start costs
+    /// milliseconds; `fw-cli init` checks its tools before it changes anything).
+    fn locate(&self, program: &str) -> Option<PathBuf>;
+
+    fn installed(&self, program: &str) -> bool {
+        self.locate(program).is_some()
+    }
+
+    /// The tables the legacy (x_tables) backend holds in this network namespace, as the kernel
+    /// lists them, or `None` when that cannot be told without running its tools. Asking costs
+    /// no process and, unlike `iptables-legacy-save -t nat`, does not create the table asked
+    /// about.
+    fn legacy_tables(&self, _v6: bool) -> Option<Vec<String>> {
+        None
+    }
+
+    /// The tracked flows of this network namespace, both families. By default from
+    /// `conntrack -L`, once per family.
+    fn tracked_flows(&self) -> Result<Vec<Tracked>, ExecError> {
+        let mut out = Vec::new();
+        for family in ["ipv4", "ipv6"] {
+            let listed = self.run(&Command::new("conntrack", ["-L", "-f", family]))?;
+            out.extend(
+                parse_flows(&listed.stdout)
+                    .into_iter()
+                    .map(|flow| Tracked { flow, key: None }),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Deletes these flows and returns the deletions that failed; a flow that ended meanwhile
+    /// is gone already, which is not a failure. By default with `conntrack -D`.
+    fn delete_flows(&self, flows: &[&Tracked]) -> Vec<ExecError> {
+        flows
+            .iter()
+            .filter_map(|t| {
+                self.run(&Command::new("conntrack", t.flow.delete_args()))
+                    .err()
+            })
+            .filter(|e| !matches!(e, ExecError::Failed { stderr, .. } if stderr.contains("0 flow entries")))
+            .collect()
+    }
 }
 
 impl<T: Tools + ?Sized> Tools for &T {
     fn run(&self, cmd: &Command) -> Result<Output, ExecError> {
         (**self).run(cmd)
     }
+
+    fn locate(&self, program: &str) -> Option<PathBuf> {
+        (**self).locate(program)
+    }
+
+    fn legacy_tables(&self, v6: bool) -> Option<Vec<String>> {
+        (**self).legacy_tables(v6)
+    }
+
+    fn tracked_flows(&self) -> Result<Vec<Tracked>, ExecError> {
+        (**self).tracked_flows()
+    }
+
+    fn delete_flows(&self, flows: &[&Tracked]) -> Vec<ExecError> {
+        (**self).delete_flows(flows)
+    }
+}
+
+/// The first executable file called `name` in a `PATH` value (relative entries are skipped:
+/// the firewall runs as root and must not run a program from the working directory).
+pub fn find_on_path(path: &OsStr, name: &str) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
 }
 
 /// The real tools, run as child processes with a time limit.
@@ -117,16 +202,24 @@ impl Default for SystemTools {
 }
 
 /// Standard streams are drained on their own threads so a large output (an `ipset save` of
-/// 100,000 entries) can never block the child on a full pipe.
-fn drain<R: Read + Send + 'static>(r: Option<R>) -> std::thread::JoinHandle<String> {
+/// 100,000 entries) can never block the child on a full pipe. Each thread says on `closed` when
+/// its stream has ended.
+fn drain<R: Read + Send + 'static>(
+    r: Option<R>,
+    closed: mpsc::Sender<()>,
+) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
         if let Some(mut r) = r {
             let _ = r.read_to_end(&mut buf);
         }
+        let _ = closed.send(());
         String::from_utf8_lossy(&buf).into_owned()
     })
 }
+
+/// The longest sleep between two looks at a child that closed its streams but has not exited.
+const MAX_POLL: Duration = Duration::from_millis(5);
 
 impl Tools for SystemTools {
     fn run(&self, cmd: &Command) -> Result<Output, ExecError> {
@@ -160,21 +253,38 @@ impl Tools for SystemTools {
             })),
             _ => None,
         };
-        let out = drain(child.stdout.take());
-        let err = drain(child.stderr.take());
         let start = Instant::now();
+        let deadline = start + self.timeout;
+        let (closed_tx, closed_rx) = mpsc::channel();
+        let out = drain(child.stdout.take(), closed_tx.clone());
+        let err = drain(child.stderr.take(), closed_tx);
+        let timed_out = |mut child: std::process::Child| {
+            let _ = child.kill();
+            let _ = child.wait();
+            ExecError::Timeout {
+                command: shown.clone(),
+                timeout: self.timeout,
+            }
+        };
+        // The child's streams close when it exits: waiting for them costs no polling delay,
+        // which matters for tools that finish in a millisecond or two.
+        for _ in 0..2 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match closed_rx.recv_timeout(left) {
+                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => return Err(timed_out(child)),
+            }
+        }
+        // A child that closed its streams but is still running gets the rest of its time.
+        let mut pause = Duration::from_micros(50);
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
-                Ok(None) if start.elapsed() >= self.timeout => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(ExecError::Timeout {
-                        command: shown,
-                        timeout: self.timeout,
-                    });
+                Ok(None) if Instant::now() >= deadline => return Err(timed_out(child)),
+                Ok(None) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(MAX_POLL);
                 }
-                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
                 Err(e) => {
                     return Err(ExecError::Spawn {
                         command: shown,
@@ -196,6 +306,29 @@ impl Tools for SystemTools {
                 status: status.code().unwrap_or(-1),
                 stderr: stderr.trim().to_owned(),
             })
+        }
+    }
+
+    fn locate(&self, program: &str) -> Option<PathBuf> {
+        if program.contains('/') {
+            let path = Path::new(program);
+            return is_executable(path).then(|| path.to_owned());
+        }
+        find_on_path(&std::env::var_os("PATH")?, program)
+    }
+
+    /// `/proc/net/ip_tables_names` (`ip6_tables_names`): missing when the kernel has no legacy
+    /// iptables loaded, so no namespace holds a legacy table.
+    fn legacy_tables(&self, v6: bool) -> Option<Vec<String>> {
+        let path = if v6 {
+            "/proc/net/ip6_tables_names"
+        } else {
+            "/proc/net/ip_tables_names"
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => Some(text.lines().map(|l| l.trim().to_owned()).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Vec::new()),
+            Err(_) => None,
         }
     }
 }
@@ -245,6 +378,47 @@ mod tests {
             err.to_string(),
             "fw-no-such-tool is not installed (not found on PATH)"
         );
+    }
+
+    #[test]
+    fn installed_looks_on_path_without_running_anything() {
+        let tools = SystemTools::default();
+        assert!(tools.installed("sh"));
+        assert!(tools.installed("/bin/sh"));
+        assert!(!tools.installed("fw-no-such-tool"));
+        assert!(!tools.installed("/nonexistent/sh"));
+        // A directory on PATH is not a program, and relative PATH entries are never searched.
+        let dir = std::env::temp_dir();
+        assert!(find_on_path(dir.as_os_str(), "").is_none());
+        assert!(find_on_path(OsStr::new("bin:usr/bin"), "sh").is_none());
+        assert!(find_on_path(OsStr::new("/nonexistent:/bin:/usr/bin"), "sh").is_some());
+    }
+
+    #[test]
+    fn legacy_tables_are_read_without_running_a_tool() {
+        // Whatever this machine has loaded, the answer is a list (possibly empty), and
+        // every name in it is a table name.
+        let tables = SystemTools::default().legacy_tables(false).unwrap();
+        assert!(
+            tables
+                .iter()
+                .all(|t| ["filter", "nat", "mangle", "raw", "security"].contains(&t.as_str())),
+            "{tables:?}"
+        );
+    }
+
+    #[test]
+    fn a_child_that_keeps_running_after_closing_its_streams_is_still_timed_out() {
+        let tools = SystemTools {
+            timeout: Duration::from_millis(300),
+        };
+        let err = tools
+            .run(&Command::new(
+                "sh",
+                ["-c", "exec >/dev/null 2>&1 </dev/null; sleep 10"],
+            ))
+            .unwrap_err();
+        assert!(matches!(err, ExecError::Timeout { .. }), "{err}");
     }
 
     #[test]

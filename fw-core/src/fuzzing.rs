@@ -10,11 +10,13 @@
 //! - whatever is accepted is safe: domains are lower-case `[a-z0-9.-]` only (no shell
 //!   metacharacter, no wildcard, no whitespace), no network is a /0;
 //! - what is written back out parses back to the same thing (the restore reader and writer, and
-//!   Docker's DNS rules re-rendered into an `iptables-restore` block).
+//!   Docker's DNS rules re-rendered into an `iptables-restore` block, and conntrack flows read
+//!   from netlink encoded again).
 
 use std::path::PathBuf;
 
 use crate::config::{self, DOMAINS_VAR, FakeEnv, LoadOptions};
+use crate::ctnetlink::{self, Reply};
 use crate::docker_dns::parse_nat_save;
 use crate::meta::parse_meta;
 use crate::restore::{parse_ipset, parse_iptables, quote_arg, split_args};
@@ -202,5 +204,34 @@ pub fn restore(data: &[u8]) {
     }
     if let Err(e) = parse_ipset(text) {
         check_message("ipset", &e.to_string());
+    }
+}
+
+/// The ctnetlink reader (what the kernel sends on a conntrack dump or delete): whatever it reads
+/// as a flow encodes again to a message that reads back as the same flow, and the delete built
+/// from its key is one well-formed message that carries the kernel's tuple unchanged.
+pub fn ctnetlink(data: &[u8]) {
+    let replies = match ctnetlink::parse_datagram(data) {
+        Ok(r) => r,
+        Err(e) => return check_message("ctnetlink", &e.to_string()),
+    };
+    for reply in replies {
+        let Reply::Flow(flow, key) = reply else {
+            continue;
+        };
+        let again = ctnetlink::encode::flow_message(1, &flow, 1, None);
+        match ctnetlink::parse_datagram(&again).as_deref() {
+            Ok([Reply::Flow(f, _)]) if f.src == flow.src && f.dst == flow.dst => {}
+            other => panic!("flow {flow:?} does not survive encoding: {other:?}"),
+        }
+        let del = ctnetlink::delete_request(7, &key);
+        let len = u32::from_ne_bytes([del[0], del[1], del[2], del[3]]) as usize;
+        assert_eq!(len, del.len(), "delete request length field");
+        assert_eq!(len % 4, 0, "delete request not padded");
+        assert_eq!(
+            &del[20..20 + key.tuple.len()],
+            key.tuple.as_slice(),
+            "the delete does not carry the tuple unchanged"
+        );
     }
 }

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod config;
 pub mod conntrack;
+pub mod ctnetlink;
 pub mod docker_dns;
 pub mod exec;
 pub mod fixtures;

@@ -49,6 +49,11 @@ fn config_env_corpus() {
 }
 
 #[test]
+fn ctnetlink_corpus() {
+    replay("ctnetlink", fw_core::fuzzing::ctnetlink);
+}
+
+#[test]
 fn nat_save_corpus() {
     replay("nat_save", fw_core::fuzzing::nat_save);
 }

@@ -86,6 +86,10 @@ impl Tools for Netns {
         };
         self.tools.run(&wrapped)
     }
+
+    fn locate(&self, program: &str) -> Option<std::path::PathBuf> {
+        self.tools.locate(program)
+    }
 }
 
 impl Drop for Netns {

@@ -4,7 +4,8 @@
 //! answers `iptables-restore`, `iptables-save`, `ip6tables-*`, `ipset restore / swap / destroy /
 //! save / list`, and `conntrack`. It rejects what the real tools reject (unknown chains and
 //! targets, a missing set, a set in use, a family mismatch, a restore that does not parse) and
-//! leaves its state untouched when it does, as the real atomic restores do. Tests script
+//! leaves its state untouched when it does, as the real atomic `iptables-restore` does;
+//! `ipset restore` runs line by line and stops at the first failing line, as the real one does. Tests script
 //! failures (`fail`) and missing tools (`remove_tool`) and read back every call (`calls`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use ipnet::IpNet;
 
 use super::{Command, ExecError, Output, Tools};
-use crate::restore::{IptablesText, Table, parse_ipset, parse_iptables};
+use crate::restore::{IptablesText, Table, parse_iptables, split_args};
 
 const TARGETS: &[&str] = &[
     "ACCEPT",
@@ -312,142 +313,84 @@ fn member_key(entry: &str) -> String {
         .unwrap_or_else(|_| entry.to_owned())
 }
 
-fn ipset(st: &mut State, cmd: &Command) -> Result<Output, ExecError> {
-    let exist = cmd.args.iter().any(|a| a == "-exist" || a == "-!");
-    let args: Vec<&str> = cmd
-        .args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| *a != "-exist" && *a != "-!")
-        .collect();
-    match args.as_slice() {
-        ["restore"] => {
-            let input = cmd.stdin.clone().unwrap_or_default();
-            let parsed =
-                parse_ipset(&input).map_err(|e| failed(cmd, 1, format!("ipset v7.17: {e}")))?;
-            // ipset restore is not atomic as a whole; the fake applies line by line too, but
-            // checks everything first so that a broken script changes nothing (fw-core always
-            // restores into temporary sets, so partial loads never reach a live set anyway).
-            let mut next = st.sets.clone();
-            for decl in &parsed.sets {
-                let family = decl.option("family").unwrap_or("inet").to_owned();
-                let new = FakeSet {
-                    kind: decl.kind.clone(),
-                    family,
-                    options: decl.options.clone(),
-                    members: BTreeSet::new(),
-                };
-                match next.get(&decl.name) {
-                    Some(old) if exist && old.kind == new.kind && old.options == new.options => {}
-                    Some(_) => {
-                        return Err(failed(
-                            cmd,
-                            1,
-                            format!(
-                                "ipset v7.17: Error in line 1: Set cannot be created: set with the same name already exists ({})",
-                                decl.name
-                            ),
-                        ));
-                    }
-                    None => {
-                        next.insert(decl.name.clone(), new);
-                    }
+/// One ipset command (`create`, `add`, `flush`, `swap`, `destroy`, `list -n`, `save`), as
+/// given on the command line or as one line of `ipset restore`. `Err` is the tool's message.
+fn ipset_command(st: &mut State, args: &[&str], exist: bool) -> Result<String, String> {
+    const MISSING: &str = "The set with the given name does not exist";
+    match args {
+        ["create" | "-N" | "n", name, kind, options @ ..] => {
+            let options: Vec<String> = options.iter().map(|o| (*o).to_owned()).collect();
+            let family = options
+                .iter()
+                .position(|o| o == "family")
+                .and_then(|i| options.get(i + 1))
+                .map_or("inet", String::as_str)
+                .to_owned();
+            let new = FakeSet {
+                kind: (*kind).to_owned(),
+                family,
+                options,
+                members: BTreeSet::new(),
+            };
+            match st.sets.get(*name) {
+                Some(old) if exist && old.kind == new.kind && old.options == new.options => {}
+                Some(_) => {
+                    return Err(
+                        "Set cannot be created: set with the same name already exists".to_owned(),
+                    );
+                }
+                None => {
+                    st.sets.insert((*name).to_owned(), new);
                 }
             }
-            for name in &parsed.flushed {
-                match next.get_mut(name) {
-                    Some(s) => s.members.clear(),
-                    None => {
-                        return Err(failed(
-                            cmd,
-                            1,
-                            format!(
-                                "ipset v7.17: The set with the given name does not exist ({name})"
-                            ),
-                        ));
-                    }
-                }
-            }
-            for (name, members) in &parsed.members {
-                let Some(set) = next.get_mut(name) else {
-                    continue;
-                };
-                for m in members {
-                    check_family(set, m)
-                        .map_err(|e| failed(cmd, 1, format!("ipset v7.17: {e}")))?;
-                    if !set.members.insert(member_key(m)) && !exist {
-                        return Err(failed(
-                            cmd,
-                            1,
-                            "ipset v7.17: Element cannot be added to the set: it's already added",
-                        ));
-                    }
-                }
-            }
-            st.sets = next;
-            Ok(Output::default())
+            Ok(String::new())
         }
-        ["swap", a, b] => {
+        ["add" | "-A" | "a", name, entry, ..] => {
+            let set = st.sets.get_mut(*name).ok_or(MISSING)?;
+            check_family(set, entry)?;
+            if !set.members.insert(member_key(entry)) && !exist {
+                return Err("Element cannot be added to the set: it's already added".to_owned());
+            }
+            Ok(String::new())
+        }
+        ["flush" | "-F", name] => {
+            st.sets.get_mut(*name).ok_or(MISSING)?.members.clear();
+            Ok(String::new())
+        }
+        ["swap" | "-W", a, b] => {
             let (Some(sa), Some(sb)) = (st.sets.get(*a).cloned(), st.sets.get(*b).cloned()) else {
-                return Err(failed(
-                    cmd,
-                    1,
-                    "ipset v7.17: The set with the given name does not exist",
-                ));
+                return Err(MISSING.to_owned());
             };
             if sa.kind != sb.kind || sa.family != sb.family {
-                return Err(failed(
-                    cmd,
-                    1,
-                    "ipset v7.17: The sets cannot be swapped: their type does not match",
-                ));
+                return Err("The sets cannot be swapped: their type does not match".to_owned());
             }
             st.sets.insert((*a).to_owned(), sb);
             st.sets.insert((*b).to_owned(), sa);
-            Ok(Output::default())
+            Ok(String::new())
         }
-        ["destroy", name] => {
+        ["destroy" | "-X" | "x", name] => {
             if !st.sets.contains_key(*name) {
-                return Err(failed(
-                    cmd,
-                    1,
-                    "ipset v7.17: The set with the given name does not exist",
-                ));
+                // ipset 7 ignores a missing set under -exist.
+                return if exist {
+                    Ok(String::new())
+                } else {
+                    Err(MISSING.to_owned())
+                };
             }
             if set_in_use(st, name) {
-                return Err(failed(
-                    cmd,
-                    1,
-                    "ipset v7.17: Set cannot be destroyed: it is in use by a kernel component",
-                ));
+                return Err(
+                    "Set cannot be destroyed: it is in use by a kernel component".to_owned(),
+                );
             }
             st.sets.remove(*name);
-            Ok(Output::default())
+            Ok(String::new())
         }
-        ["add", name, entry] => {
-            let Some(set) = st.sets.get_mut(*name) else {
-                return Err(failed(
-                    cmd,
-                    1,
-                    "ipset v7.17: The set with the given name does not exist",
-                ));
-            };
-            check_family(set, entry).map_err(|e| failed(cmd, 1, format!("ipset v7.17: {e}")))?;
-            if !set.members.insert(member_key(entry)) && !exist {
-                return Err(failed(
-                    cmd,
-                    1,
-                    "ipset v7.17: Element cannot be added to the set: it's already added",
-                ));
-            }
-            Ok(Output::default())
-        }
-        ["list", "-n"] | ["list", "-name"] => Ok(Output {
-            stdout: st.sets.keys().map(|k| format!("{k}\n")).collect(),
-            stderr: String::new(),
-        }),
+        ["list", "-n" | "-name"] => Ok(st.sets.keys().map(|k| format!("{k}\n")).collect()),
         ["save"] | ["save", _] => {
             let only = args.get(1).copied();
+            if only.is_some_and(|o| !st.sets.contains_key(o)) {
+                return Err(MISSING.to_owned());
+            }
             let mut out = String::new();
             for (name, s) in &st.sets {
                 if only.is_some_and(|o| o != name) {
@@ -462,29 +405,152 @@ fn ipset(st: &mut State, cmd: &Command) -> Result<Output, ExecError> {
                     out.push_str(&format!("add {name} {m}\n"));
                 }
             }
-            if let Some(o) = only
-                && !st.sets.contains_key(o)
-            {
+            Ok(out)
+        }
+        _ => Err(format!("the fake does not know ipset {}", args.join(" "))),
+    }
+}
+
+/// `ipset [-exist] COMMAND ...` and `ipset [-exist] restore`. A restore runs its lines in order
+/// and stops at the first that fails, naming its line; the lines before it stay applied, as
+/// with the real tool (which is not atomic as a whole).
+fn ipset(st: &mut State, cmd: &Command) -> Result<Output, ExecError> {
+    let exist = cmd.args.iter().any(|a| a == "-exist" || a == "-!");
+    let args: Vec<&str> = cmd
+        .args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "-exist" && *a != "-!")
+        .collect();
+    let stdout = if args.as_slice() == ["restore"] {
+        let input = cmd.stdin.clone().unwrap_or_default();
+        for (i, raw) in input.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line == "COMMIT" {
+                continue;
+            }
+            let words = split_args(line).map_err(|e| {
+                failed(cmd, 1, format!("ipset v7.17: Error in line {}: {e}", i + 1))
+            })?;
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            if matches!(words.first(), Some(&("list" | "save" | "restore"))) {
                 return Err(failed(
                     cmd,
                     1,
-                    "ipset v7.17: The set with the given name does not exist",
+                    format!(
+                        "ipset v7.17: Error in line {}: restore does not take {line}",
+                        i + 1
+                    ),
+                ));
+            }
+            ipset_command(st, &words, exist).map_err(|e| {
+                failed(cmd, 1, format!("ipset v7.17: Error in line {}: {e}", i + 1))
+            })?;
+        }
+        String::new()
+    } else {
+        ipset_command(st, &args, exist).map_err(|e| failed(cmd, 1, format!("ipset v7.17: {e}")))?
+    };
+    Ok(Output {
+        stdout,
+        stderr: String::new(),
+    })
+}
+
+/// The value after `flag` in `args`.
+fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+/// `conntrack -L [-f ipv4|ipv6]` lists the flows set with [`FakeKernel::set_flows`];
+/// `conntrack -D -p P -s S -d D [--sport X] [--dport Y]` removes the flows that match, and fails
+/// as the tool does when none does.
+fn conntrack(st: &mut State, cmd: &Command) -> Result<Output, ExecError> {
+    let args = &cmd.args;
+    let flow_of = |line: &str| crate::conntrack::parse_flows(line).into_iter().next();
+    match args.first().map(String::as_str) {
+        Some("-L") => {
+            let want_v6 = match flag_value(args, "-f") {
+                Some("ipv6") => Some(true),
+                Some("ipv4") => Some(false),
+                _ => None,
+            };
+            let stdout = st
+                .flows
+                .lines()
+                .filter(|l| {
+                    flow_of(l).is_some_and(|f| want_v6.is_none_or(|v6| f.src.is_ipv6() == v6))
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            Ok(Output {
+                stdout,
+                stderr: String::new(),
+            })
+        }
+        Some("-D") => {
+            let matches = |f: &crate::conntrack::Flow| {
+                let is =
+                    |flag: &str, v: String| flag_value(args, flag).is_none_or(|want| want == v);
+                is("-p", f.proto.clone())
+                    && is("-s", f.src.to_string())
+                    && is("-d", f.dst.to_string())
+                    && f.sport.is_none_or(|p| is("--sport", p.to_string()))
+                    && f.dport.is_none_or(|p| is("--dport", p.to_string()))
+            };
+            let before = st.flows.lines().count();
+            let kept: String = st
+                .flows
+                .lines()
+                .filter(|l| !flow_of(l).is_some_and(|f| matches(&f)))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let deleted = before - kept.lines().count();
+            st.flows = kept;
+            if deleted == 0 {
+                return Err(failed(
+                    cmd,
+                    1,
+                    "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.",
                 ));
             }
             Ok(Output {
-                stdout: out,
-                stderr: String::new(),
+                stdout: String::new(),
+                stderr: format!(
+                    "conntrack v1.4.7 (conntrack-tools): {deleted} flow entries have been deleted.\n"
+                ),
             })
         }
         _ => Err(failed(
             cmd,
-            1,
-            format!("ipset v7.17: the fake does not know {cmd}"),
+            2,
+            format!("conntrack v1.4.7 (conntrack-tools): the fake does not know {cmd}"),
         )),
     }
 }
 
 impl Tools for FakeKernel {
+    /// Programs live under a directory that does not exist, so nothing of the real machine
+    /// (its alternatives links, say) leaks into a test.
+    fn locate(&self, program: &str) -> Option<std::path::PathBuf> {
+        let known = iptables_kind(program).is_some() || matches!(program, "ipset" | "conntrack");
+        (known && !self.lock().missing.contains(program))
+            .then(|| std::path::Path::new("/nonexistent/fake-kernel/sbin").join(program))
+    }
+
+    fn legacy_tables(&self, v6: bool) -> Option<Vec<String>> {
+        let st = self.lock();
+        Some(
+            st.tables
+                .get(&("legacy".to_owned(), v6))
+                .map(|ts| ts.iter().map(|t| t.name.clone()).collect())
+                .unwrap_or_default(),
+        )
+    }
+
     fn run(&self, cmd: &Command) -> Result<Output, ExecError> {
         let mut st = self.lock();
         st.calls.push(cmd.clone());
@@ -534,11 +600,7 @@ impl Tools for FakeKernel {
         }
         match cmd.program.as_str() {
             "ipset" => ipset(&mut st, cmd),
-            "conntrack" if cmd.args.first().is_some_and(|a| a == "-L") => Ok(Output {
-                stdout: st.flows.clone(),
-                stderr: String::new(),
-            }),
-            "conntrack" => Ok(Output::default()),
+            "conntrack" => conntrack(&mut st, cmd),
             other => Err(ExecError::NotFound {
                 program: other.to_owned(),
             }),
@@ -603,6 +665,39 @@ mod tests {
         );
         run(&["destroy", "b"], None).unwrap();
         assert!(run(&["destroy", "b"], None).is_err());
+    }
+
+    #[test]
+    fn conntrack_lists_by_family_and_deletes_what_matches() {
+        let k = FakeKernel::new();
+        k.set_flows(
+            "tcp 6 1 ESTABLISHED src=172.18.0.2 dst=198.51.100.10 sport=1 dport=80 [ASSURED]\n\
+             ipv6 10 udp 17 1 src=fd00::2 dst=2001:db8::1 sport=2 dport=53\n\
+             udp 17 1 src=172.18.0.2 dst=198.51.100.53 sport=3 dport=53\n",
+        );
+        let flows = k.tracked_flows().unwrap();
+        assert_eq!(flows.len(), 3);
+        assert!(flows.iter().all(|t| t.key.is_none()));
+        assert_eq!(
+            k.tracked_flows().unwrap()[2].flow.src.to_string(),
+            "fd00::2"
+        );
+        let doomed: Vec<&crate::conntrack::Tracked> =
+            flows.iter().filter(|t| t.flow.dport == Some(80)).collect();
+        assert!(k.delete_flows(&doomed).is_empty());
+        let left: Vec<Option<u16>> = k
+            .tracked_flows()
+            .unwrap()
+            .iter()
+            .map(|t| t.flow.sport)
+            .collect();
+        assert_eq!(left, [Some(3), Some(2)]);
+        // Gone already: the tool fails, the seam does not call it a failure.
+        assert!(
+            k.run(&Command::new("conntrack", doomed[0].flow.delete_args()))
+                .is_err()
+        );
+        assert!(k.delete_flows(&doomed).is_empty());
     }
 
     #[test]
