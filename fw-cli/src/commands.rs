@@ -11,6 +11,7 @@ use serde_json::json;
 use tracing::{error, info, warn};
 
 use fw_core::apply::{self, Backend};
+use fw_core::clean_slate::CleanSlate;
 use fw_core::config::{self, Config, Profile};
 use fw_core::docker_dns::parse_nat_save;
 use fw_core::exec::{Command as Cmd, SystemTools, Tools};
@@ -264,18 +265,20 @@ async fn gather_for_plan(args: &PlanArgs, config: &Config) -> Result<Inputs> {
             .await
             .context("cannot list the connected subnets")?,
     };
-    let docker_dns = match &args.docker_nat_file {
+    // From a file, what the other tables hold is not known: nat and mangle are rewritten.
+    let (docker_dns, clean_slate) = match &args.docker_nat_file {
         Some(p) => {
             let t = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read {}", p.display()))?;
-            parse_nat_save(&t).with_context(|| format!("{}", p.display()))?
+            let rules = parse_nat_save(&t).with_context(|| format!("{}", p.display()))?;
+            (rules, CleanSlate::Unknown)
         }
         None => match docker::gather(&SystemTools::default()) {
             Ok(found) => {
                 for w in &found.warnings {
                     warn!("{w}");
                 }
-                found.ours
+                (found.ours, found.clean_slate)
             }
             Err(e) => {
                 warn!("cannot read Docker's DNS rules ({e:#}); the plan shows none");
@@ -319,6 +322,7 @@ async fn gather_for_plan(args: &PlanArgs, config: &Config) -> Result<Inputs> {
         subnets,
         docker_dns,
         resolvers,
+        clean_slate,
     })
 }
 
@@ -609,6 +613,8 @@ async fn refresh_once(config: &Config, world: &RealWorld, tools: &dyn Tools) -> 
         subnets: Vec::new(),
         docker_dns: Default::default(),
         resolvers,
+        // Refresh renders only the sets; the tables are not touched.
+        clean_slate: Default::default(),
     };
     let plan = Plan::build(config, &inputs);
     let ruleset = render::render(&plan);

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 
 use fw_core::DockerDnsRules;
 use fw_core::apply::Backend;
+use fw_core::clean_slate::{self, CleanSlate};
 use fw_core::docker_dns::parse_nat_save;
 use fw_core::exec::{Command, ExecError, Tools};
 
@@ -21,6 +22,8 @@ pub struct DockerDnsFound {
     pub ours: DockerDnsRules,
     /// The backend we write with (`nft` or `legacy`).
     pub our_backend: &'static str,
+    /// Which tables of our backend besides filter hold something a clean slate would not.
+    pub clean_slate: CleanSlate,
     /// Things to tell the operator.
     pub warnings: Vec<String>,
 }
@@ -83,16 +86,46 @@ fn nat_of(tools: &(impl Tools + ?Sized), backend: Backend) -> Result<Option<Dock
     }
 }
 
-/// Looks for Docker's DNS rules in both backends.
+/// Our backend's tables, in one listing of all of them: Docker's DNS rules in its nat table,
+/// and which tables besides filter need a clean slate. Without the backend's tools: nothing
+/// found, and the clean slate is not known.
+fn ours_of(
+    tools: &(impl Tools + ?Sized),
+    backend: Backend,
+) -> Result<(DockerDnsRules, CleanSlate)> {
+    if backend == Backend::Legacy
+        && let Some(tables) = tools.legacy_tables(false)
+        && !tables
+            .iter()
+            .any(|t| clean_slate::TABLES.contains(&t.as_str()))
+    {
+        return Ok((
+            DockerDnsRules::default(),
+            CleanSlate::Dirty(Default::default()),
+        ));
+    }
+    let program = backend.program(false, "save");
+    match tools.run(&Command::new(&program, Vec::<String>::new())) {
+        Ok(out) => {
+            let rules = parse_nat_save(&out.stdout)
+                .with_context(|| format!("cannot read Docker's DNS rules from {program}"))?;
+            let slate = CleanSlate::from_save(&out.stdout, &rules);
+            Ok((rules, slate))
+        }
+        Err(ExecError::NotFound { .. }) => Ok((DockerDnsRules::default(), CleanSlate::Unknown)),
+        Err(e) => Err(e).with_context(|| format!("cannot list the tables with {program}")),
+    }
+}
+
+/// Looks for Docker's DNS rules in both backends, and at what our backend's tables hold.
 pub fn gather(tools: &(impl Tools + ?Sized)) -> Result<DockerDnsFound> {
     let ours = default_backend(tools)?;
-    let nft = nat_of(tools, Backend::Nft)?;
-    let legacy = nat_of(tools, Backend::Legacy)?;
-    let (mine, other, other_name) = match ours {
-        "legacy" => (legacy, nft, "iptables-nft"),
-        _ => (nft, legacy, "iptables-legacy"),
+    let (our_backend, other_backend, other_name) = match ours {
+        "legacy" => (Backend::Legacy, Backend::Nft, "iptables-nft"),
+        _ => (Backend::Nft, Backend::Legacy, "iptables-legacy"),
     };
-    let mine = mine.unwrap_or_default();
+    let (mine, clean_slate) = ours_of(tools, our_backend)?;
+    let other = nat_of(tools, other_backend)?;
     if mine.nat_incompatible {
         // The nat table holds rules iptables cannot represent; a restore of *nat would
         // replace them blindly, Docker's DNS possibly among them. Refuse instead.
@@ -111,6 +144,7 @@ pub fn gather(tools: &(impl Tools + ?Sized)) -> Result<DockerDnsFound> {
     Ok(DockerDnsFound {
         ours: mine,
         our_backend: ours,
+        clean_slate,
         warnings,
     })
 }
@@ -160,7 +194,7 @@ mod tests {
             !lines.iter().any(|l| l.starts_with("iptables-legacy-save")),
             "{lines:?}"
         );
-        assert!(lines.iter().any(|l| l == "iptables-nft-save -t nat"));
+        assert!(lines.iter().any(|l| l == "iptables-nft-save"), "{lines:?}");
 
         k.preload(
             "legacy",

@@ -273,6 +273,7 @@ impl<W: World> Run<'_, W> {
             subnets: self.subnets.clone(),
             docker_dns: docker.ours.clone(),
             resolvers: self.resolvers.clone(),
+            clean_slate: docker.clean_slate.clone(),
         };
         Ok((inputs, docker))
     }
@@ -904,6 +905,71 @@ mod tests {
             assert!(saved.contains(&l), "lost {l}");
         }
         assert!(!saved.contains("10.9.9.9"), "a stale nat rule survived");
+    }
+
+    /// The `iptables-restore` input init applied.
+    fn applied_v4(k: &FakeKernel) -> String {
+        k.calls()
+            .into_iter()
+            .rfind(|c| c.program == "iptables-restore")
+            .and_then(|c| c.stdin)
+            .unwrap()
+    }
+
+    #[test]
+    fn only_tables_with_leftovers_are_rewritten() {
+        let docker = fw_core::sample::docker_dns();
+        let mut nat = String::from(
+            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
+        );
+        for l in docker.render_nat_lines() {
+            nat.push_str(&l);
+            nat.push('\n');
+        }
+        nat.push_str("COMMIT\n");
+
+        // Docker's nat table alone and no mangle table: filter is all there is to restore, and
+        // Docker's rules stay as they are.
+        let k = FakeKernel::new();
+        k.preload("nft", false, &nat).unwrap();
+        block_on(init(&config("slate"), &FakeWorld::new(), &k, &opts())).unwrap();
+        let applied = applied_v4(&k);
+        assert!(applied.starts_with("*filter\n"), "{applied}");
+        assert!(
+            !applied.contains("*nat") && !applied.contains("*mangle"),
+            "{applied}"
+        );
+        let saved = k.save("nft", false);
+        for l in docker.render_nat_lines() {
+            assert!(saved.contains(&l), "lost {l}");
+        }
+        // A re-run finds the same tables: the same restore.
+        block_on(init(&config("slate"), &FakeWorld::new(), &k, &opts())).unwrap();
+        assert_eq!(applied_v4(&k), applied);
+
+        // A leftover mangle rule and a raw table with a DROP policy: both rewritten empty.
+        let k = FakeKernel::new();
+        k.preload(
+            "nft",
+            false,
+            &format!(
+                "{nat}*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -j MARK --set-mark 1\nCOMMIT\n*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT DROP [0:0]\nCOMMIT\n"
+            ),
+        )
+        .unwrap();
+        block_on(init(&config("slate2"), &FakeWorld::new(), &k, &opts())).unwrap();
+        let applied = applied_v4(&k);
+        assert!(
+            applied.contains("*mangle\n") && applied.contains("*raw\n"),
+            "{applied}"
+        );
+        assert!(!applied.contains("*nat"), "{applied}");
+        let saved = k.save("nft", false);
+        assert!(!saved.contains("MARK"), "{saved}");
+        assert!(
+            saved.contains("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT"),
+            "{saved}"
+        );
     }
 
     #[test]

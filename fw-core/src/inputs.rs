@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::clean_slate::CleanSlate;
 use crate::docker_dns::DockerDnsRules;
 use crate::meta::MetaRanges;
 use crate::resolv::Resolvers;
@@ -65,4 +66,7 @@ pub struct Inputs {
     pub docker_dns: DockerDnsRules,
     /// The resolvers the container uses, from `/etc/resolv.conf`.
     pub resolvers: Resolvers,
+    /// Which tables besides filter hold something a clean slate would not.
+    #[serde(default)]
+    pub clean_slate: CleanSlate,
 }

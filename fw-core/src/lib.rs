@@ -6,6 +6,7 @@
 //! one side-effecting step, applying the rendered text, lives behind a seam in fw-cli.
 
 pub mod apply;
+pub mod clean_slate;
 pub mod config;
 pub mod conntrack;
 pub mod ctnetlink;

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Serialize;
 
+use crate::clean_slate::CleanSlate;
 use crate::config::{Config, Profile};
 use crate::docker_dns::DockerDnsRules;
 use crate::inputs::{Inputs, Subnet};
@@ -33,6 +34,8 @@ pub struct Plan {
     pub dns_v6: Vec<Ipv6Addr>,
     /// Docker's embedded-DNS nat rules, written back verbatim.
     pub docker_dns: DockerDnsRules,
+    /// Which tables besides filter the rendering rewrites (SEQ-03).
+    pub clean_slate: CleanSlate,
     /// Things the operator should know: failed names, dropped answers.
     pub warnings: Vec<String>,
     /// Counts for reports (INF-02).
@@ -162,6 +165,7 @@ impl Plan {
             dns_v4,
             dns_v6,
             docker_dns: inputs.docker_dns.clone(),
+            clean_slate: inputs.clean_slate.clone(),
             warnings,
             stats,
         }

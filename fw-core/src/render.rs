@@ -17,6 +17,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
+use crate::clean_slate;
 use crate::config::Profile;
 use crate::docker_dns::DockerDnsRules;
 use crate::names::{COMMENT_PREFIX, SET_ALLOW_V4, SET_ALLOW_V6, temp_set};
@@ -310,11 +311,21 @@ fn nat_table(docker: &DockerDnsRules) -> String {
     t
 }
 
-/// The mangle table: a clean slate (SEQ-03), nothing of ours.
-fn mangle_table() -> String {
-    String::from(
-        "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n",
-    )
+/// A table other than filter and nat as a clean slate (SEQ-03): its built-in chains, ACCEPT,
+/// no rule, nothing of ours.
+fn empty_table(name: &str) -> String {
+    let chains: &[&str] = match name {
+        "mangle" => &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+        "raw" => &["PREROUTING", "OUTPUT"],
+        "security" => &["INPUT", "FORWARD", "OUTPUT"],
+        _ => &[],
+    };
+    let mut t = format!("*{name}\n");
+    for c in chains {
+        let _ = writeln!(t, ":{c} ACCEPT [0:0]");
+    }
+    t.push_str("COMMIT\n");
+    t
 }
 
 /// `maxelem` for a set of `n` entries: room to grow, never below ipset's default.
@@ -384,8 +395,14 @@ pub fn render(plan: &Plan) -> Ruleset {
         },
     };
     let mut iptables = filter_table(&spec(Family::V4));
-    iptables.push_str(&nat_table(&plan.docker_dns));
-    iptables.push_str(&mangle_table());
+    for table in clean_slate::TABLES {
+        if plan.clean_slate.rewrites(table) {
+            iptables.push_str(&match table {
+                "nat" => nat_table(&plan.docker_dns),
+                other => empty_table(other),
+            });
+        }
+    }
     Ruleset {
         iptables,
         ip6tables: filter_table(&spec(Family::V6)),
@@ -423,6 +440,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::clean_slate::CleanSlate;
     use crate::config::Config;
     use crate::docker_dns::DockerDnsRules;
     use crate::inputs::{Inputs, Resolution, Subnet};
@@ -447,6 +465,43 @@ mod tests {
             v.retain(|n| matches!(n, IpNet::V4(_)));
         }
         inputs
+    }
+
+    #[test]
+    fn only_the_tables_the_clean_slate_names_are_rendered_besides_filter() {
+        let mut inputs = sample_inputs();
+        let tables = |r: &Ruleset| -> Vec<String> {
+            parse_iptables(&r.iptables)
+                .unwrap()
+                .tables
+                .into_iter()
+                .map(|t| t.name)
+                .collect()
+        };
+        let render_with = |inputs: &Inputs| render(&Plan::build(&base_config(), inputs));
+        // Not known: nat (Docker's rules written back) and mangle, as always.
+        assert_eq!(tables(&render_with(&inputs)), ["filter", "nat", "mangle"]);
+        inputs.clean_slate = CleanSlate::Dirty(Default::default());
+        assert_eq!(tables(&render_with(&inputs)), ["filter"]);
+        inputs.clean_slate = CleanSlate::Dirty(["security", "raw", "nat"].map(String::from).into());
+        let r = render_with(&inputs);
+        assert_eq!(tables(&r), ["filter", "nat", "raw", "security"]);
+        let parsed = parse_iptables(&r.iptables).unwrap();
+        assert_eq!(
+            parsed.table("raw").unwrap().chains.len(),
+            2,
+            "raw has PREROUTING and OUTPUT"
+        );
+        assert!(
+            parsed
+                .tables
+                .iter()
+                .filter(|t| t.name != "filter" && t.name != "nat")
+                .all(|t| t.rules.is_empty()
+                    && t.chains
+                        .iter()
+                        .all(|c| c.policy.as_deref() == Some("ACCEPT")))
+        );
     }
 
     #[test]

@@ -155,5 +155,7 @@ pub fn sample_inputs() -> Inputs {
             nameservers: vec![addr("127.0.0.11")],
             ..Resolvers::default()
         },
+        // Not known: nat and mangle are rewritten, as before anything was read.
+        clean_slate: Default::default(),
     }
 }
