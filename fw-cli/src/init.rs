@@ -8,6 +8,7 @@
 //! the [`World`] trait and the firewall tools through [`Tools`], so every failure point can be
 //! scripted in unit tests.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -400,9 +401,23 @@ impl<W: World> Run<'_, W> {
         let t = Instant::now();
         let plan = Plan::build(self.config, &inputs);
         self.warnings.extend(plan.warnings.iter().cloned());
-        let ruleset = render::render(&plan);
-        let applied = apply::apply(self.tools, self.opts.backend, &ruleset);
-        self.timed("apply", t, applied).map_err(InitError::Apply)?;
+        let ruleset = Arc::new(render::render(&plan));
+        self.timed("plan and render", t, ());
+        // The marker's hash of the ruleset (milliseconds at 100,000 entries) is computed while
+        // the restores run.
+        let hashing = {
+            let r = Arc::clone(&ruleset);
+            std::thread::spawn(move || marker::ruleset_hash(&r))
+        };
+        let t = Instant::now();
+        let applied = apply::apply_sets(self.tools, &ruleset);
+        self.timed("apply: sets", t, applied)
+            .map_err(InitError::Apply)?;
+        for (v6, what) in [(false, "apply: IPv4 rules"), (true, "apply: IPv6 rules")] {
+            let t = Instant::now();
+            let applied = apply::apply_rules(self.tools, self.opts.backend, &ruleset, v6);
+            self.timed(what, t, applied).map_err(InitError::Apply)?;
+        }
         // Both profiles: a flow the new policy forbids must not live on through conntrack.
         let t = Instant::now();
         self.cut_forbidden_flows(&plan);
@@ -417,7 +432,10 @@ impl<W: World> Run<'_, W> {
             cause,
         })?;
         let t = Instant::now();
-        let marker = Marker::new(&place, &ruleset, &self.opts.version);
+        let hash = hashing
+            .join()
+            .unwrap_or_else(|_| marker::ruleset_hash(&ruleset));
+        let marker = Marker::with_hash(&place, hash, &self.opts.version);
         let written = marker::write(&self.config.marker_path, &marker);
         self.timed("write the marker", t, written)
             .map_err(InitError::Marker)?;

@@ -216,12 +216,25 @@ pub fn apply_sets(tools: &dyn Tools, ruleset: &Ruleset) -> Result<(), ApplyError
     }
 }
 
+/// Step 6 or 7: one family's `iptables-restore` of the rendered tables.
+pub fn apply_rules(
+    tools: &dyn Tools,
+    backend: Backend,
+    ruleset: &Ruleset,
+    v6: bool,
+) -> Result<(), ApplyError> {
+    if v6 {
+        restore(tools, backend, true, &ruleset.ip6tables).map_err(at(ApplyStep::RestoreIpv6))
+    } else {
+        restore(tools, backend, false, &ruleset.iptables).map_err(at(ApplyStep::RestoreIpv4))
+    }
+}
+
 /// Applies a whole firewall: sets first (swapped in atomically), then one restore per family.
 pub fn apply(tools: &dyn Tools, backend: Backend, ruleset: &Ruleset) -> Result<(), ApplyError> {
     apply_sets(tools, ruleset)?;
-    restore(tools, backend, false, &ruleset.iptables).map_err(at(ApplyStep::RestoreIpv4))?;
-    restore(tools, backend, true, &ruleset.ip6tables).map_err(at(ApplyStep::RestoreIpv6))?;
-    Ok(())
+    apply_rules(tools, backend, ruleset, false)?;
+    apply_rules(tools, backend, ruleset, true)
 }
 
 /// Applies the safe closed ruleset (filter tables only; no sets involved). Both families are

@@ -92,11 +92,16 @@ pub fn ruleset_hash(r: &Ruleset) -> String {
 
 impl Marker {
     pub fn new(place: &Place, ruleset: &Ruleset, version: &str) -> Marker {
+        Marker::with_hash(place, ruleset_hash(ruleset), version)
+    }
+
+    /// A marker for a ruleset whose [`ruleset_hash`] is known already.
+    pub fn with_hash(place: &Place, ruleset_hash: String, version: &str) -> Marker {
         Marker {
             time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             boot_id: place.boot_id.clone(),
             netns_inode: place.netns_inode,
-            ruleset_hash: ruleset_hash(ruleset),
+            ruleset_hash,
             version: version.to_owned(),
         }
     }

@@ -48,7 +48,15 @@ fn bench_runs_every_series_once() {
                     "{}: no peak RSS",
                     s.name
                 );
-                for phase in ["apply", "verify", "fetch meta", "resolve names"] {
+                for phase in [
+                    "apply: sets",
+                    "apply: IPv4 rules",
+                    "apply: IPv6 rules",
+                    "verify",
+                    "fetch meta",
+                    "resolve names",
+                    "total",
+                ] {
                     assert!(
                         c.phases_median_ms.contains_key(phase),
                         "{}: fw-cli's timings lack {phase}: {:?}",
