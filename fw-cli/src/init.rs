@@ -902,18 +902,25 @@ mod tests {
         assert_eq!(k.save("legacy", false), legacy_before);
     }
 
+    /// The sample's Docker DNS rules as `iptables-save` shows a nat table, with `extra` rules.
+    fn docker_nat(extra: &str) -> String {
+        let mut nat = String::from(
+            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
+        );
+        for l in fw_core::sample::docker_dns().render_nat_lines() {
+            nat.push_str(&l);
+            nat.push('\n');
+        }
+        nat.push_str(extra);
+        nat.push_str("COMMIT\n");
+        nat
+    }
+
     #[test]
     fn docker_rules_in_our_backend_are_written_back() {
         let k = FakeKernel::new();
         let docker = fw_core::sample::docker_dns();
-        let mut nat = String::from(
-            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
-        );
-        for l in docker.render_nat_lines() {
-            nat.push_str(&l);
-            nat.push('\n');
-        }
-        nat.push_str("-A OUTPUT -d 10.9.9.9/32 -j DNAT --to-destination 198.51.100.10\nCOMMIT\n");
+        let nat = docker_nat("-A OUTPUT -d 10.9.9.9/32 -j DNAT --to-destination 198.51.100.10\n");
         k.preload("nft", false, &nat).unwrap();
         let mut w = FakeWorld::new();
         w.inputs.docker_dns = DockerDnsRules::default();
@@ -937,14 +944,7 @@ mod tests {
     #[test]
     fn only_tables_with_leftovers_are_rewritten() {
         let docker = fw_core::sample::docker_dns();
-        let mut nat = String::from(
-            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
-        );
-        for l in docker.render_nat_lines() {
-            nat.push_str(&l);
-            nat.push('\n');
-        }
-        nat.push_str("COMMIT\n");
+        let nat = docker_nat("");
 
         // Docker's nat table alone and no mangle table: filter is all there is to restore, and
         // Docker's rules stay as they are.
