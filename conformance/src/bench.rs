@@ -36,7 +36,7 @@ use serde::Serialize;
 
 use crate::iut::{IutRun, StagedArgv, timeval};
 use crate::sandbox::{Sandbox, SuiteOptions};
-use crate::scenario::{BenchDomains, Meta, NPM_HOST_DEFAULT, Scenario};
+use crate::scenario::{BenchDomains, Meta, Scenario};
 
 /// `fw-conformance bench` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -214,7 +214,6 @@ struct Setup {
     fw_cli: String,
     reference: String,
     suite: SuiteOptions,
-    timeout: Duration,
     _staged: StagedArgv,
 }
 
@@ -227,11 +226,7 @@ fn default_fw_cli() -> Result<PathBuf> {
         return Ok(p);
     }
     std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("fw-cli"))
-                .find(|c| c.is_file())
-        })
+        .and_then(|paths| fw_core::exec::find_on_path(&paths, "fw-cli"))
         .context("fw-cli is neither beside fw-conformance nor on PATH: pass --fw-cli")
 }
 
@@ -525,7 +520,7 @@ fn sample(plan: &Plan, who: Contender, round: usize, setup: &Setup) -> Result<Sa
             };
             s.loadavg1 = loadavg1();
             let cpu0 = self_cpu();
-            let r = sb.run_command_watched(&argv, setup.timeout)?;
+            let r = sb.run_command_watched(&argv, setup.suite.timeout)?;
             s.mocks_cpu_ms = ms(self_cpu().saturating_sub(cpu0));
             s.cpu_ms = Some(ms(r.cpu));
             ensure_success(who.label(), &r)?;
@@ -633,16 +628,10 @@ pub fn run(args: &BenchArgs, command_line: &str) -> Result<BenchReport> {
         fw_cli: staged.argv[0].clone(),
         reference: staged.argv[1].clone(),
         suite: SuiteOptions {
-            implementation: "bench".to_owned(),
-            argv: vec![staged.argv[0].clone()],
-            npm_host: NPM_HOST_DEFAULT.to_owned(),
             timeout: Duration::from_secs(args.timeout),
             jobs: 1,
-            isolate: true,
-            tier: crate::scenario::Tier::Netns,
-            image: crate::docker::DEFAULT_IMAGE.to_owned(),
+            ..SuiteOptions::new("bench", vec![staged.argv[0].clone()])
         },
-        timeout: Duration::from_secs(args.timeout),
         _staged: staged,
     };
     let machine = machine();

@@ -86,7 +86,7 @@ impl<'a> Ctx<'a> {
         detail: String,
     ) {
         self.probes.borrow_mut().push(ProbeRecord {
-            scenario: String::new(),
+            scenario: self.scenario().name.to_owned(),
             kind: kind.to_owned(),
             from: from.to_owned(),
             address: target.ip().to_string(),

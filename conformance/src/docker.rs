@@ -520,7 +520,7 @@ pub fn sweep() -> Result<Vec<String>> {
         labels
             .and_then(|l| l.get(LABEL))
             .and_then(|p| p.parse::<u32>().ok())
-            .is_some_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists())
+            .is_some_and(crate::netns::run_is_dead)
     };
     let mut removed = Vec::new();
     let filters = HashMap::from([("label", vec![LABEL])]);

@@ -41,14 +41,6 @@ struct Cli {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum TierArg {
-    /// Network namespaces with Docker emulated (every case).
-    Netns,
-    /// Real Docker containers from a local image (the cases that apply there).
-    Docker,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LevelArg {
     Must,
     Should,
@@ -82,8 +74,8 @@ enum Cmd {
         timeout: u64,
         /// Where the implementation runs: network namespaces, or real Docker containers (one
         /// at a time: the Docker networks use the plan's fixed subnets).
-        #[arg(long, value_enum, default_value_t = TierArg::Netns)]
-        tier: TierArg,
+        #[arg(long, value_enum, default_value_t = Tier::Netns)]
+        tier: Tier,
         /// The Docker tier's image, built by scripts/build-test-image.sh.
         #[arg(long, default_value = conformance::docker::DEFAULT_IMAGE)]
         image: String,
@@ -334,10 +326,6 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             markdown,
             html,
         } => {
-            let tier = match tier {
-                TierArg::Netns => Tier::Netns,
-                TierArg::Docker => Tier::Docker,
-            };
             let argv = resolve_argv(split_words(&implementation)?, tier)?;
             netns::available().context("the suite needs root and network namespaces")?;
             let mut removed = netns::sweep()?;

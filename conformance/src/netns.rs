@@ -373,7 +373,7 @@ pub fn sweep() -> Result<Vec<String>> {
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        if !run_is_dead(pid) {
             continue;
         }
         if Command::new("ip")
@@ -385,6 +385,12 @@ pub fn sweep() -> Result<Vec<String>> {
         }
     }
     Ok(removed)
+}
+
+/// Whether the harness run with process id `pid` is over (not this process, not alive): what
+/// it left behind may be removed.
+pub(crate) fn run_is_dead(pid: u32) -> bool {
+    pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Whether this process can create namespaces; `Err` says why not.

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::html::esc;
+
 /// A requirement's level (REQUIREMENTS.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -197,7 +199,7 @@ impl Report {
         let _ = writeln!(
             x,
             "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\">",
-            xml(&self.implementation),
+            esc(&self.implementation),
             self.cases.len(),
             self.summary.elapsed_ms as f64 / 1000.0
         );
@@ -206,8 +208,8 @@ impl Report {
                 x,
                 "  <testcase classname=\"{}\" name=\"{} {}\" time=\"{:.3}\"",
                 c.level,
-                xml(&c.id),
-                xml(&c.title),
+                esc(&c.id),
+                esc(&c.title),
                 c.elapsed_ms as f64 / 1000.0
             );
             match c.verdict {
@@ -216,22 +218,22 @@ impl Report {
                     let _ = writeln!(
                         x,
                         ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
-                        xml(&c.reason),
-                        xml(&c.evidence.join("\n"))
+                        esc(&c.reason),
+                        esc(&c.evidence.join("\n"))
                     );
                 }
                 Verdict::Error => {
                     let _ = writeln!(
                         x,
                         ">\n    <error message=\"{}\"/>\n  </testcase>",
-                        xml(&c.reason)
+                        esc(&c.reason)
                     );
                 }
                 Verdict::Skip => {
                     let _ = writeln!(
                         x,
                         ">\n    <skipped message=\"{}\"/>\n  </testcase>",
-                        xml(&c.reason)
+                        esc(&c.reason)
                     );
                 }
             }
@@ -382,20 +384,6 @@ fn verdict_word(v: Verdict) -> &'static str {
         Verdict::Error => "**ERROR**",
         Verdict::Skip => "skip",
     }
-}
-
-fn xml(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .map(|c| match c {
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '&' => "&amp;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&apos;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
 }
 
 fn md(s: &str) -> String {

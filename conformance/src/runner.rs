@@ -222,15 +222,7 @@ fn run_scenario(
                 scenario: scenario.name,
                 outcome,
                 evidence: ctx.notes.take(),
-                probes: ctx
-                    .probes
-                    .take()
-                    .into_iter()
-                    .map(|p| ProbeRecord {
-                        scenario: scenario.name.to_owned(),
-                        ..p
-                    })
-                    .collect(),
+                probes: ctx.probes.take(),
                 check: t.elapsed(),
                 elapsed: t.elapsed() + record.iut.elapsed,
                 iut: Some(iut.clone()),

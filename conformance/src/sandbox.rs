@@ -448,7 +448,7 @@ impl Sandbox {
         if let Some(before) = &self.docker_nat_before {
             let now =
                 docker_dns::current_state(&self.topo.container, DockerDnsVariant::IptablesNft)?;
-            return Ok(if now.hooked && before.targets.is_subset(&now.targets) {
+            return Ok(if now.holds(&before.targets) {
                 Vec::new()
             } else {
                 vec![format!(
@@ -592,7 +592,9 @@ impl Sandbox {
         Ok(())
     }
 
-    fn run_spec(&self, opts: &SuiteOptions, measured: bool) -> RunSpec {
+    /// The implementation's run with `opts`' argv and time limit; `measured`: under the
+    /// scenario's hidden tools and capability bounds too.
+    pub(crate) fn run_spec(&self, opts: &SuiteOptions, measured: bool) -> RunSpec {
         let mut spec = self.base_spec(opts.argv.clone());
         spec.timeout = opts.timeout;
         if measured {

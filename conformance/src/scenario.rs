@@ -113,8 +113,8 @@ impl BenchDomains {
     }
 }
 
-/// Where the implementation runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Where the implementation runs (`fw-conformance run --tier`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Tier {
     /// Network namespaces and a private mount namespace, Docker emulated (SANDBOX.md).
     #[default]

@@ -125,6 +125,24 @@ pub struct KillRecord {
     pub violations: Vec<String>,
 }
 
+impl KillRecord {
+    /// The progress line of this kill.
+    fn line(&self) -> String {
+        format!(
+            "kill ({}) at {} ms: {} {:?}{}",
+            if self.fresh { "fresh" } else { "re-run" },
+            self.at_ms,
+            if self.killed { "killed" } else { "ended first" },
+            self.after,
+            if self.violations.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", self.violations.join("; "))
+            }
+        )
+    }
+}
+
 /// What the background probers counted.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct ProbeCounts {
@@ -189,6 +207,19 @@ pub struct CellRecord {
     pub prior_failed: bool,
     pub passed: bool,
     pub violations: Vec<String>,
+}
+
+impl CellRecord {
+    /// "pass", the violations, or why a cell that found none did not pass.
+    fn result(&self) -> String {
+        if self.passed {
+            "pass".to_owned()
+        } else if self.violations.is_empty() {
+            "n/a: the prior run fails too (no violation)".to_owned()
+        } else {
+            self.violations.join("; ")
+        }
+    }
 }
 
 /// The whole campaign.
@@ -336,13 +367,7 @@ impl StressReport {
                 c.cases.join(" "),
                 c.exit,
                 if c.marker { "yes" } else { "no" },
-                if c.passed {
-                    "pass".to_owned()
-                } else if c.violations.is_empty() {
-                    "n/a: the prior run fails too (no violation)".to_owned()
-                } else {
-                    c.violations.join("; ")
-                }
+                c.result()
             ));
         }
         let v = self.violations();
@@ -475,14 +500,8 @@ fn probed_run(sb: &Sandbox, spec: &RunSpec) -> Result<(IutRun, ProberResults)> {
     Ok((run?, counted))
 }
 
-fn full_spec(sb: &Sandbox, opts: &StressOptions) -> RunSpec {
-    let mut spec = sb.base_spec(opts.strict.argv.clone());
-    spec.timeout = opts.strict.timeout;
-    spec
-}
-
 fn init_must_succeed(sb: &Sandbox, opts: &StressOptions, what: &str) -> Result<IutRun> {
-    let run = sb.run_in_container(&full_spec(sb, opts))?;
+    let run = sb.run_in_container(&sb.run_spec(&opts.strict, false))?;
     if !run.success() {
         bail!(
             "{what} failed (exit {:?}, timed out {}): {}",
@@ -525,14 +544,14 @@ fn kills_firewalled(
     report.rerun_ms = ms(duration);
     progress(&format!("re-run takes {} ms", report.rerun_ms));
     for at in kill_moments(rng, opts.kills, duration) {
-        let mut spec = full_spec(&sb, opts);
+        let mut spec = sb.run_spec(&opts.strict, false);
         spec.timeout = at;
         let mut violations = Vec::new();
         let (run, during) = probed_run(&sb, &spec)?;
         let o = observe(&sb)?;
         let after = classify(o, false, &mut violations);
         let leftover = temporary_sets(&sb)?.len();
-        let (next, after_next) = probed_run(&sb, &full_spec(&sb, opts))?;
+        let (next, after_next) = probed_run(&sb, &sb.run_spec(&opts.strict, false))?;
         let mut probes = ProbeCounts::from(&during);
         probes += ProbeCounts::from(&after_next);
         if probes.blocked_connected > 0 {
@@ -548,14 +567,7 @@ fn kills_firewalled(
             ));
         }
         violations.extend(next_init_problems(&sb, &next)?);
-        progress(&kill_line(
-            "re-run",
-            ms(at),
-            run.timed_out,
-            &after,
-            &violations,
-        ));
-        report.kills.push(KillRecord {
+        let record = KillRecord {
             fresh: false,
             at_ms: ms(at),
             killed: run.timed_out,
@@ -565,7 +577,9 @@ fn kills_firewalled(
             next_init_ok: next.success(),
             probes,
             violations,
-        });
+        };
+        progress(&record.line());
+        report.kills.push(record);
     }
     Ok(())
 }
@@ -589,7 +603,7 @@ fn kills_fresh(
     for at in kill_moments(rng, opts.kills, duration) {
         let sb = Sandbox::build(&scenario, &opts.strict)?;
         let before = sb.kernel_state()?;
-        let mut spec = full_spec(&sb, opts);
+        let mut spec = sb.run_spec(&opts.strict, false);
         spec.timeout = at;
         let mut violations = Vec::new();
         let (run, during) = probed_run(&sb, &spec)?;
@@ -607,16 +621,9 @@ fn kills_fresh(
         if sb.marker_path().exists() && run.timed_out {
             violations.push("a marker exists after a killed first run".into());
         }
-        let next = sb.run_in_container(&full_spec(&sb, opts))?;
+        let next = sb.run_in_container(&sb.run_spec(&opts.strict, false))?;
         violations.extend(next_init_problems(&sb, &next)?);
-        progress(&kill_line(
-            "fresh",
-            ms(at),
-            run.timed_out,
-            &after,
-            &violations,
-        ));
-        report.kills.push(KillRecord {
+        let record = KillRecord {
             fresh: true,
             at_ms: ms(at),
             killed: run.timed_out,
@@ -626,7 +633,9 @@ fn kills_fresh(
             next_init_ok: next.success(),
             probes: ProbeCounts::from(&during),
             violations,
-        });
+        };
+        progress(&record.line());
+        report.kills.push(record);
     }
     Ok(())
 }
@@ -642,25 +651,6 @@ fn next_init_problems(sb: &Sandbox, next: &IutRun) -> Result<Vec<String>> {
         next.status,
         next.stderr.lines().last().unwrap_or_default()
     )])
-}
-
-/// The progress line of one kill.
-fn kill_line(
-    kind: &str,
-    at_ms: u64,
-    killed: bool,
-    after: &AfterKill,
-    violations: &[String],
-) -> String {
-    format!(
-        "kill ({kind}) at {at_ms} ms: {} {after:?}{}",
-        if killed { "killed" } else { "ended first" },
-        if violations.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", violations.join("; "))
-        }
-    )
 }
 
 /// Checks that the container is firewalled as after a good init.
@@ -692,7 +682,7 @@ fn firewalled_problems(sb: &Sandbox) -> Result<Vec<String>> {
 /// `n` inits at once on a fresh container, then one more alone that must change nothing.
 fn concurrent(opts: &StressOptions, n: usize) -> Result<ConcurrentRecord> {
     let sb = Sandbox::build(&Scenario::base("stress-concurrent"), &opts.strict)?;
-    let spec = full_spec(&sb, opts);
+    let spec = sb.run_spec(&opts.strict, false);
     let runs: Vec<Result<IutRun>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..n)
             .map(|_| s.spawn(|| sb.run_in_container(&spec)))
@@ -751,7 +741,7 @@ fn reruns(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<RerunRecord> 
         ..RerunRecord::default()
     };
     for i in 0..opts.reruns {
-        let run = sb.run_in_container(&full_spec(&sb, opts))?;
+        let run = sb.run_in_container(&sb.run_spec(&opts.strict, false))?;
         r.runs += 1;
         if run.success() {
             r.succeeded += 1;
@@ -778,13 +768,13 @@ fn reruns(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<RerunRecord> 
     Ok(r)
 }
 
+/// The cases of the fault matrix, by id prefix.
+const MATRIX_PREFIXES: [&str; 2] = ["FAIL-", "VER-"];
+
 /// The scenarios of the FAIL and VER cases, each once, with the cases that name it.
 fn matrix_scenarios() -> Vec<(Scenario, Vec<&'static str>)> {
     let mut out: Vec<(Scenario, Vec<&'static str>)> = Vec::new();
-    for case in catalog::catalog() {
-        if !(case.id.starts_with("FAIL-") || case.id.starts_with("VER-")) {
-            continue;
-        }
+    for case in catalog::select(&MATRIX_PREFIXES.map(String::from), &[]) {
         for s in (case.scenarios)() {
             match out.iter_mut().find(|(o, _)| o.name == s.name) {
                 Some((_, ids)) => ids.push(case.id),
@@ -888,13 +878,7 @@ fn matrix(opts: &StressOptions, report: &mut StressReport, progress: &dyn Fn(&st
             c.profile,
             c.exit,
             c.marker,
-            if c.passed {
-                "pass".to_owned()
-            } else if c.violations.is_empty() {
-                "prior failed (judged the first run)".to_owned()
-            } else {
-                c.violations.join("; ")
-            }
+            c.result()
         ));
         report.matrix.push(c);
     }
@@ -964,14 +948,10 @@ pub fn cli(args: &StressArgs, resolve: &dyn Fn(&str) -> Result<Vec<String>>) -> 
             .unwrap_or(1)
     });
     let strict = SuiteOptions {
-        implementation: args.implementation.clone(),
-        argv,
         npm_host: args.npm_registry_host.clone(),
         timeout: Duration::from_secs(args.timeout),
         jobs: 1,
-        isolate: true,
-        tier: crate::scenario::Tier::Netns,
-        image: crate::docker::DEFAULT_IMAGE.to_owned(),
+        ..SuiteOptions::new(&args.implementation, argv)
     };
     let mut opts = StressOptions::new(strict, compat_argv, args.short, seed);
     if let Some(k) = args.kills {
@@ -1033,10 +1013,6 @@ mod tests {
             .collect();
         want.sort_unstable();
         assert_eq!(named, want);
-        let mut names: Vec<&str> = scenarios.iter().map(|(s, _)| s.name).collect();
-        let n = names.len();
-        names.dedup();
-        assert_eq!(names.len(), n, "a scenario appears twice");
     }
 
     fn obs(blocked_open: bool, allowed_ok: bool, dns_ok: bool, peer_ok: bool) -> Observed {

@@ -259,8 +259,13 @@ impl Topology {
         up(world, WORLD_IF)?;
         up(ctr, DOCKER_WAN_IF)?;
         // Replies from world arrive on the unnumbered link: no reverse-path filtering there.
-        ctr.sysctl("net.ipv4.conf.all.rp_filter", "0")?;
-        ctr.sysctl(&format!("net.ipv4.conf.{DOCKER_WAN_IF}.rp_filter"), "0")?;
+        write_sysctls(
+            ctr,
+            &[
+                ("net/ipv4/conf/all/rp_filter", "0"),
+                (&format!("net/ipv4/conf/{DOCKER_WAN_IF}/rp_filter"), "0"),
+            ],
+        )?;
         ctr.ip(&[
             "route",
             "replace",
@@ -548,8 +553,6 @@ impl Topology {
     }
 }
 
-/// Writes sysctls from a thread inside the namespace (`net.*` is per namespace, and per the
-/// writing thread's namespace), which is much cheaper than one `sysctl` process per key.
 /// World answers for every address of the plan (local routes on its loopback, IPv4 and IPv6),
 /// and its services may bind any single one of them: IPv6 refuses to bind an address that is
 /// only covered by a local route (IPv4 allows it), non-local binds lift that.
@@ -589,11 +592,16 @@ fn prove_paths(paths: Vec<(&Netns, SocketAddr)>) -> Result<()> {
     Ok(())
 }
 
-fn write_sysctls(ns: &Netns, kv: &[(&'static str, &'static str)]) -> Result<()> {
-    let kv = kv.to_vec();
+/// Writes sysctls from a thread inside the namespace (`net.*` is per namespace, and per the
+/// writing thread's namespace), which is much cheaper than one `sysctl` process per key.
+fn write_sysctls(ns: &Netns, kv: &[(&str, &str)]) -> Result<()> {
+    let kv: Vec<(String, String)> = kv
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     ns.run(move || -> Result<()> {
         for (k, v) in kv {
-            std::fs::write(format!("/proc/sys/{k}"), v)
+            std::fs::write(format!("/proc/sys/{k}"), &v)
                 .with_context(|| format!("cannot set {k}={v}"))?;
         }
         Ok(())

@@ -65,25 +65,46 @@ pub fn default_backend(tools: &(impl Tools + ?Sized)) -> Result<&'static str> {
     }
 }
 
-/// The nat table of one backend, or `None` when that backend is not installed.
-fn nat_of(tools: &(impl Tools + ?Sized), backend: Backend) -> Result<Option<DockerDnsRules>> {
-    // The kernel lists the legacy tables of this namespace: no nat table, no rules (and no
-    // `iptables-legacy-save -t nat`, which would create the table it lists).
+/// What `iptables-<backend>-save` lists of `table`, or of every table; `None` when the backend
+/// is not installed. The kernel lists the legacy tables of this namespace: when none of those
+/// asked about is there, nothing is run and the listing is empty (`iptables-legacy-save -t nat`
+/// would also create the table it lists).
+fn listing(
+    tools: &(impl Tools + ?Sized),
+    backend: Backend,
+    table: Option<&str>,
+) -> Result<Option<String>> {
+    let asked: &[&str] = match &table {
+        Some(t) => std::slice::from_ref(t),
+        None => &clean_slate::TABLES,
+    };
     if backend == Backend::Legacy
         && tools
             .legacy_tables(false)
-            .is_some_and(|tables| !tables.iter().any(|t| t == "nat"))
+            .is_some_and(|tables| !tables.iter().any(|t| asked.contains(&t.as_str())))
     {
-        return Ok(Some(DockerDnsRules::default()));
+        return Ok(Some(String::new()));
     }
     let program = backend.program(false, "save");
-    match tools.run(&Command::new(&program, ["-t", "nat"])) {
-        Ok(out) => parse_nat_save(&out.stdout)
-            .map(Some)
-            .with_context(|| format!("cannot read Docker's DNS rules from {program} -t nat")),
+    let args: Vec<&str> = table.map(|t| vec!["-t", t]).unwrap_or_default();
+    match tools.run(&Command::new(&program, args)) {
+        Ok(out) => Ok(Some(out.stdout)),
         Err(ExecError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot list the nat table with {program}")),
+        Err(e) => Err(e).with_context(|| format!("cannot list the tables with {program}")),
     }
+}
+
+/// The nat table of one backend, or `None` when that backend is not installed.
+fn nat_of(tools: &(impl Tools + ?Sized), backend: Backend) -> Result<Option<DockerDnsRules>> {
+    let Some(text) = listing(tools, backend, Some("nat"))? else {
+        return Ok(None);
+    };
+    parse_nat_save(&text).map(Some).with_context(|| {
+        format!(
+            "cannot read Docker's DNS rules from {} -t nat",
+            backend.program(false, "save")
+        )
+    })
 }
 
 /// Our backend's tables, in one listing of all of them: Docker's DNS rules in its nat table,
@@ -93,28 +114,17 @@ fn ours_of(
     tools: &(impl Tools + ?Sized),
     backend: Backend,
 ) -> Result<(DockerDnsRules, CleanSlate)> {
-    if backend == Backend::Legacy
-        && let Some(tables) = tools.legacy_tables(false)
-        && !tables
-            .iter()
-            .any(|t| clean_slate::TABLES.contains(&t.as_str()))
-    {
-        return Ok((
-            DockerDnsRules::default(),
-            CleanSlate::Dirty(Default::default()),
-        ));
-    }
-    let program = backend.program(false, "save");
-    match tools.run(&Command::new(&program, Vec::<String>::new())) {
-        Ok(out) => {
-            let rules = parse_nat_save(&out.stdout)
-                .with_context(|| format!("cannot read Docker's DNS rules from {program}"))?;
-            let slate = CleanSlate::from_save(&out.stdout, &rules);
-            Ok((rules, slate))
-        }
-        Err(ExecError::NotFound { .. }) => Ok((DockerDnsRules::default(), CleanSlate::Unknown)),
-        Err(e) => Err(e).with_context(|| format!("cannot list the tables with {program}")),
-    }
+    let Some(text) = listing(tools, backend, None)? else {
+        return Ok((DockerDnsRules::default(), CleanSlate::Unknown));
+    };
+    let rules = parse_nat_save(&text).with_context(|| {
+        format!(
+            "cannot read Docker's DNS rules from {}",
+            backend.program(false, "save")
+        )
+    })?;
+    let slate = CleanSlate::from_save(&text, &rules);
+    Ok((rules, slate))
 }
 
 /// Looks for Docker's DNS rules in both backends, and at what our backend's tables hold.

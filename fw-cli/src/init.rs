@@ -244,11 +244,15 @@ impl<W: World> Run<'_, W> {
         // Docker before 25.0 does not list its upstreams: the DNS flows that appear while we
         // resolve through 127.0.0.11 show them (flows tracked before are someone else's).
         let unknown = self.resolvers.upstreams_unknown();
-        let dns_flows_before = if unknown { self.dns_flows().ok() } else { None };
+        let flows_before = if unknown {
+            self.tracked_flows().ok()
+        } else {
+            None
+        };
         let mut resolved = self.world.resolve(&names).await;
         self.timed("resolve names", t, ());
         if unknown {
-            self.learn_dns_upstreams(dns_flows_before.as_deref());
+            self.learn_dns_upstreams(flows_before.as_deref());
         }
 
         // On a re-run, open the meta host's fresh addresses before the fetch, so that a GitHub
@@ -308,25 +312,24 @@ impl<W: World> Run<'_, W> {
         }
     }
 
-    /// The tracked DNS flows (UDP and TCP to port 53).
-    fn dns_flows(&self) -> Result<Vec<conntrack::Flow>, ExecError> {
+    /// The tracked flows ([`conntrack::dns_upstreams`] picks the DNS ones).
+    fn tracked_flows(&self) -> Result<Vec<conntrack::Flow>, ExecError> {
         Ok(self
             .tools
             .tracked_flows()?
             .into_iter()
             .map(|t| t.flow)
-            .filter(|f| matches!(f.proto.as_str(), "udp" | "tcp") && f.dport == Some(53))
             .collect())
     }
 
     /// resolv.conf names only Docker's 127.0.0.11 and does not list its upstreams (engines
     /// before 25.0). Those engines forward from inside this namespace, so the lookups just made
     /// through 127.0.0.11 left tracked flows to the upstreams: DNS is allowed to exactly those.
-    /// `before`: the DNS flows tracked before our lookups, left out (a flow some process of the
+    /// `before`: the flows tracked before our lookups, left out (a flow some process of the
     /// container opened to another resolver is not an upstream of Docker's).
     fn learn_dns_upstreams(&mut self, before: Option<&[conntrack::Flow]>) {
         let subnets: Vec<ipnet::IpNet> = self.subnets.iter().map(|s| s.net).collect();
-        let flows = match self.dns_flows() {
+        let flows = match self.tracked_flows() {
             Ok(f) => f,
             Err(e) => {
                 self.warnings.push(format!(
@@ -378,11 +381,10 @@ impl<W: World> Run<'_, W> {
                 return;
             }
         };
-        let doomed: Vec<&conntrack::Tracked> = tracked
-            .iter()
-            .filter(|t| !conntrack::allowed(plan, &t.flow))
-            .collect();
-        for e in self.tools.delete_flows(&doomed) {
+        for e in self
+            .tools
+            .delete_flows(&conntrack::forbidden(plan, &tracked))
+        {
             self.warnings
                 .push(format!("cannot cut a flow the new policy forbids: {e}"));
         }

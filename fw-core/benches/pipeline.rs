@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use fw_core::config::DEFAULT_META_KEYS;
+use fw_core::config::MetaSource;
 use fw_core::meta::{MetaRanges, parse_meta};
 use fw_core::validate::split_families;
 use fw_core::{Config, Inputs, Plan, fixtures, render};
@@ -17,7 +17,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 
 fn keys() -> Vec<String> {
-    DEFAULT_META_KEYS.iter().map(|k| (*k).to_owned()).collect()
+    MetaSource::default().keys
 }
 
 fn body(n: usize) -> Vec<u8> {

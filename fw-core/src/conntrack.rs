@@ -129,8 +129,8 @@ pub fn allowed(plan: &Plan, flow: &Flow) -> bool {
 }
 
 /// The flows to delete: every flow the plan does not allow.
-pub fn forbidden<'a>(plan: &Plan, flows: &'a [Flow]) -> Vec<&'a Flow> {
-    flows.iter().filter(|f| !allowed(plan, f)).collect()
+pub fn forbidden<'a>(plan: &Plan, flows: &'a [Tracked]) -> Vec<&'a Tracked> {
+    flows.iter().filter(|t| !allowed(plan, &t.flow)).collect()
 }
 
 /// The DNS upstreams Docker's embedded resolver was seen forwarding to: the destinations of
@@ -171,6 +171,14 @@ icmp     1 29 src=172.18.0.2 dst=198.51.100.10 type=8 code=0 id=7 src=198.51.100
 conntrack v1.4.7 (conntrack-tools): 7 flow entries have been shown.
 ";
 
+    /// The flows of a `conntrack -L` listing, as the tool path of the seam gives them.
+    fn tracked(listing: &str) -> Vec<Tracked> {
+        parse_flows(listing)
+            .into_iter()
+            .map(|flow| Tracked { flow, key: None })
+            .collect()
+    }
+
     #[test]
     fn parses_the_original_direction() {
         let flows = parse_flows(LISTING);
@@ -184,10 +192,10 @@ conntrack v1.4.7 (conntrack-tools): 7 flow entries have been shown.
     #[test]
     fn cuts_blocked_flows_and_keeps_local_allowed_and_dns() {
         let plan = Plan::build(&base_config(), &sample_inputs());
-        let flows = parse_flows(LISTING);
+        let flows = tracked(LISTING);
         let cut: Vec<String> = forbidden(&plan, &flows)
             .iter()
-            .map(|f| format!("{} {}", f.proto, f.dst))
+            .map(|t| format!("{} {}", t.flow.proto, t.flow.dst))
             .collect();
         assert_eq!(
             cut,
@@ -206,12 +214,15 @@ conntrack v1.4.7 (conntrack-tools): 7 flow entries have been shown.
         let mut config = base_config();
         config.profile = Profile::Compat;
         let plan = Plan::build(&config, &sample_inputs());
-        let flows = parse_flows(
+        let flows = tracked(
             "tcp 6 1 ESTABLISHED src=172.18.0.2 dst=198.51.100.10 sport=1 dport=22 [ASSURED]\n\
              udp 17 1 src=172.18.0.2 dst=198.51.100.53 sport=2 dport=53\n\
              tcp 6 1 ESTABLISHED src=172.18.0.2 dst=198.51.100.10 sport=3 dport=8080 [ASSURED]\n",
         );
-        let cut: Vec<Option<u16>> = forbidden(&plan, &flows).iter().map(|f| f.dport).collect();
+        let cut: Vec<Option<u16>> = forbidden(&plan, &flows)
+            .iter()
+            .map(|t| t.flow.dport)
+            .collect();
         assert_eq!(cut, [Some(8080)]);
     }
 

@@ -210,19 +210,24 @@ fn port(payload: Option<(&[u8], &[u8])>) -> Option<u16> {
 
 /// The protocol's name as `conntrack -L` prints it.
 fn proto_name(num: u8) -> String {
-    match num {
-        1 => "icmp",
-        6 => "tcp",
-        17 => "udp",
-        33 => "dccp",
-        47 => "gre",
-        58 => "icmpv6",
-        132 => "sctp",
-        136 => "udplite",
-        _ => "unknown",
-    }
-    .to_owned()
+    PROTOCOLS
+        .iter()
+        .find(|(n, _)| *n == num)
+        .map_or("unknown", |(_, name)| name)
+        .to_owned()
 }
+
+/// The protocols `conntrack -L` names, by number.
+const PROTOCOLS: [(u8, &str); 8] = [
+    (1, "icmp"),
+    (6, "tcp"),
+    (17, "udp"),
+    (33, "dccp"),
+    (47, "gre"),
+    (58, "icmpv6"),
+    (132, "sctp"),
+    (136, "udplite"),
+];
 
 /// One `IPCTNL_MSG_CT_NEW` message's payload (after the header): the flow and its key.
 fn parse_flow(payload: &[u8], offset: usize) -> Result<(Flow, FlowKey), CtnetlinkError> {
@@ -343,14 +348,10 @@ pub mod encode {
     /// A `IPCTNL_MSG_CT_NEW` message as the kernel dumps it (nested attributes flagged).
     pub fn flow_message(seq: u32, flow: &Flow, id: u32, zone: Option<u16>) -> Vec<u8> {
         const NESTED: u16 = 0x8000;
-        let num: u8 = match flow.proto.as_str() {
-            "icmp" => 1,
-            "tcp" => 6,
-            "udp" => 17,
-            "icmpv6" => 58,
-            "sctp" => 132,
-            _ => 255,
-        };
+        let num: u8 = PROTOCOLS
+            .iter()
+            .find(|(_, name)| *name == flow.proto)
+            .map_or(255, |(n, _)| *n);
         let (family, src_attr, dst_attr, src, dst) = match (flow.src, flow.dst) {
             (IpAddr::V6(s), IpAddr::V6(d)) => (
                 AF_INET6,

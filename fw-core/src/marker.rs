@@ -91,11 +91,8 @@ pub fn ruleset_hash(r: &Ruleset) -> String {
 }
 
 impl Marker {
-    pub fn new(place: &Place, ruleset: &Ruleset, version: &str) -> Marker {
-        Marker::with_hash(place, ruleset_hash(ruleset), version)
-    }
-
-    /// A marker for a ruleset whose [`ruleset_hash`] is known already.
+    /// A marker for the ruleset whose [`ruleset_hash`] is given (init computes it while the
+    /// restores run).
     pub fn with_hash(place: &Place, ruleset_hash: String, version: &str) -> Marker {
         Marker {
             time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -213,7 +210,7 @@ mod tests {
             boot_id: "b".into(),
             netns_inode: 7,
         };
-        let m = Marker::new(&place, &ruleset("a"), "0.1.0");
+        let m = Marker::with_hash(&place, ruleset_hash(&ruleset("a")), "0.1.0");
         write(&path, &m).unwrap();
         assert_eq!(read(&path).unwrap(), Some(m.clone()));
         // Only the marker: no temporary file left behind.
@@ -242,12 +239,12 @@ mod tests {
     fn a_write_into_a_missing_directory_names_the_path() {
         let err = write(
             Path::new("/nonexistent-fw-dir/marker"),
-            &Marker::new(
+            &Marker::with_hash(
                 &Place {
                     boot_id: "b".into(),
                     netns_inode: 1,
                 },
-                &ruleset("a"),
+                ruleset_hash(&ruleset("a")),
                 "v",
             ),
         )

@@ -299,7 +299,7 @@ fn reject_rest(t: &mut String, chain: &str, f: Family) {
 
 /// The nat table: a clean slate with Docker's embedded-DNS chains and rules written back
 /// verbatim (SEQ-01, SEQ-03). The chains are declared before any rule jumps to them.
-fn nat_table(docker: &DockerDnsRules) -> String {
+pub(crate) fn nat_table(docker: &DockerDnsRules) -> String {
     let mut t = String::from(
         "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
     );

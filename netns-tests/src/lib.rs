@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use conformance::catalog::{Case, catalog};
@@ -93,8 +92,6 @@ pub fn run_once_in(
 ) -> &'static Result<Report, String> {
     cell.get_or_init(|| {
         let mut opts = SuiteOptions::new(name, argv);
-        opts.timeout = Duration::from_secs(180);
-        opts.jobs = 2;
         opts.isolate = isolate;
         opts.tier = tier;
         let cases: Vec<Case> = catalog();

@@ -5,8 +5,6 @@
 //!
 //! Without root or network namespaces the test prints why and passes, except under CI=true.
 
-use std::time::Duration;
-
 use conformance::sandbox::SuiteOptions;
 use conformance::stress::{StressOptions, run};
 use netns_tests::{in_ci, unavailable, workspace_bin};
@@ -34,14 +32,8 @@ fn the_short_stress_campaign_finds_no_violation() {
         .unwrap_or(1);
     eprintln!("seed {seed} (repeat with fw-conformance stress --short --seed {seed})");
     let strict = SuiteOptions {
-        implementation: "fw-cli init".to_owned(),
-        argv,
-        npm_host: conformance::scenario::NPM_HOST_DEFAULT.to_owned(),
-        timeout: Duration::from_secs(180),
         jobs: 1,
-        isolate: true,
-        tier: conformance::scenario::Tier::Netns,
-        image: conformance::docker::DEFAULT_IMAGE.to_owned(),
+        ..SuiteOptions::new("fw-cli init", argv)
     };
     let opts = StressOptions::new(strict, compat, true, seed);
     let report = match run(&opts, &|line| eprintln!("  {line}")) {
@@ -49,12 +41,9 @@ fn the_short_stress_campaign_finds_no_violation() {
         Err(e) => panic!("harness error: {e:#}"),
     };
     eprintln!("{}", report.to_markdown());
-    // It did what it says: every kill and cell ran, and some runs were really killed.
-    assert_eq!(report.kills.len(), 2 * opts.kills);
+    // Some runs were really killed (the counts of kills, concurrent runs, re-runs and matrix
+    // cells hold by construction once `run` returns).
     assert!(report.kills.iter().any(|k| k.killed), "no run was killed");
-    assert_eq!(report.concurrent.len(), opts.concurrency.len());
-    assert_eq!(report.reruns.runs, opts.reruns);
-    assert_eq!(report.matrix.len(), 4);
     let violations = report.violations();
     assert!(violations.is_empty(), "{violations:#?}");
 }

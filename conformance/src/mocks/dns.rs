@@ -433,30 +433,13 @@ impl DnsServer {
 /// a quarter of a second later (seen in `fw-conformance bench`, domains-1000: 252 of 2,024
 /// queries sent twice in a slow round, none in the others). A real resolver is not that
 /// easy to overflow, so the mock is given room: the time measured is the IUT's.
-const DNS_RECEIVE_BUFFER: libc::c_int = 8 << 20;
+const DNS_RECEIVE_BUFFER: usize = 8 << 20;
 
 /// Sets [`DNS_RECEIVE_BUFFER`] with `SO_RCVBUFFORCE` (the harness is root), past
 /// `net.core.rmem_max`, which is the machine's and is not changed.
-#[allow(unsafe_code)]
 fn deepen_receive_buffer(s: &tokio::net::UdpSocket) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let size = DNS_RECEIVE_BUFFER;
-    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a pointer to `size`, which lives
-    // for the whole call; the descriptor is the socket `s` borrows, open for the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&size as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    use nix::sys::socket::{setsockopt, sockopt};
+    setsockopt(s, sockopt::RcvBufForce, &DNS_RECEIVE_BUFFER).map_err(std::io::Error::from)
 }
 
 /// Starts the mock DNS for `zone` in `ns`, on every UDP and TCP address given (port 0 takes a
@@ -747,6 +730,6 @@ mod tests {
             socket2::SockRef::from(&s).recv_buffer_size().unwrap()
         });
         // The kernel reports twice what was set (its bookkeeping overhead included).
-        assert!(size >= DNS_RECEIVE_BUFFER as usize, "{size}");
+        assert!(size >= DNS_RECEIVE_BUFFER, "{size}");
     }
 }

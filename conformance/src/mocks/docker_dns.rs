@@ -114,6 +114,13 @@ pub struct NatState {
     pub targets: BTreeSet<NatTarget>,
 }
 
+impl NatState {
+    /// Whether these rules are all in place: hooked, and every translation of `wanted` there.
+    pub fn holds(&self, wanted: &BTreeSet<NatTarget>) -> bool {
+        self.hooked && wanted.is_subset(&self.targets)
+    }
+}
+
 /// The emulated embedded DNS of one container; dropping it stops the resolver (the rules stay
 /// in the namespace, which goes with the sandbox).
 #[derive(Debug)]
@@ -375,7 +382,7 @@ impl DockerDns {
     /// translation installed still there.
     pub fn rules_present(&self, container: &Netns) -> Result<bool> {
         let now = self.current_state(container)?;
-        Ok(now.hooked && self.installed_targets().is_subset(&now.targets))
+        Ok(now.holds(&self.installed_targets()))
     }
 }
 

@@ -2,7 +2,7 @@
 //! acted on with `ip -n` or from a thread that entered it with `setns`, deleted by a guard (on
 //! panic too). Nothing in the machine's own namespace is touched.
 
-#![allow(clippy::unwrap_used, dead_code)]
+#![allow(clippy::unwrap_used)]
 
 use std::fs::File;
 use std::io;
@@ -80,7 +80,7 @@ pub fn cannot_run(why: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{why}; CI=true, so this test must run");
     }
-    eprintln!("skipping a netns test: {why}");
+    eprintln!("skipped: {why}");
 }
 
 /// Runs `f` on a thread of its own that entered namespace `ns`.
