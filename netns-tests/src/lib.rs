@@ -123,3 +123,63 @@ pub fn explain(r: &CaseResult) -> String {
     }
     s
 }
+
+/// The bash reference, relative to the repository root.
+pub const BASH_REFERENCE: &str = "scripts/init-firewall.sh";
+
+/// The mutants' directory (`netns-tests/mutants`).
+pub fn mutants_dir() -> PathBuf {
+    repo_root().join("netns-tests/mutants")
+}
+
+/// A patched copy of the bash reference. It lives under `target/`, not `/tmp`: the
+/// implementation under test gets a private `/tmp` and would not see it there. The copy is
+/// deleted with the returned directory.
+#[derive(Debug)]
+pub struct PatchedScript {
+    pub dir: tempfile::TempDir,
+    pub script: PathBuf,
+}
+
+/// Copies the bash reference, applies `patch` (`patch -p1 --fuzz=0`: a patch that does not
+/// apply exactly is an error) and checks the result with `bash -n`.
+pub fn patched_script(patch: &std::path::Path) -> Result<PatchedScript> {
+    let target = target_dir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("mutant-")
+        .tempdir_in(&target)
+        .with_context(|| format!("cannot create a directory in {}", target.display()))?;
+    let script = dir.path().join(BASH_REFERENCE);
+    if let Some(parent) = script.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::copy(repo_root().join(BASH_REFERENCE), &script)
+        .with_context(|| format!("cannot copy {BASH_REFERENCE}"))?;
+    run_tool(
+        std::process::Command::new("patch")
+            .args(["-p1", "--batch", "--forward", "--fuzz=0", "-i"])
+            .arg(patch)
+            .current_dir(dir.path()),
+        &format!("patch -p1 < {}", patch.display()),
+    )?;
+    run_tool(
+        std::process::Command::new("bash").arg("-n").arg(&script),
+        &format!("bash -n on {}", script.display()),
+    )?;
+    Ok(PatchedScript { dir, script })
+}
+
+/// Runs a command to completion; an error with its output when it fails.
+fn run_tool(cmd: &mut std::process::Command, what: &str) -> Result<()> {
+    let out = cmd.output().with_context(|| format!("cannot run {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}

@@ -22,16 +22,15 @@
 //! CI=true, where they fail.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use conformance::catalog::{catalog, select};
 use conformance::report::{Level, Verdict};
 use conformance::sandbox::SuiteOptions;
 use libtest_mimic::{Arguments, Failed, Trial};
-use netns_tests::{explain, in_ci, repo_root, target_dir, unavailable};
-
-const SCRIPT: &str = "scripts/init-firewall.sh";
+use netns_tests::{
+    BASH_REFERENCE as SCRIPT, explain, in_ci, mutants_dir, patched_script, unavailable,
+};
 
 /// A mutant, as its patch file describes it.
 #[derive(Debug, Clone)]
@@ -45,10 +44,6 @@ struct Mutant {
     path: PathBuf,
     what: String,
     kills: Vec<String>,
-}
-
-fn mutants_dir() -> PathBuf {
-    repo_root().join("netns-tests/mutants")
 }
 
 /// The patch files of a directory, in name order.
@@ -118,55 +113,10 @@ fn parse(path: &Path, level: Level) -> Result<Mutant, String> {
     })
 }
 
-/// Runs a command to completion; `Err` with its output when it fails.
-fn run(cmd: &mut Command, what: &str) -> Result<(), Failed> {
-    let out = cmd
-        .output()
-        .map_err(|e| Failed::from(format!("cannot run {what}: {e}")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into())
-    }
-}
-
 fn judge(m: &Mutant) -> Result<(), Failed> {
     // The patch must apply and give valid bash, with or without the privileged suite.
-    // The copy lives under target/, not /tmp: the IUT gets a private /tmp and would not see it.
-    let target = target_dir().map_err(|e| Failed::from(format!("{e:#}")))?;
-    let dir = tempfile::Builder::new()
-        .prefix("mutant-")
-        .tempdir_in(&target)
-        .map_err(|e| {
-            Failed::from(format!(
-                "cannot create a directory in {}: {e}",
-                target.display()
-            ))
-        })?;
-    let script = dir.path().join(SCRIPT);
-    if let Some(parent) = script.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Failed::from(format!("cannot create {}: {e}", parent.display())))?;
-    }
-    std::fs::copy(repo_root().join(SCRIPT), &script)
-        .map_err(|e| Failed::from(format!("cannot copy {SCRIPT}: {e}")))?;
-    run(
-        Command::new("patch")
-            .args(["-p1", "--batch", "--forward", "--fuzz=0", "-i"])
-            .arg(&m.path)
-            .current_dir(dir.path()),
-        &format!("patch -p1 < {}", m.path.display()),
-    )?;
-    run(
-        Command::new("bash").arg("-n").arg(&script),
-        &format!("bash -n on {}", m.name),
-    )?;
+    let patched = patched_script(&m.path).map_err(|e| Failed::from(format!("{e:#}")))?;
+    let script = &patched.script;
 
     if let Some(why) = unavailable() {
         if in_ci() {
