@@ -153,7 +153,8 @@ fn teeth() -> Vec<Teeth> {
             name: "t04-stale-lock-dir",
             patch: Some("stress/t04-stale-lock-dir.patch"),
             parts: &[Part::KillsFirewalled],
-            kills: 2,
+            // Kill 2 of 3 lands mid-run, after the mkdir, whatever kill 1 does.
+            kills: 3,
             concurrency: none,
             reruns: 0,
             matrix_cells: 0,
