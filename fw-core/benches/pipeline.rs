@@ -1,6 +1,9 @@
 //! Micro-benchmarks of fw-core's pure pipeline at 1,000, 10,000 and 100,000 allowlist entries
 //! (`fixtures::scaled_meta`, whose networks no aggregation can merge): parsing the meta body,
-//! aggregating the networks, building the plan, rendering the restore texts.
+//! aggregating the networks, building the plan, rendering the restore texts; and loading the
+//! configuration with 1,000, 10,000 and 100,000 extra domains, from `.cspace.json` and from
+//! `CSPACE_FIREWALL_DOMAINS` (validation and de-duplication: a per-entry cost that must stay
+//! flat; it was a linear scan per entry once, quadratic in all).
 //!
 //! `cargo bench -p fw-core --bench pipeline` (the figures are in docs/benchmarks.md).
 
@@ -8,7 +11,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use fw_core::config::MetaSource;
+use fw_core::config::{DOMAINS_VAR, FakeEnv, LoadOptions, MetaSource, load};
 use fw_core::meta::{MetaRanges, parse_meta};
 use fw_core::validate::split_families;
 use fw_core::{Config, Inputs, Plan, fixtures, render};
@@ -98,12 +101,36 @@ fn rendering(c: &mut Criterion) {
     g.finish();
 }
 
+fn config_load(c: &mut Criterion) {
+    const CSPACE: &str = "/w/.cspace.json";
+    let mut g = c.benchmark_group("config_load");
+    for n in SIZES {
+        let names: Vec<String> = (0..n).map(|i| format!("h{i}.example.com")).collect();
+        let json = serde_json::json!({ "firewall": { "domains": names } }).to_string();
+        let file_env = FakeEnv::new().with_file(CSPACE, &json);
+        let file_opts = LoadOptions {
+            cspace_json: Some(CSPACE.into()),
+            ..LoadOptions::default()
+        };
+        let var_env = FakeEnv::new().with_var(DOMAINS_VAR, &names.join(" "));
+        let var_opts = LoadOptions::default();
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("cspace_json", n), &n, |bench, _| {
+            bench.iter(|| load(black_box(&file_env), &file_opts));
+        });
+        g.bench_with_input(BenchmarkId::new("domains_var", n), &n, |bench, _| {
+            bench.iter(|| load(black_box(&var_env), &var_opts));
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = parse, aggregate, plan, rendering
+    targets = parse, aggregate, plan, rendering, config_load
 }
 criterion_main!(benches);

@@ -7,7 +7,6 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use fw_core::config::{ConfigError, DOMAINS_VAR, FakeEnv, LoadOptions, load};
 use fw_core::inputs::{Inputs, Resolution, Subnet};
@@ -140,25 +139,23 @@ fn json_that_is_not_a_list_of_strings_is_refused() {
     }
 }
 
-/// Tens of thousands of valid entries load (each kept once) and load in reasonable time;
-/// the bound is generous: it catches quadratic blow-ups, not speed.
+/// Tens of thousands of valid entries load, each kept once. How the cost grows with the entries
+/// (a linear scan per entry made it quadratic once) is measured by the `config_load` group of
+/// `cargo bench -p fw-core --bench pipeline`, not asserted here.
 #[test]
 fn tens_of_thousands_of_entries_load() {
     let n = 30_000;
     let names: Vec<String> = (0..n).map(|i| format!("h{i}.example.com")).collect();
     let mut with_dups = names.clone();
     with_dups.extend(names.iter().take(1000).map(|s| s.to_uppercase()));
-    let start = Instant::now();
     let file = from_file(&domains_json(&with_dups)).unwrap();
     let var = from_var(&names.join("\n")).unwrap();
-    let took = start.elapsed();
     let defaults = fw_core::config::Config::defaults_without_npm()
         .domains
         .len()
         + 1;
     assert_eq!(file.config.domains.len(), defaults + n);
     assert_eq!(var.config.domains.len(), defaults + n);
-    assert!(took < Duration::from_secs(30), "{took:?}");
 
     let cidrs: Vec<String> = (0..n)
         .map(|i| format!("10.{}.{}.0/24", i / 256, i % 256))
