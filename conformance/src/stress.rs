@@ -37,8 +37,9 @@ pub struct StressArgs {
     /// The implementation (strict profile): a command line, split into words, no shell.
     #[arg(long = "impl", value_name = "COMMAND")]
     pub implementation: String,
-    /// The implementation in the compat profile (default: the strict command followed by
-    /// `--profile compat`, as fw-cli takes it).
+    /// The implementation in its second profile, for the fault matrix. Default: for fw-cli,
+    /// the same command followed by `--profile compat`; for anything else none, and the
+    /// matrix runs the implementation as given, once per cell.
     #[arg(long = "compat-impl", value_name = "COMMAND")]
     pub compat_implementation: Option<String>,
     /// The CI form: 5 kills of each kind, 2 and 4 concurrent inits, 5 re-runs, 4 cells of the
@@ -112,7 +113,8 @@ pub struct StressOptions {
     pub strict: SuiteOptions,
     /// The parts to run, in the campaign's order whatever the order here.
     pub parts: Vec<Part>,
-    pub compat_argv: Vec<String>,
+    /// The second profile of the fault matrix (fw-cli's compat), if the implementation has one.
+    pub compat_argv: Option<Vec<String>>,
     pub kills: usize,
     pub concurrency: Vec<usize>,
     pub reruns: usize,
@@ -123,7 +125,12 @@ pub struct StressOptions {
 
 impl StressOptions {
     /// The CI form (a minute or two) or the long form.
-    pub fn new(strict: SuiteOptions, compat_argv: Vec<String>, short: bool, seed: u64) -> Self {
+    pub fn new(
+        strict: SuiteOptions,
+        compat_argv: Option<Vec<String>>,
+        short: bool,
+        seed: u64,
+    ) -> Self {
         StressOptions {
             strict,
             parts: Part::ALL.to_vec(),
@@ -957,11 +964,19 @@ fn cell(
 }
 
 fn matrix(opts: &StressOptions, report: &mut StressReport, progress: &dyn Fn(&str)) -> Result<()> {
-    let compat = SuiteOptions {
-        argv: opts.compat_argv.clone(),
+    let compat = opts.compat_argv.as_ref().map(|argv| SuiteOptions {
+        argv: argv.clone(),
         implementation: format!("{} (compat)", opts.strict.implementation),
         ..opts.strict.clone()
-    };
+    });
+    let mut profiles = Vec::new();
+    match &compat {
+        Some(c) => {
+            profiles.push(("strict", &opts.strict));
+            profiles.push(("compat", c));
+        }
+        None => profiles.push(("as given", &opts.strict)),
+    }
     let mut cells: Vec<(Scenario, Vec<&'static str>, &str, &SuiteOptions)> = Vec::new();
     for (s, ids) in matrix_scenarios() {
         let mut priors = vec![s.clone()];
@@ -971,13 +986,13 @@ fn matrix(opts: &StressOptions, report: &mut StressReport, progress: &dyn Fn(&st
             priors.push(again);
         }
         for p in priors {
-            for (name, suite) in [("strict", &opts.strict), ("compat", &compat)] {
+            for &(name, suite) in &profiles {
                 cells.push((p.clone(), ids.clone(), name, suite));
             }
         }
     }
     if let Some(limit) = opts.matrix_limit {
-        // The CI form: a fresh and a re-run cell of the first scenario, in both profiles.
+        // The CI form: a fresh and a re-run cell of the first scenario, in each profile.
         cells.truncate(limit);
     }
     for (s, ids, profile, suite) in cells {
@@ -1001,13 +1016,17 @@ fn matrix(opts: &StressOptions, report: &mut StressReport, progress: &dyn Fn(&st
 pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport> {
     let start = Instant::now();
     let staged = StagedArgv::new(&opts.strict.argv)?;
-    let staged_compat = StagedArgv::new(&opts.compat_argv)?;
+    let staged_compat = opts
+        .compat_argv
+        .as_ref()
+        .map(|a| StagedArgv::new(a))
+        .transpose()?;
     let opts = StressOptions {
         strict: SuiteOptions {
             argv: staged.argv.clone(),
             ..opts.strict.clone()
         },
-        compat_argv: staged_compat.argv.clone(),
+        compat_argv: staged_compat.as_ref().map(|s| s.argv.clone()),
         ..opts.clone()
     };
     let mut rng = Rng(opts.seed);
@@ -1055,17 +1074,30 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
     Ok(report)
 }
 
+/// fw-cli's second profile (`--profile compat`); other implementations have none.
+fn default_compat(argv: &[String]) -> Option<Vec<String>> {
+    let program = argv.first()?;
+    if std::path::Path::new(program).file_name()? != "fw-cli" {
+        return None;
+    }
+    let mut a = argv.to_vec();
+    a.extend(["--profile".to_owned(), "compat".to_owned()]);
+    Some(a)
+}
+
 /// `fw-conformance stress`: `resolve` turns a command line into a runnable argv.
 pub fn cli(args: &StressArgs, resolve: &dyn Fn(&str) -> Result<Vec<String>>) -> Result<i32> {
     let argv = resolve(&args.implementation)?;
     let compat_argv = match &args.compat_implementation {
-        Some(c) => resolve(c)?,
-        None => {
-            let mut a = argv.clone();
-            a.extend(["--profile".to_owned(), "compat".to_owned()]);
-            a
-        }
+        Some(c) => Some(resolve(c)?),
+        None => default_compat(&argv),
     };
+    if compat_argv.is_none() {
+        eprintln!(
+            "the implementation is not fw-cli: the fault matrix runs it as given, once per cell \
+             (--compat-impl adds a second profile)"
+        );
+    }
     crate::netns::available().context("stress needs root and network namespaces")?;
     let removed = crate::netns::sweep()?;
     if !removed.is_empty() {
@@ -1131,6 +1163,23 @@ mod tests {
         // Another seed gives other moments.
         let other = kill_moments(&mut Rng(8), 10, d);
         assert_ne!(at, other);
+    }
+
+    #[test]
+    fn only_fw_cli_gets_a_compat_profile_by_default() {
+        let v = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            default_compat(&v(&["/x/target/release/fw-cli", "init"])),
+            Some(v(&[
+                "/x/target/release/fw-cli",
+                "init",
+                "--profile",
+                "compat"
+            ]))
+        );
+        assert_eq!(default_compat(&v(&["bash", "/x/fw-cli"])), None);
+        assert_eq!(default_compat(&v(&["/x/init-firewall.sh"])), None);
+        assert_eq!(default_compat(&[]), None);
     }
 
     #[test]

@@ -71,7 +71,7 @@ fn fw_cli_short() -> Result<(), Failed> {
         jobs: 1,
         ..SuiteOptions::new("fw-cli init", argv)
     };
-    let report = campaign(&StressOptions::new(strict, compat, true, seed()))?;
+    let report = campaign(&StressOptions::new(strict, Some(compat), true, seed()))?;
     // Some runs were really killed (the counts of kills, concurrent runs, re-runs and matrix
     // cells hold by construction once `run` returns).
     if !report.kills.iter().any(|k| k.killed) {
@@ -259,9 +259,9 @@ fn judge(t: &Teeth) -> Result<(), Failed> {
     let argv = vec!["bash".to_owned(), script.to_string_lossy().into_owned()];
     let strict = SuiteOptions {
         jobs: 1,
-        ..SuiteOptions::new(&format!("bash {BASH_REFERENCE} ({})", t.name), argv.clone())
+        ..SuiteOptions::new(&format!("bash {BASH_REFERENCE} ({})", t.name), argv)
     };
-    let mut opts = StressOptions::new(strict, argv, true, seed());
+    let mut opts = StressOptions::new(strict, None, true, seed());
     opts.parts = t.parts.to_vec();
     opts.kills = t.kills;
     opts.concurrency = t.concurrency.to_vec();
