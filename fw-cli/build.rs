@@ -1,6 +1,6 @@
 //! Build script: exposes the git revision as `FW_GIT_REV` for `--version` ("unknown" outside a
 //! git checkout or without git; a packager may set `FW_GIT_REV` itself). Never fails the build.
-//! The same script is `conformance/build.rs`: keep the two in step.
+//! `conformance` builds with this same file (`build = "../fw-cli/build.rs"`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -21,7 +21,14 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    println!("cargo:rerun-if-changed=build.rs");
+    // This file, from either package's directory (both are in the workspace root).
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    if let Some(d) = &dir {
+        println!(
+            "cargo:rerun-if-changed={}",
+            d.join("../fw-cli/build.rs").display()
+        );
+    }
     println!("cargo:rerun-if-env-changed=FW_GIT_REV");
     let rev = std::env::var("FW_GIT_REV")
         .ok()
@@ -35,7 +42,6 @@ fn main() {
         watched.push(git(&["rev-parse", "--git-path", &branch]));
         watched.push(git(&["rev-parse", "--git-path", "packed-refs"]));
     }
-    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
     for p in watched.into_iter().flatten() {
         let path = match &dir {
             Some(d) => d.join(&p),
