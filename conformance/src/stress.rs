@@ -87,24 +87,25 @@ pub enum Part {
 }
 
 impl Part {
-    /// The name `--only` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Part::KillsFirewalled => "kills-firewalled",
-            Part::KillsFresh => "kills-fresh",
-            Part::Concurrency => "concurrency",
-            Part::Reruns => "reruns",
-            Part::Matrix => "matrix",
-        }
+    /// Every part, in the campaign's order.
+    pub fn all() -> &'static [Part] {
+        <Part as clap::ValueEnum>::value_variants()
     }
 
-    pub const ALL: [Part; 5] = [
-        Part::KillsFirewalled,
-        Part::KillsFresh,
-        Part::Concurrency,
-        Part::Reruns,
-        Part::Matrix,
-    ];
+    /// The name `--only` takes.
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// A seed from the clock, for a run not given one (printed, so it can be repeated).
+pub fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1)
 }
 
 /// What to run, resolved.
@@ -133,7 +134,7 @@ impl StressOptions {
     ) -> Self {
         StressOptions {
             strict,
-            parts: Part::ALL.to_vec(),
+            parts: Part::all().to_vec(),
             compat_argv,
             kills: if short { 5 } else { 50 },
             concurrency: if short { vec![2, 4] } else { vec![2, 4, 8] },
@@ -368,10 +369,10 @@ impl StressReport {
                 self.fresh_ms
             ));
         }
-        let others: Vec<&str> = Part::ALL
-            .into_iter()
-            .filter(|p| !ran(*p))
-            .map(Part::name)
+        let others: Vec<String> = Part::all()
+            .iter()
+            .filter(|p| !ran(**p))
+            .map(|p| p.name())
             .collect();
         if !others.is_empty() {
             s.push_str(&format!("; not run: {}", others.join(", ")));
@@ -606,15 +607,20 @@ fn probed_run(sb: &Sandbox, spec: &RunSpec) -> Result<(IutRun, ProberResults)> {
     Ok((run?, counted))
 }
 
+/// "`what` failed: exit ...: the last line of its stderr".
+fn failed(what: &str, run: &IutRun) -> String {
+    format!(
+        "{what} failed: exit {:?}{}: {}",
+        run.status,
+        if run.timed_out { " (timed out)" } else { "" },
+        run.stderr.lines().last().unwrap_or_default()
+    )
+}
+
 fn init_must_succeed(sb: &Sandbox, opts: &StressOptions, what: &str) -> Result<IutRun> {
     let run = sb.run_in_container(&sb.run_spec(&opts.strict, false))?;
     if !run.success() {
-        bail!(
-            "{what} failed (exit {:?}, timed out {}): {}",
-            run.status,
-            run.timed_out,
-            run.stderr.lines().last().unwrap_or_default()
-        );
+        bail!("{}", failed(what, &run));
     }
     Ok(run)
 }
@@ -759,11 +765,7 @@ fn next_init_problems(sb: &Sandbox, next: &IutRun) -> Result<Vec<String>> {
     if next.success() {
         return firewalled_problems(sb);
     }
-    Ok(vec![format!(
-        "the next init failed: exit {:?}: {}",
-        next.status,
-        next.stderr.lines().last().unwrap_or_default()
-    )])
+    Ok(vec![failed("the next init", next)])
 }
 
 /// Checks that the container is firewalled as after a good init.
@@ -824,11 +826,7 @@ fn concurrent(opts: &StressOptions, n: usize) -> Result<ConcurrentRecord> {
     let state = sb.kernel_state()?;
     let after = sb.run_in_container(&sb.run_spec(&opts.strict, false))?;
     if !after.success() {
-        violations.push(format!(
-            "the init after the concurrent ones failed: exit {:?}: {}",
-            after.status,
-            after.stderr.lines().last().unwrap_or_default()
-        ));
+        violations.push(failed("the init after the concurrent ones", &after));
     } else if sb.kernel_state()? != state {
         violations.push("an init after the concurrent ones changed the state".into());
     }
@@ -865,8 +863,7 @@ fn reruns(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<RerunRecord> 
         if run.success() {
             r.succeeded += 1;
         } else {
-            r.violations
-                .push(format!("re-run {i} failed: exit {:?}", run.status));
+            r.violations.push(failed(&format!("re-run {i}"), &run));
         }
         let now = sb.kernel_state()?;
         if now == first {
@@ -1033,8 +1030,9 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
     let mut report = StressReport {
         implementation: opts.strict.implementation.clone(),
         seed: opts.seed,
-        parts: Part::ALL
-            .into_iter()
+        parts: Part::all()
+            .iter()
+            .copied()
             .filter(|p| opts.parts.contains(p))
             .collect(),
         ..StressReport::default()
@@ -1103,12 +1101,7 @@ pub fn cli(args: &StressArgs, resolve: &dyn Fn(&str) -> Result<Vec<String>>) -> 
     if !removed.is_empty() {
         eprintln!("removed {} sandbox namespaces of dead runs", removed.len());
     }
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(1)
-    });
+    let seed = args.seed.unwrap_or_else(clock_seed);
     let strict = SuiteOptions {
         npm_host: args.npm_registry_host.clone(),
         timeout: Duration::from_secs(args.timeout),
@@ -1180,16 +1173,6 @@ mod tests {
         assert_eq!(default_compat(&v(&["bash", "/x/fw-cli"])), None);
         assert_eq!(default_compat(&v(&["/x/init-firewall.sh"])), None);
         assert_eq!(default_compat(&[]), None);
-    }
-
-    #[test]
-    fn part_names_are_the_values_only_takes() {
-        use clap::ValueEnum;
-        for p in Part::ALL {
-            let v = p.to_possible_value().map(|v| v.get_name().to_owned());
-            assert_eq!(v.as_deref(), Some(p.name()));
-        }
-        assert_eq!(Part::value_variants().len(), Part::ALL.len());
     }
 
     #[test]

@@ -107,15 +107,26 @@ fn align4(n: usize) -> usize {
     (n + 3) & !3
 }
 
+/// The netlink header (`nlmsghdr`) of a message of `len` bytes in all, port id 0.
+fn header(buf: &mut Vec<u8>, len: usize, kind: u16, flags: u16, seq: u32) {
+    push_u32(buf, u32::try_from(len).unwrap_or(u32::MAX));
+    push_u16(buf, kind);
+    push_u16(buf, flags);
+    push_u32(buf, seq);
+    push_u32(buf, 0);
+}
+
 /// A message: header, `nfgenmsg`, then `body` (attributes, already padded).
 fn message(kind: u16, flags: u16, seq: u32, family: u8, body: &[u8]) -> Vec<u8> {
     let len = NLMSG_HDRLEN + NFGENMSG_LEN + body.len();
     let mut buf = Vec::with_capacity(len);
-    push_u32(&mut buf, u32::try_from(len).unwrap_or(u32::MAX));
-    push_u16(&mut buf, (NFNL_SUBSYS_CTNETLINK << 8) | kind);
-    push_u16(&mut buf, flags);
-    push_u32(&mut buf, seq);
-    push_u32(&mut buf, 0);
+    header(
+        &mut buf,
+        len,
+        (NFNL_SUBSYS_CTNETLINK << 8) | kind,
+        flags,
+        seq,
+    );
     // nfgenmsg: family, NFNETLINK_V0, resource id 0 (big-endian).
     buf.extend_from_slice(&[family, 0, 0, 0]);
     buf.extend_from_slice(body);
@@ -394,11 +405,8 @@ pub mod encode {
     /// `NLMSG_DONE`.
     pub fn done(seq: u32) -> Vec<u8> {
         let mut buf = Vec::new();
-        push_u32(&mut buf, 20);
-        push_u16(&mut buf, NLMSG_DONE);
-        push_u16(&mut buf, 0x2);
-        push_u32(&mut buf, seq);
-        push_u32(&mut buf, 0);
+        // The payload: an int, 0.
+        header(&mut buf, NLMSG_HDRLEN + 4, NLMSG_DONE, 0x2, seq);
         push_u32(&mut buf, 0);
         buf
     }
@@ -406,13 +414,16 @@ pub mod encode {
     /// `NLMSG_ERROR` with `error` (0: an acknowledgement).
     pub fn ack(seq: u32, error: i32) -> Vec<u8> {
         let mut buf = Vec::new();
-        push_u32(&mut buf, 36);
-        push_u16(&mut buf, NLMSG_ERROR);
-        push_u16(&mut buf, 0);
-        push_u32(&mut buf, seq);
-        push_u32(&mut buf, 0);
+        // The payload: the error, then the header of the request it answers (zeroed here).
+        header(
+            &mut buf,
+            NLMSG_HDRLEN + 4 + NLMSG_HDRLEN,
+            NLMSG_ERROR,
+            0,
+            seq,
+        );
         buf.extend_from_slice(&error.to_ne_bytes());
-        buf.extend_from_slice(&[0; 16]);
+        buf.extend_from_slice(&[0; NLMSG_HDRLEN]);
         buf
     }
 }

@@ -18,19 +18,11 @@ use std::path::PathBuf;
 
 use conformance::catalog::{BLOCKED, GIT_HOST, PEER_PORT, SVC};
 use conformance::sandbox::SuiteOptions;
-use conformance::stress::{Part, StressOptions, StressReport, run};
+use conformance::stress::{Part, StressOptions, StressReport, clock_seed, run};
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{
     BASH_REFERENCE, in_ci, mutants_dir, patched_script, repo_root, unavailable, workspace_bin,
 };
-
-/// The seed of the kill moments: from the clock, printed so a run can be repeated.
-fn seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(1)
-}
 
 fn skip_or_fail() -> Result<bool, Failed> {
     match unavailable() {
@@ -71,7 +63,12 @@ fn fw_cli_short() -> Result<(), Failed> {
         jobs: 1,
         ..SuiteOptions::new("fw-cli init", argv)
     };
-    let report = campaign(&StressOptions::new(strict, Some(compat), true, seed()))?;
+    let report = campaign(&StressOptions::new(
+        strict,
+        Some(compat),
+        true,
+        clock_seed(),
+    ))?;
     // Some runs were really killed (the counts of kills, concurrent runs, re-runs and matrix
     // cells hold by construction once `run` returns).
     if !report.kills.iter().any(|k| k.killed) {
@@ -86,6 +83,8 @@ fn fw_cli_short() -> Result<(), Failed> {
 }
 
 /// A campaign the checks must fail: the implementation, the parts, and what must be reported.
+/// Counts left out are zero: the parts not named do not run anyway.
+#[derive(Default)]
 struct Teeth {
     name: &'static str,
     /// A patch of the bash reference under `netns-tests/mutants/`, or the reference itself.
@@ -101,7 +100,6 @@ struct Teeth {
 }
 
 fn teeth() -> Vec<Teeth> {
-    let none: &[usize] = &[];
     vec![
         Teeth {
             // The seed's order: permissive policies, flush (Docker's DNS rules kept only in
@@ -113,8 +111,6 @@ fn teeth() -> Vec<Teeth> {
             patch: None,
             parts: &[Part::KillsFirewalled, Part::KillsFresh, Part::Matrix],
             kills: 3,
-            concurrency: none,
-            reruns: 0,
             matrix_cells: 1,
             expect: vec![
                 format!("connections to {BLOCKED}:443 succeeded"),
@@ -124,16 +120,15 @@ fn teeth() -> Vec<Teeth> {
                 // The reference does not fail closed (a SHOULD it is known to miss).
                 "FAIL-07:".into(),
             ],
+            ..Teeth::default()
         },
         Teeth {
             name: "t01-marker-at-start",
             patch: Some("stress/t01-marker-at-start.patch"),
             parts: &[Part::KillsFresh],
             kills: 3,
-            concurrency: none,
-            reruns: 0,
-            matrix_cells: 0,
             expect: vec!["a marker exists after a killed first run".into()],
+            ..Teeth::default()
         },
         Teeth {
             // Kill 2 of 3 lands in the middle third of a ~4.3 s run, inside the 3 s gap.
@@ -141,13 +136,11 @@ fn teeth() -> Vec<Teeth> {
             patch: Some("stress/t03-dns-gap-stretched.patch"),
             parts: &[Part::KillsFirewalled],
             kills: 3,
-            concurrency: none,
-            reruns: 0,
-            matrix_cells: 0,
             expect: vec![
                 "DNS through 127.0.0.11 fails after the kill".into(),
                 "the next init failed".into(),
             ],
+            ..Teeth::default()
         },
         Teeth {
             name: "t04-stale-lock-dir",
@@ -155,53 +148,44 @@ fn teeth() -> Vec<Teeth> {
             parts: &[Part::KillsFirewalled],
             // Kill 2 of 3 lands mid-run, after the mkdir, whatever kill 1 does.
             kills: 3,
-            concurrency: none,
-            reruns: 0,
-            matrix_cells: 0,
             expect: vec!["the next init failed: exit Some(1): [init-firewall] ERROR: another run holds /run/init-firewall.lock.d".into()],
+            ..Teeth::default()
         },
         Teeth {
             name: "t02-staging-set-left",
             patch: Some("stress/t02-staging-set-left.patch"),
             parts: &[Part::Concurrency, Part::Reruns],
-            kills: 0,
             concurrency: &[2],
             reruns: 2,
-            matrix_cells: 0,
             expect: vec![
                 "temporary sets left: [\"allowed-domains-new\"]".into(),
                 "re-run 0 left temporary sets".into(),
             ],
+            ..Teeth::default()
         },
         Teeth {
             name: "13-first-docker-subnet-only",
             patch: Some("13-first-docker-subnet-only.patch"),
             parts: &[Part::Concurrency],
-            kills: 0,
             concurrency: &[2],
-            reruns: 0,
-            matrix_cells: 0,
             expect: vec![format!("the Docker peer {SVC}:{PEER_PORT} is unreachable")],
+            ..Teeth::default()
         },
         Teeth {
             name: "09-git-key-ignored",
             patch: Some("09-git-key-ignored.patch"),
             parts: &[Part::Concurrency],
-            kills: 0,
             concurrency: &[2],
-            reruns: 0,
-            matrix_cells: 0,
             expect: vec![format!("the allowlisted {GIT_HOST}:443 is unreachable")],
+            ..Teeth::default()
         },
         Teeth {
             name: "24-marker-wrong-path",
             patch: Some("24-marker-wrong-path.patch"),
             parts: &[Part::Concurrency],
-            kills: 0,
             concurrency: &[2],
-            reruns: 0,
-            matrix_cells: 0,
             expect: vec!["2 at once: no marker".into()],
+            ..Teeth::default()
         },
         Teeth {
             // Two runs without a lock flush and rebuild under each other; the loser's
@@ -209,34 +193,28 @@ fn teeth() -> Vec<Teeth> {
             name: "s09-fail-closed-without-lock",
             patch: Some("should/s09-fail-closed-without-lock.patch"),
             parts: &[Part::Concurrency],
-            kills: 0,
             concurrency: &[2],
-            reruns: 0,
-            matrix_cells: 0,
             expect: vec![
                 "2 at once: no run succeeded".into(),
                 "2 at once: an init after the concurrent ones changed the state".into(),
             ],
+            ..Teeth::default()
         },
         Teeth {
             name: "s06-not-idempotent",
             patch: Some("should/s06-not-idempotent.patch"),
             parts: &[Part::Reruns],
-            kills: 0,
-            concurrency: none,
             reruns: 2,
-            matrix_cells: 0,
             expect: vec!["re-run 0 changed the state".into()],
+            ..Teeth::default()
         },
         Teeth {
             name: "21-ipset-create-not-idempotent",
             patch: Some("21-ipset-create-not-idempotent.patch"),
             parts: &[Part::Reruns],
-            kills: 0,
-            concurrency: none,
             reruns: 2,
-            matrix_cells: 0,
             expect: vec!["re-run 0 failed: exit Some(1)".into()],
+            ..Teeth::default()
         },
     ]
 }
@@ -261,7 +239,7 @@ fn judge(t: &Teeth) -> Result<(), Failed> {
         jobs: 1,
         ..SuiteOptions::new(&format!("bash {BASH_REFERENCE} ({})", t.name), argv)
     };
-    let mut opts = StressOptions::new(strict, None, true, seed());
+    let mut opts = StressOptions::new(strict, None, true, clock_seed());
     opts.parts = t.parts.to_vec();
     opts.kills = t.kills;
     opts.concurrency = t.concurrency.to_vec();
