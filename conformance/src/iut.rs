@@ -328,6 +328,9 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
     let netns = File::open(container.path())
         .with_context(|| format!("cannot open {}", container.path().display()))?;
     let (step_rx, step_tx) = step_pipe()?;
+    // The child sends its new mount namespace through this before its exec (see below).
+    let (ns_rx, ns_tx) =
+        std::os::unix::net::UnixStream::pair().context("cannot create a socket pair")?;
 
     let mut cmd = Command::new(program);
     cmd.args(args)
@@ -340,9 +343,10 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         .process_group(0);
     let netns_fd = netns.as_raw_fd();
     let step_fd = step_tx.as_raw_fd();
+    let ns_fd = ns_tx.as_raw_fd();
     // SAFETY: the closure runs in the forked child before exec. It only makes async-signal-safe
-    // system calls (write, setns, unshare, mount, umount2, chdir, prctl) on data prepared before
-    // the fork (`steps` owns every CString, the descriptors stay open in the parent until
+    // system calls (write, setns, unshare, mount, umount2, chdir, prctl, open, sendmsg, close)
+    // on data prepared before the fork or on its own stack (`steps` owns every CString, the descriptors stay open in the parent until
     // `spawn` returns); it neither allocates nor takes locks. Errors are returned as raw OS
     // errors, which std reports to the parent without allocating.
     #[allow(unsafe_code)]
@@ -356,6 +360,7 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
                     return Err(std::io::Error::last_os_error());
                 }
             }
+            send_own_mount_ns(ns_fd);
             let tag = [u8::try_from(steps.len()).unwrap_or(u8::MAX)];
             libc::write(step_fd, tag.as_ptr().cast(), 1);
             Ok(())
@@ -365,6 +370,7 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
     let start = Instant::now();
     let spawned = cmd.spawn();
     drop(step_tx);
+    drop(ns_tx);
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
@@ -380,8 +386,12 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
     drop(netns);
     let pid = i32::try_from(child.id()).context("pid out of range")?;
     // Held open, the IUT's mount namespace cannot be freed and its inode number reused while
-    // leftovers are looked for by it.
-    let mnt_ns = File::open(format!("/proc/{pid}/ns/mnt")).ok();
+    // leftovers are looked for by it. The child sent it before its exec: opened here through
+    // /proc instead, it would be lost whenever the IUT exits first (a zombie has no
+    // namespaces), and a daemon it left behind with setsid would then survive the run.
+    let mnt_ns = received_fd(&ns_rx)
+        .map(File::from)
+        .or_else(|| File::open(format!("/proc/{pid}/ns/mnt")).ok());
 
     let out = drain(child.stdout.take());
     let err = drain(child.stderr.take());
@@ -651,6 +661,72 @@ fn run_step(step: &Step, netns_fd: i32) -> i32 {
             }
         }
     }
+}
+
+/// In the forked child, after its steps: sends a descriptor of its own mount namespace over
+/// `sock` (SCM_RIGHTS). Async-signal-safe: open, sendmsg and close on stack data; a failure
+/// leaves the parent to open the namespace through /proc.
+fn send_own_mount_ns(sock: i32) {
+    // SAFETY: raw system calls on a NUL-terminated literal and on buffers of this frame; the
+    // control buffer is 8-byte aligned and larger than CMSG_SPACE of one descriptor, so
+    // CMSG_FIRSTHDR is non-null and CMSG_DATA points inside it.
+    #[allow(unsafe_code)]
+    unsafe {
+        let fd = libc::open(
+            c"/proc/self/ns/mnt".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return;
+        }
+        let mut byte = [0u8; 1];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let mut control = [0u64; 4];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(size_of::<i32>() as u32) as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&raw const msg);
+        if !cmsg.is_null() {
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<i32>() as u32) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<i32>(), fd);
+            libc::sendmsg(sock, &raw const msg, libc::MSG_NOSIGNAL);
+        }
+        libc::close(fd);
+    }
+}
+
+/// The descriptor waiting on `sock`, if one was sent (never blocks).
+fn received_fd(sock: &std::os::unix::net::UnixStream) -> Option<OwnedFd> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut byte = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut control = nix::cmsg_space!(std::os::fd::RawFd);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut control),
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .ok()?;
+    let mut got = None;
+    for c in msg.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for fd in fds {
+                // SAFETY: the kernel installed this descriptor for us; nothing else owns it.
+                #[allow(unsafe_code)]
+                let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+                got.get_or_insert(owned);
+            }
+        }
+    }
+    got
 }
 
 /// A close-on-exec pipe on which the child writes the index of each setup step before running
@@ -1032,6 +1108,17 @@ mod tests {
                 .unwrap();
             assert!(leftover.stdout.is_empty(), "sleep {n} left running");
         }
+    }
+
+    #[test]
+    fn a_mount_namespace_sent_over_the_socket_is_received() {
+        let (rx, tx) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(received_fd(&rx).is_none(), "nothing sent yet");
+        send_own_mount_ns(tx.as_raw_fd());
+        let got = File::from(received_fd(&rx).expect("the descriptor arrives"));
+        let mine = std::fs::metadata("/proc/self/ns/mnt").unwrap();
+        let theirs = got.metadata().unwrap();
+        assert_eq!((theirs.dev(), theirs.ino()), (mine.dev(), mine.ino()));
     }
 
     #[test]
