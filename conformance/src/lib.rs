@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod confine;
 pub mod ctx;
 pub mod docker;
 pub mod html;

@@ -12,9 +12,7 @@ use anyhow::{Context, Result, bail};
 use crate::catalog::{BLOCKED, HIGH_PORT, PEER_PORT, SVC, UDP_ECHO_PORT, WEB_HOST, sa};
 use crate::ctx::{LongLived, ProberResults, RunRecord};
 use crate::docker::{DockerBox, DockerFiles, DockerOptions};
-use crate::iut::{
-    ContainerFiles, ContainerFs, IutRun, RunSpec, docker_caps_with_net_admin, run_iut,
-};
+use crate::iut::{ContainerFiles, ContainerFs, IutRun, RunSpec, run_iut};
 use crate::mocks::dns::{Zone, start_dns};
 use crate::mocks::docker_dns::{self, DockerDns, DockerDnsVariant};
 use crate::mocks::hosts::{Hosts, HostsOptions, start_hosts};
@@ -604,9 +602,6 @@ impl Sandbox {
                 .iter()
                 .map(|t| (*t).to_owned())
                 .collect();
-            if self.scenario.docker_caps {
-                spec.bounding_caps = Some(docker_caps_with_net_admin());
-            }
         }
         spec
     }
