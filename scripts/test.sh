@@ -13,7 +13,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== shellcheck"
-find scripts .ci fw-core/testdata -type f \( -name '*.sh' -o -name run \) -print0 | xargs -0 shellcheck
+find scripts .ci fw-core/testdata netns-tests/overrides -type f \( -name '*.sh' -o -name run \) -print0 | xargs -0 shellcheck
 echo "== actionlint"
 actionlint
 echo "== cargo test"

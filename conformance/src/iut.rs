@@ -578,7 +578,7 @@ mod tests {
              nsenter --mount=/proc/1/ns/mnt true 2>/dev/null && echo setns-worked; \
              mknod /tmp/disk b 7 0 && echo mknod-ok; head -c1 /tmp/disk >/dev/null 2>&1 && echo block-read; \
              head -c 300M /dev/zero > /tmp/fill 2>/dev/null || echo layer-full; \
-             kill -9 1; echo after-kill-1; \
+             kill -9 1; echo after-kill-1; for f in /proc/sysrq-trigger /proc/keys /proc/timer_list; do [ -e $f ] && stat -c masked=%n=%t:%T $f; done; \
              ls /dev | tr '\n' ' '; echo");
         let run = run_iut(&ns, &fs, &spec).unwrap();
         assert_eq!(run.status, Some(0), "{run:?}");
@@ -600,6 +600,12 @@ mod tests {
         }
         assert!(has("net-sysctl-written") && has("mknod-ok"), "{out}");
         assert!(has("layer-full") && has("after-kill-1"), "{out}");
+        // Docker's masked /proc files (those this kernel has) are /dev/null (1:3).
+        for f in ["/proc/sysrq-trigger", "/proc/keys", "/proc/timer_list"] {
+            if Path::new(f).exists() {
+                assert!(has(&format!("masked={f}=1:3")), "{f}: {out}");
+            }
+        }
         // ... and nothing else works.
         for w in [
             "sysctl-kernel-written",

@@ -130,6 +130,9 @@ pub struct Report {
     pub implementation: String,
     pub cases: Vec<CaseResult>,
     pub summary: Summary,
+    /// How the implementation was confined (what it could reach of the machine that ran it).
+    #[serde(default)]
+    pub isolation: String,
 }
 
 impl Report {
@@ -157,6 +160,7 @@ impl Report {
             implementation: implementation.to_owned(),
             cases,
             summary: s,
+            isolation: String::new(),
         }
     }
 
@@ -246,7 +250,7 @@ impl Report {
     pub fn to_markdown(&self) -> String {
         let s = &self.summary;
         let mut m = format!(
-            "# Conformance report: `{}`\n\nMUST: {}/{} passed. SHOULD: {}/{} passed. Harness errors: {}. Wall time: {:.1} s.\n\n| ID | Level | Verdict | Time | Title | Reason |\n|---|---|---|---|---|---|\n",
+            "# Conformance report: `{}`\n\nMUST: {}/{} passed. SHOULD: {}/{} passed. Harness errors: {}. Wall time: {:.1} s.\n\n",
             self.implementation.replace('`', "'"),
             s.must_passed,
             s.must_total,
@@ -255,6 +259,10 @@ impl Report {
             s.errors,
             s.elapsed_ms as f64 / 1000.0
         );
+        if !self.isolation.is_empty() {
+            let _ = write!(m, "Isolation: {}.\n\n", md(&self.isolation));
+        }
+        m.push_str("| ID | Level | Verdict | Time | Title | Reason |\n|---|---|---|---|---|---|\n");
         for c in &self.cases {
             let _ = writeln!(
                 m,

@@ -10,7 +10,7 @@ use crate::catalog::{Case, Outcome};
 use crate::ctx::Ctx;
 use crate::report::{CaseResult, IutEvidence, Level, ProbeRecord, Report, ScenarioRun, Verdict};
 use crate::sandbox::{Sandbox, SuiteOptions};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Tier};
 
 /// One case's outcome on one scenario.
 #[derive(Debug, Clone)]
@@ -155,7 +155,22 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
     let order: Vec<&str> = all_cases.iter().map(|c| c.id).collect();
     results.sort_by_key(|r| order.iter().position(|id| *id == r.id));
     let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-    Report::new(&opts.implementation, results, elapsed)
+    let mut report = Report::new(&opts.implementation, results, elapsed);
+    report.isolation = isolation(opts);
+    report
+}
+
+/// What the implementation could reach of the machine, in the options' tier.
+pub fn isolation(opts: &SuiteOptions) -> String {
+    match opts.tier {
+        Tier::Netns => crate::confine::ISOLATION.to_owned(),
+        Tier::Docker => format!(
+            "docker tier: the implementation ran in a Docker container of image {} with Docker's \
+             default capabilities plus NET_ADMIN, on internal Docker networks with the world \
+             attached by a veth; every process it left was stopped with the container",
+            opts.image
+        ),
+    }
 }
 
 /// Builds one scenario, runs the implementation, evaluates its cases (or only `only`).

@@ -293,23 +293,26 @@ impl ContainerFs {
             flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
             data: None,
         }));
-        for f in PROC_MASKED_FILES {
-            steps.push(Step::Optional(Box::new(Step::Bind {
+        // The same kernel shows the same /proc files: each one that exists here is masked, and
+        // a mask that fails stops the run (an unmasked sysrq-trigger reboots the machine).
+        let exists = |p: &&&str| Path::new(p).exists();
+        for f in PROC_MASKED_FILES.iter().filter(exists) {
+            steps.push(Step::Bind {
                 src: cstring("/dev/null")?,
                 dst: cstring(f)?,
-            })));
+            });
         }
-        for d in PROC_MASKED_DIRS {
-            steps.push(Step::Optional(Box::new(Step::Mount(Mount {
+        for d in PROC_MASKED_DIRS.iter().filter(exists) {
+            steps.push(Step::Mount(Mount {
                 src: Some(cstring("tmpfs")?),
                 dst: cstring(d)?,
                 fstype: Some(cstring("tmpfs")?),
                 flags: libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                data: Some(cstring("size=0")?),
-            }))));
+                data: None,
+            }));
         }
-        for d in PROC_READ_ONLY {
-            steps.push(Step::Optional(Box::new(Step::ReadOnly(cstring(d)?))));
+        for d in PROC_READ_ONLY.iter().filter(exists) {
+            steps.push(Step::ReadOnly(cstring(d)?));
         }
         // Network sysctls are per network namespace: writable, as in a container that may
         // set them.
