@@ -213,6 +213,7 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         netns: netns.as_raw_fd(),
         mnt_ns: fs.mnt_ns_fd(),
         sock: ns_tx.as_raw_fd(),
+        own_mnt_ns: -1,
     };
     let step_fd = step_tx.as_raw_fd();
     // SAFETY: the closure runs in the forked child before exec. It only makes async-signal-safe
@@ -226,9 +227,10 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
     #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(move || {
+            let mut fds = fds;
             for (i, step) in steps.iter().enumerate() {
                 tag(step_fd, i);
-                if run_step(step, &fds) != 0 {
+                if run_step(step, &mut fds) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }
@@ -623,6 +625,34 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(fs.merged("/etc/fwt-escape")).unwrap(),
             "x\n"
+        );
+    }
+
+    #[test]
+    fn the_peak_memory_is_the_iuts_not_the_harnesss() {
+        if !privileged() {
+            return;
+        }
+        let ns = Netns::create("iut").unwrap();
+        let fs = ContainerFs::new(&files()).unwrap();
+        let mut spec = sh("sleep 0.2");
+        spec.watch_peak_rss = true;
+        let run = run_iut(&ns, &fs, &spec).unwrap();
+        let kib = run.max_rss_kib.expect("a peak was read");
+        let harness: u64 = std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .unwrap()
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .unwrap();
+        // sh is a few MiB; the copy of the harness before the exec is not counted.
+        assert!(
+            kib > 0 && kib < harness,
+            "{kib} KiB (harness {harness} KiB)"
         );
     }
 

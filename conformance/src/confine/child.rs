@@ -73,6 +73,9 @@ pub(crate) enum Step {
         path: CString,
     },
     PivotRoot(CString),
+    /// Open the run's mount namespace (while the machine's /proc is still in view), to send it
+    /// to the harness in [`Step::ForkInit`].
+    OpenMountNs,
     /// Become the PID namespace's init (see [`fork_init`]); only the IUT's process goes on.
     ForkInit,
     Chdir(CString),
@@ -109,6 +112,7 @@ impl Step {
             Step::Touch { path } => format!("creating {}", s(path)),
             Step::Symlink { path, .. } => format!("creating the symlink {}", s(path)),
             Step::PivotRoot(r) => format!("changing the root to {}", s(r)),
+            Step::OpenMountNs => "opening the run's mount namespace".into(),
             Step::ForkInit => "starting the PID namespace's init".into(),
             Step::Chdir(d) => format!("changing directory to {}", s(d)),
             Step::DropCaps(_) => "dropping capabilities from the bounding set".into(),
@@ -125,6 +129,8 @@ pub(crate) struct Fds {
     pub mnt_ns: i32,
     /// The socket on which the run's mount namespace and init's pid are sent.
     pub sock: i32,
+    /// The run's own mount namespace, opened by [`Step::OpenMountNs`] (-1 before).
+    pub own_mnt_ns: i32,
 }
 
 pub(crate) fn cstring(p: impl AsRef<OsStr>) -> Result<CString> {
@@ -133,7 +139,7 @@ pub(crate) fn cstring(p: impl AsRef<OsStr>) -> Result<CString> {
 
 /// One step in the forked child. Returns 0 or -1 (errno set). Async-signal-safe.
 #[allow(unsafe_code)]
-pub(crate) fn run_step(step: &Step, fds: &Fds) -> i32 {
+pub(crate) fn run_step(step: &Step, fds: &mut Fds) -> i32 {
     const NONE: *const libc::c_char = std::ptr::null();
     let opt = |c: &Option<CString>| c.as_ref().map_or(NONE, |c| c.as_ptr());
     // SAFETY (all below): raw system calls on NUL-terminated strings owned by `step`, which
@@ -233,7 +239,14 @@ pub(crate) fn run_step(step: &Step, fds: &Fds) -> i32 {
                 }
                 libc::chdir(c"/".as_ptr())
             }
-            Step::ForkInit => fork_init(fds.sock),
+            Step::OpenMountNs => {
+                fds.own_mnt_ns = libc::open(
+                    c"/proc/self/ns/mnt".as_ptr(),
+                    libc::O_RDONLY | libc::O_CLOEXEC,
+                );
+                if fds.own_mnt_ns < 0 { -1 } else { 0 }
+            }
+            Step::ForkInit => fork_init(fds.sock, fds.own_mnt_ns),
             Step::Chdir(d) => libc::chdir(d.as_ptr()),
             Step::DropCaps(caps) => {
                 for &c in caps {
@@ -359,7 +372,7 @@ fn close_all_but(keep: i32) {
 /// `unshare(CLONE_NEWPID)`, so its first child is pid 1 of the new namespace):
 ///
 /// - the outer process (the harness's child, in the harness's PID namespace) sends the run's
-///   mount namespace and init's pid on `sock`, closes every descriptor (so the IUT's output
+///   mount namespace (`mnt_ns`) and init's pid on `sock`, closes every descriptor (so the IUT's output
 ///   pipes close when the IUT's side does), waits for init and then ends exactly as the IUT
 ///   did (same exit status or same signal);
 /// - init (pid 1) dies with the outer process, forks the IUT's process, reaps every orphan,
@@ -369,7 +382,7 @@ fn close_all_but(keep: i32) {
 ///
 /// Returns -1 (errno set) when a fork fails. Async-signal-safe.
 #[allow(unsafe_code)]
-fn fork_init(sock: i32) -> i32 {
+fn fork_init(sock: i32, mnt_ns: i32) -> i32 {
     // SAFETY: raw system calls on descriptors and stack buffers of this frame.
     unsafe {
         let mut st = [0i32; 2];
@@ -382,13 +395,7 @@ fn fork_init(sock: i32) -> i32 {
         }
         if init > 0 {
             // The outer process.
-            let ns = libc::open(
-                c"/proc/self/ns/mnt".as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-            );
-            if ns >= 0 {
-                send_fds(sock, &[ns], u32::try_from(init).unwrap_or(0));
-            }
+            send_fds(sock, &[mnt_ns], u32::try_from(init).unwrap_or(0));
             close_all_but(st[0]);
             // No core dump of this copy of the harness when it re-raises a signal.
             libc::prctl(

@@ -283,6 +283,7 @@ impl ContainerFs {
                 data: Some(cstring(data)?),
             }));
         }
+        steps.push(Step::OpenMountNs);
         steps.push(Step::PivotRoot(cstring(&merged)?));
         steps.push(Step::ForkInit);
         // From here on: the IUT's own process (pid 2), in the new root.
@@ -576,7 +577,7 @@ fn run_holder(steps: Vec<Step>, layer_dir: CString) -> Result<(OwnedFd, OwnedFd)
             libc::umask(0);
             for (i, step) in steps.iter().enumerate() {
                 tag(step_fd, i);
-                if run_step(step, &Fds::default()) != 0 {
+                if run_step(step, &mut Fds::default()) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }
