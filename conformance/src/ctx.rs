@@ -110,7 +110,12 @@ impl<'a> Ctx<'a> {
     /// `Some(reason)` when the implementation did not succeed.
     pub fn init_failed(&self) -> Option<String> {
         let r = &self.run.iut;
-        if r.timed_out {
+        if let Some(why) = &r.locked_out {
+            Some(format!(
+                "init hung, {why} (after {:.0} s)",
+                r.elapsed.as_secs_f64()
+            ))
+        } else if r.timed_out {
             Some(format!(
                 "init hung (killed after {:.0} s)",
                 r.elapsed.as_secs_f64()

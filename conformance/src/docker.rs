@@ -478,6 +478,8 @@ impl DockerBox {
             // The process runs under the engine, not as the harness's child: not measured.
             max_rss_kib: None,
             cpu: Duration::ZERO,
+            // The Docker tier waits for the time limit (no lockout watch yet).
+            locked_out: None,
         })
     }
 

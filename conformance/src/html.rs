@@ -210,7 +210,12 @@ fn shorten(s: &str, max: usize) -> String {
 
 /// The way a run ended, in words.
 pub fn ending(iut: &IutEvidence) -> String {
-    if iut.timed_out {
+    if let Some(why) = &iut.stopped {
+        format!(
+            "stopped after {:.1} s: {why}",
+            iut.elapsed_ms as f64 / 1000.0
+        )
+    } else if iut.timed_out {
         format!(
             "timed out after {:.1} s (killed)",
             iut.elapsed_ms as f64 / 1000.0
@@ -298,6 +303,7 @@ mod tests {
                     status: Some(1),
                     signal: None,
                     timed_out: false,
+                    stopped: None,
                     elapsed_ms: 1200,
                     stdout: "ok\n".into(),
                     stderr: "ERROR: <script>alert(1)</script>".into(),
@@ -423,6 +429,7 @@ mod tests {
             status: Some(0),
             signal: None,
             timed_out: false,
+            stopped: None,
             elapsed_ms: 1500,
             stdout: String::new(),
             stderr: String::new(),

@@ -42,6 +42,7 @@ use anyhow::{Context, Result, bail};
 
 pub use crate::confine::{CA_BUNDLE_PATH, ContainerFiles, ContainerFs};
 use crate::confine::{Fds, RunPlan, last_step, received_fds, run_step, step_pipe, tag};
+use crate::iut_watch::{self, Waited, Watch};
 use crate::netns::Netns;
 
 /// The `PATH` the IUT gets (Debian's root default).
@@ -114,6 +115,9 @@ pub struct RunSpec {
     pub cwd: PathBuf,
     /// Read the main process's `VmHWM` every few milliseconds while it runs (benchmarks).
     pub watch_peak_rss: bool,
+    /// Stop the run when one of the container's connections stays unanswered this long (see
+    /// [`crate::iut_watch`]); `None` waits for the time limit whatever happens.
+    pub stall_limit: Option<Duration>,
 }
 
 impl RunSpec {
@@ -128,6 +132,7 @@ impl RunSpec {
             bounding_caps: docker_caps_with_net_admin(),
             cwd: PathBuf::from("/"),
             watch_peak_rss: false,
+            stall_limit: Some(crate::iut_watch::STALL_LIMIT),
         }
     }
 }
@@ -151,6 +156,9 @@ pub struct IutRun {
     pub max_rss_kib: Option<u64>,
     /// CPU time (user + system) of the main process and the descendants it waited for.
     pub cpu: Duration,
+    /// It was stopped before its time limit because it had locked itself out (the evidence;
+    /// `timed_out` is set too): see [`crate::iut_watch`].
+    pub locked_out: Option<String>,
 }
 
 impl IutRun {
@@ -277,14 +285,24 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         })
         .context("cannot spawn the IUT waiter")?;
     let mut peak_rss_kib = None;
-    let received = if spec.watch_peak_rss {
-        watch_peak_rss(init_pid, &done_rx, start + spec.timeout, &mut peak_rss_kib)
-    } else {
-        done_rx.recv_timeout(spec.timeout).ok()
+    let watch = Watch {
+        peak_rss: spec.watch_peak_rss,
+        stall_limit: spec.stall_limit,
     };
+    let received = iut_watch::wait(
+        &watch,
+        init_pid,
+        &done_rx,
+        start + spec.timeout,
+        &mut peak_rss_kib,
+    );
+    let mut locked_out = None;
     let (timed_out, waited) = match received {
-        Some(r) => (false, r),
-        None => {
+        Waited::Done(r) => (false, r),
+        stopped => {
+            if let Waited::LockedOut(why) = stopped {
+                locked_out = Some(why);
+            }
             kill_group(pid);
             let r = done_rx
                 .recv()
@@ -313,6 +331,7 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         elapsed: ended.duration_since(start),
         max_rss_kib: peak_rss_kib,
         cpu,
+        locked_out,
     })
 }
 
@@ -382,60 +401,6 @@ fn kill_namespace_members(ns: &File) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Waits for the waiter's word until `deadline`, reading the IUT's `VmHWM` (the high-water mark
-/// of its memory since its exec) every 2 ms meanwhile. The mark only grows, so the last read
-/// holds the peak unless the peak came in the last 2 ms of the process's life. The IUT's process
-/// is the child of the PID namespace's init (`init`); before its exec it is a copy of the
-/// harness, whose size is not the IUT's, so those reads are left out.
-fn watch_peak_rss<T>(
-    init: Option<i32>,
-    done: &mpsc::Receiver<T>,
-    deadline: Instant,
-    peak_kib: &mut Option<u64>,
-) -> Option<T> {
-    let harness = std::fs::metadata("/proc/self/exe").ok();
-    let mut iut: Option<i32> = None;
-    loop {
-        if iut.is_none() {
-            iut = init.and_then(first_child);
-        }
-        if let Some(pid) = iut
-            && std::fs::metadata(format!("/proc/{pid}/exe"))
-                .ok()
-                .zip(harness.as_ref())
-                .is_none_or(|(e, h)| (e.dev(), e.ino()) != (h.dev(), h.ino()))
-            && let Some(kib) = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                .ok()
-                .and_then(|s| {
-                    s.lines()
-                        .find_map(|l| l.strip_prefix("VmHWM:"))
-                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                })
-        {
-            *peak_kib = Some(peak_kib.map_or(kib, |p| p.max(kib)));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return None;
-        }
-        match done.recv_timeout(left.min(Duration::from_millis(2))) {
-            Ok(r) => return Some(r),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
-        }
-    }
-}
-
-/// The first child of process `pid` (`/proc/<pid>/task/<pid>/children`).
-fn first_child(pid: i32) -> Option<i32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// A `timeval` as a duration (negative fields, which the kernel never reports, as zero).
@@ -654,6 +619,35 @@ mod tests {
             kib > 0 && kib < harness,
             "{kib} KiB (harness {harness} KiB)"
         );
+    }
+
+    #[test]
+    fn a_run_held_by_its_own_drop_rule_is_stopped_as_locked_out() {
+        if !privileged() {
+            return;
+        }
+        let ns = Netns::create("iut").unwrap();
+        ns.exec("ip", &["link", "set", "lo", "up"]).unwrap();
+        let fs = ContainerFs::new(&files()).unwrap();
+        let connect = "exec 3<>/dev/tcp/127.0.0.1/9";
+        // Positive control: nothing listens, the connection is refused at once.
+        let mut spec = RunSpec::new(["bash", "-c", connect]);
+        spec.stall_limit = Some(Duration::from_secs(1));
+        spec.timeout = Duration::from_secs(20);
+        let run = run_iut(&ns, &fs, &spec).unwrap();
+        assert!(run.locked_out.is_none() && !run.timed_out, "{run:?}");
+        assert_ne!(run.status, Some(0));
+        // Its own DROP rule holds the SYN: stopped after about the limit, not the 20 s.
+        spec.argv = vec![
+            "bash".into(),
+            "-c".into(),
+            format!("iptables -A OUTPUT -p tcp --dport 9 -j DROP && {connect}"),
+        ];
+        let run = run_iut(&ns, &fs, &spec).unwrap();
+        let why = run.locked_out.clone().expect("stopped as locked out");
+        assert!(run.timed_out, "{run:?}");
+        assert!(why.contains("127.0.0.1:9"), "{why}");
+        assert!(run.elapsed < Duration::from_secs(10), "{run:?}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod ctx;
 pub mod docker;
 pub mod html;
 pub mod iut;
+pub mod iut_watch;
 pub mod mocks;
 pub mod netns;
 pub mod probe;

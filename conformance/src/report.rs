@@ -71,6 +71,9 @@ pub struct IutEvidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<i32>,
     pub timed_out: bool,
+    /// Why it was stopped before its time limit (it had locked itself out), when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     pub elapsed_ms: u64,
     pub stdout: String,
     pub stderr: String,

@@ -222,6 +222,7 @@ fn run_scenario(
         status: record.iut.status,
         signal: record.iut.signal,
         timed_out: record.iut.timed_out,
+        stopped: record.iut.locked_out.clone(),
         elapsed_ms: u64::try_from(record.iut.elapsed.as_millis()).unwrap_or(u64::MAX),
         stdout: tail(&record.iut.stdout),
         stderr: tail(&record.iut.stderr),
