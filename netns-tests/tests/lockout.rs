@@ -1,0 +1,53 @@
+//! A script that locks itself out on a re-run is stopped as soon as that is proven, and judged.
+//!
+//! `netns-tests/overrides/lockout-on-rerun.patch` breaks the bash reference the way public
+//! scripts are broken: no policy reset or filter flush before the fetch, `curl` without time
+//! limits, DROP instead of REJECT. Its first run works; on the re-run its own rules drop its
+//! fetch of GitHub's meta, and `curl` would wait out the kernel's SYN retries (over two minutes)
+//! before failing. The suite must stop it once the connection has stayed unanswered for its
+//! stall limit, name the lockout in the case's reason and evidence, and fail the case.
+//! Without root or namespaces the test prints why and passes, except under CI=true.
+
+#![allow(clippy::unwrap_used)]
+
+use conformance::catalog::{Case, catalog};
+use conformance::report::Verdict;
+use conformance::sandbox::SuiteOptions;
+use netns_tests::{in_ci, patched_script, repo_root, unavailable};
+
+#[test]
+fn a_lockout_on_rerun_is_stopped_and_named() {
+    if let Some(why) = unavailable() {
+        assert!(
+            !in_ci(),
+            "CI=true but the privileged tests cannot run: {why}"
+        );
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let script =
+        patched_script(&repo_root().join("netns-tests/overrides/lockout-on-rerun.patch")).unwrap();
+    let argv = vec![
+        "bash".to_owned(),
+        script.script.to_string_lossy().into_owned(),
+    ];
+    let opts = SuiteOptions::new("lockout-on-rerun", argv);
+    // SEQ-04: "a second init succeeds" (its scenario runs the script twice).
+    let cases: Vec<Case> = catalog().into_iter().filter(|c| c.id == "SEQ-04").collect();
+    let report = conformance::runner::run(&cases, &opts, &|_| {});
+    let r = &report.cases[0];
+    assert_eq!(r.verdict, Verdict::Fail, "{}: {}", r.id, r.reason);
+    assert!(r.reason.contains("locked out"), "{}", r.reason);
+    let stopped = r
+        .runs
+        .iter()
+        .filter_map(|run| run.iut.as_ref()?.stopped.clone())
+        .collect::<Vec<_>>();
+    assert!(
+        stopped
+            .iter()
+            .any(|s| s.contains("SYN_SENT") && s.contains("192.0.2.70:443")),
+        "no run stopped as locked out on its fetch of GitHub's meta: {stopped:?}; {}",
+        r.reason
+    );
+}
