@@ -13,6 +13,7 @@ pub mod bench;
 pub mod catalog;
 pub mod ctx;
 pub mod docker;
+pub mod environment;
 pub mod html;
 pub mod iut;
 pub mod mocks;
