@@ -195,12 +195,12 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
                             && j.control.failure.is_none()
                         {
                             // Now known: release the held cases.
+                            j.control.failure = Some(why);
                             for (id, parts) in std::mem::take(&mut j.held) {
                                 if let Some(case) = case_of(id) {
-                                    ready.push(finish(case, parts, &j.control_with(&why)));
+                                    ready.push(finish(case, parts, &j.control));
                                 }
                             }
-                            j.control.failure = Some(why);
                         }
                     }
                     for (id, p) in done {
@@ -242,16 +242,6 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
     results.sort_by_key(|r| order.iter().position(|id| *id == r.id));
     let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     Report::new(&opts.implementation, results, elapsed)
-}
-
-impl Judged {
-    /// The control as it stands once `why` is known.
-    fn control_with(&self, why: &str) -> Control {
-        Control {
-            seen: true,
-            failure: Some(why.to_owned()),
-        }
-    }
 }
 
 /// Whether a case passed somewhere only on a failed run (its pass then depends on the control).
