@@ -255,6 +255,13 @@ fn iut_block(h: &mut String, label: &str, iut: &IutEvidence) {
         esc(label),
         esc(&ending(iut))
     );
+    if !iut.missing_commands.is_empty() {
+        let _ = write!(
+            h,
+            "<div>commands missing from the sandbox: {}</div>",
+            esc(&iut.missing_commands.join(", "))
+        );
+    }
     for (name, text) in [("stdout", &iut.stdout), ("stderr", &iut.stderr)] {
         if text.is_empty() {
             let _ = write!(h, "<div>{name}: (empty)</div>");
@@ -465,6 +472,23 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("--tier docker --image IMAGE"), "{html}");
+        let mut c = case("POL-02", Level::Must, Verdict::Fail);
+        if let Some(iut) = c.runs.get_mut(0).and_then(|r| r.iut.as_mut()) {
+            iut.missing_commands = vec!["dnsmasq".into()];
+        }
+        let r = Report::new("bash y.sh", vec![c], 1);
+        let html = render(
+            &[Column {
+                label: r.implementation.clone(),
+                report: &r,
+            }],
+            "test",
+        );
+        assert!(
+            html.contains("<div>commands missing from the sandbox: dnsmasq</div>"),
+            "{html}"
+        );
+        assert!(html.contains("`dnsmasq`"), "{html}");
     }
 
     #[test]
