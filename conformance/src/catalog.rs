@@ -566,7 +566,16 @@ fn seq05(ctx: &Ctx) -> Result<Outcome> {
     })
 }
 
+/// The probers watch the measured run; when the first run of a re-run failed there is none.
+fn probers_never_started(ctx: &Ctx) -> Option<Outcome> {
+    ctx.not_measured()
+        .map(|why| Outcome::Skip(format!("{why}, so the probers never started")))
+}
+
 fn seq06(ctx: &Ctx) -> Result<Outcome> {
+    if let Some(skip) = probers_never_started(ctx) {
+        return Ok(skip);
+    }
     let p = ctx.prober_results()?;
     Ok(if p.dns_failures == 0 {
         ctx.note(format!(
@@ -583,6 +592,9 @@ fn seq06(ctx: &Ctx) -> Result<Outcome> {
 }
 
 fn seq07(ctx: &Ctx) -> Result<Outcome> {
+    if let Some(skip) = probers_never_started(ctx) {
+        return Ok(skip);
+    }
     let p = ctx.prober_results()?;
     Ok(if p.blocked_connected == 0 {
         ctx.note(format!(
@@ -619,12 +631,19 @@ fn seq09(ctx: &Ctx) -> Result<Outcome> {
 
 fn seq10(ctx: &Ctx) -> Result<Outcome> {
     let (a, b) = ctx.concurrent_statuses()?;
+    let (ea, eb) = ctx.concurrent_endings()?;
     if a.is_none() || b.is_none() {
-        return Ok(Outcome::Fail(format!("a run did not end: {a:?} {b:?}")));
+        return Ok(Outcome::Fail(format!(
+            "a run did not end normally: the first {}, the second {}",
+            ea.as_deref().unwrap_or("succeeded"),
+            eb.as_deref().unwrap_or("succeeded")
+        )));
     }
     if a != Some(0) && b != Some(0) {
         return Ok(Outcome::Fail(format!(
-            "neither run succeeded: exit {a:?} and {b:?}"
+            "neither run succeeded: the first {}, the second {}",
+            ea.as_deref().unwrap_or("succeeded"),
+            eb.as_deref().unwrap_or("succeeded")
         )));
     }
     Ok(first_fail(must_allowlist_holds(ctx)?))
@@ -684,6 +703,11 @@ fn fail07(ctx: &Ctx) -> Result<Outcome> {
 }
 
 fn fail08(ctx: &Ctx) -> Result<Outcome> {
+    if let Some(why) = ctx.not_measured() {
+        return Ok(Outcome::Skip(format!(
+            "{why}, so no stale marker was planted"
+        )));
+    }
     Ok(if ctx.marker_present() {
         Outcome::Fail("the marker of the previous success survived the failed run".into())
     } else {
@@ -743,6 +767,8 @@ fn cap01(ctx: &Ctx) -> Result<Outcome> {
 }
 
 fn inf01(ctx: &Ctx) -> Result<Outcome> {
+    // A failed init has no init time to report (an INFO row's failure is shown as n/a).
+    after_success!(ctx);
     Ok(Outcome::Info(format!(
         "init took {} ms (exit {:?})",
         ctx.iut_elapsed().as_millis(),

@@ -43,6 +43,44 @@ pub struct RunRecord {
     pub state_before: Option<String>,
     pub state_after: Option<String>,
     pub long_lived: RefCell<LongLived>,
+    /// The first run of a re-run scenario failed: `iut` is that run, and the measured run
+    /// (with the probers, the fault, the stale marker) never happened.
+    pub prior_failed: bool,
+}
+
+impl RunRecord {
+    /// A record of the measured run alone.
+    pub fn of(iut: IutRun) -> RunRecord {
+        RunRecord {
+            iut,
+            second: None,
+            probers: None,
+            state_before: None,
+            state_after: None,
+            long_lived: RefCell::default(),
+            prior_failed: false,
+        }
+    }
+
+    /// `Some(reason)` when the implementation did not succeed ("init exited 6"; "the first
+    /// run, before the re-run, exited 6: the re-run was not attempted").
+    pub fn init_failed(&self) -> Option<String> {
+        let r = &self.iut;
+        let how = match &r.locked_out {
+            Some(why) => format!("was stopped after {:.0} s, {why}", r.elapsed.as_secs_f64()),
+            None => crate::environment::ending(r.status, r.signal, r.timed_out, r.elapsed)?,
+        };
+        Some(if self.prior_failed {
+            format!("the first run (before the re-run) {how}: the re-run was not attempted")
+        } else {
+            format!("init {how}")
+        })
+    }
+
+    /// Whether the run (both runs, when two ran at once) failed.
+    pub fn failed(&self) -> bool {
+        self.init_failed().is_some() && self.second.as_ref().is_none_or(|s| !s.success())
+    }
 }
 
 /// A check's view.
@@ -107,27 +145,18 @@ impl<'a> Ctx<'a> {
         self.notes.borrow_mut().push(s);
     }
 
-    /// `Some(reason)` when the implementation did not succeed.
+    /// `Some(reason)` when the implementation did not succeed ([`RunRecord::init_failed`]).
     pub fn init_failed(&self) -> Option<String> {
-        let r = &self.run.iut;
-        if let Some(why) = &r.locked_out {
-            Some(format!(
-                "init hung, {why} (after {:.0} s)",
-                r.elapsed.as_secs_f64()
-            ))
-        } else if r.timed_out {
-            Some(format!(
-                "init hung (killed after {:.0} s)",
-                r.elapsed.as_secs_f64()
-            ))
-        } else if r.status == Some(0) {
-            None
-        } else {
-            Some(match r.status {
-                Some(code) => format!("init failed (exit {code})"),
-                None => format!("init was killed by signal {:?}", r.signal),
-            })
-        }
+        self.run.init_failed()
+    }
+
+    /// `Some(reason)` when the scenario's measured run never happened: the first run of a
+    /// re-run scenario failed.
+    pub fn not_measured(&self) -> Option<String> {
+        self.run
+            .prior_failed
+            .then(|| self.run.init_failed())
+            .flatten()
     }
 
     pub fn iut_elapsed(&self) -> Duration {
@@ -507,6 +536,18 @@ impl<'a> Ctx<'a> {
             .flatten();
         let b = (!second.timed_out).then_some(second.status).flatten();
         Ok((a, b))
+    }
+
+    /// How each of the two concurrent runs ended, in words (`None`: it succeeded).
+    pub fn concurrent_endings(&self) -> Result<(Option<String>, Option<String>)> {
+        let second = self
+            .run
+            .second
+            .as_ref()
+            .context("no second run in this scenario")?;
+        let words =
+            |r: &IutRun| crate::environment::ending(r.status, r.signal, r.timed_out, r.elapsed);
+        Ok((words(&self.run.iut), words(second)))
     }
 
     /// The allowlist's size as the kernel holds it.

@@ -42,6 +42,8 @@ ul.ev{margin:.3em 0;padding-left:1.2em;font-size:.85em}
 table.summary{border-collapse:collapse;margin:0 0 1em}
 table.summary th,table.summary td{border:1px solid #d0d7de;padding:.2em .6em;text-align:left}
 .ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}
+p.incomplete{background:#fff8c5;border:1px solid #d4a72c;padding:.4em .6em;margin:0 0 1em}
+td.incomplete{background:#fff1e5}td.incomplete>details>summary{color:#bc4c00}
 ";
 
 /// The whole page for `columns`. Rows: every case of any column, in the order of their first
@@ -68,6 +70,16 @@ pub fn render(columns: &[Column<'_>], generator: &str) -> String {
         esc(generator)
     );
     summary_table(&mut h, columns);
+    for col in columns {
+        if let Some(note) = col.report.incomplete_note() {
+            let _ = writeln!(
+                h,
+                "<p class=\"incomplete\"><code>{}</code>: {}</p>",
+                esc(&col.label),
+                esc(&note)
+            );
+        }
+    }
     h.push_str("<table class=\"matrix\">\n<thead><tr><th>Case</th>");
     for col in columns {
         let _ = write!(
@@ -121,11 +133,23 @@ fn summary_table(h: &mut String, columns: &[Column<'_>]) {
 
 fn cell(h: &mut String, c: &CaseResult) {
     let class = verdict_name(c.verdict);
+    let (extra, word) = if c.incomplete() {
+        (" incomplete", "fail: environment incomplete")
+    } else {
+        ("", class)
+    };
     let _ = write!(
         h,
-        "<td class=\"v {class}\"><details><summary>{class} <small>{:.1} s</small>",
+        "<td class=\"v {class}{extra}\"><details><summary>{word} <small>{:.1} s</small>",
         c.elapsed_ms as f64 / 1000.0
     );
+    if c.incomplete() {
+        let _ = write!(
+            h,
+            "<span class=\"brief\">missing: {}</span>",
+            esc(&c.missing_commands.join(", "))
+        );
+    }
     // A failure's reason is readable without opening the cell (shortened; whole when open).
     if matches!(c.verdict, Verdict::Fail | Verdict::Error) && !c.reason.is_empty() {
         let _ = write!(
@@ -223,7 +247,7 @@ pub fn ending(iut: &IutEvidence) -> String {
     } else {
         match (iut.status, iut.signal) {
             (Some(s), _) => format!("exit {s} after {:.1} s", iut.elapsed_ms as f64 / 1000.0),
-            (None, Some(sig)) => format!("killed by signal {sig}"),
+            (None, Some(sig)) => format!("killed by {}", crate::environment::signal_name(sig)),
             (None, None) => "no exit status".to_owned(),
         }
     }
@@ -236,6 +260,13 @@ fn iut_block(h: &mut String, label: &str, iut: &IutEvidence) {
         esc(label),
         esc(&ending(iut))
     );
+    if !iut.missing_commands.is_empty() {
+        let _ = write!(
+            h,
+            "<div>commands missing from the sandbox: {}</div>",
+            esc(&iut.missing_commands.join(", "))
+        );
+    }
     for (name, text) in [("stdout", &iut.stdout), ("stderr", &iut.stderr)] {
         if text.is_empty() {
             let _ = write!(h, "<div>{name}: (empty)</div>");
@@ -307,8 +338,10 @@ mod tests {
                     elapsed_ms: 1200,
                     stdout: "ok\n".into(),
                     stderr: "ERROR: <script>alert(1)</script>".into(),
+                    missing_commands: Vec::new(),
                 }),
             }],
+            missing_commands: Vec::new(),
         }
     }
 
@@ -418,6 +451,53 @@ mod tests {
     }
 
     #[test]
+    fn incomplete_cells_and_the_note_show() {
+        let mut c = case("POL-01", Level::Must, Verdict::Fail);
+        c.missing_commands = vec!["aggregate".into()];
+        let r = Report::new("bash x.sh", vec![c], 1);
+        let html = render(
+            &[Column {
+                label: r.implementation.clone(),
+                report: &r,
+            }],
+            "test",
+        );
+        assert!(
+            html.contains(
+                "<td class=\"v fail incomplete\"><details><summary>fail: environment incomplete"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains("<span class=\"brief\">missing: aggregate</span>"),
+            "{html}"
+        );
+        assert_eq!(
+            html.matches("<p class=\"incomplete\">").count(),
+            1,
+            "{html}"
+        );
+        assert!(html.contains("--tier docker --image IMAGE"), "{html}");
+        let mut c = case("POL-02", Level::Must, Verdict::Fail);
+        if let Some(iut) = c.runs.get_mut(0).and_then(|r| r.iut.as_mut()) {
+            iut.missing_commands = vec!["dnsmasq".into()];
+        }
+        let r = Report::new("bash y.sh", vec![c], 1);
+        let html = render(
+            &[Column {
+                label: r.implementation.clone(),
+                report: &r,
+            }],
+            "test",
+        );
+        assert!(
+            html.contains("<div>commands missing from the sandbox: dnsmasq</div>"),
+            "{html}"
+        );
+        assert!(html.contains("`dnsmasq`"), "{html}");
+    }
+
+    #[test]
     fn long_reasons_are_shortened_on_a_character_boundary() {
         assert_eq!(shorten("abc", 3), "abc");
         assert_eq!(shorten("ééééé", 3), "éé…");
@@ -433,11 +513,12 @@ mod tests {
             elapsed_ms: 1500,
             stdout: String::new(),
             stderr: String::new(),
+            missing_commands: Vec::new(),
         };
         assert_eq!(ending(&e), "exit 0 after 1.5 s");
         e.status = None;
         e.signal = Some(9);
-        assert_eq!(ending(&e), "killed by signal 9");
+        assert_eq!(ending(&e), "killed by signal 9 (SIGKILL)");
         e.timed_out = true;
         assert_eq!(ending(&e), "timed out after 1.5 s (killed)");
     }

@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod confine;
 pub mod ctx;
 pub mod docker;
+pub mod environment;
 pub mod html;
 pub mod iut;
 pub mod iut_watch;

@@ -32,7 +32,8 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("FW_GIT_REV"
   fw-conformance list
 
 Exit status (run): 0 every MUST case passed (and every SHOULD case with --level should); 1 a
-case failed; 2 a harness error or bad usage. (compare): 0 no MUST case regressed; 1 a MUST case
+case failed (a broken implementation, one that hangs or crashes, or a case marked environment
+incomplete included); 2 a harness error or bad usage (an --impl that cannot be started). (compare): 0 no MUST case regressed; 1 a MUST case
 that passed before fails or errs now; 2 bad usage or an unreadable report."
 )]
 struct Cli {
@@ -327,6 +328,11 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             html,
         } => {
             let argv = resolve_argv(split_words(&implementation)?, tier)?;
+            // Bad usage, not a broken script: nothing can be judged (README, "Exit codes").
+            if tier == Tier::Netns {
+                conformance::environment::check_startable(&argv, conformance::iut::IUT_PATH)
+                    .with_context(|| format!("--impl {implementation:?} cannot be started"))?;
+            }
             netns::available().context("the suite needs root and network namespaces")?;
             let mut removed = netns::sweep()?;
             if tier == Tier::Docker {
@@ -360,7 +366,7 @@ fn run_cmd(cli: Cli) -> Result<i32> {
                     "{:<8} {:<6} {:<5} {:>6.1} s  {}",
                     r.id,
                     r.level.to_string(),
-                    format!("{:?}", r.verdict).to_lowercase(),
+                    r.verdict_word(),
                     r.elapsed_ms as f64 / 1000.0,
                     if r.reason.is_empty() {
                         r.title.as_str()

@@ -27,7 +27,10 @@ impl std::fmt::Display for Level {
 }
 
 /// A case's verdict. `Error` is the harness's fault (a probe that could not run, a mock that
-/// did not start), never the implementation's; `Skip` says why the case did not apply.
+/// did not start), never the implementation's; `Skip` says why the case did not apply (or could
+/// not be judged: the implementation failed before what the case observes). A failure where the
+/// implementation called commands the sandbox lacks is a `Fail` with
+/// [`CaseResult::missing_commands`] set: "environment incomplete".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
@@ -61,6 +64,26 @@ pub struct CaseResult {
     /// The case's outcome in each scenario it ran in, with that scenario's implementation run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<ScenarioRun>,
+    /// Set on a failed case whose every failing scenario's run called commands the sandbox
+    /// does not have: "environment incomplete" (still a failure for the exit status).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_commands: Vec<String>,
+}
+
+impl CaseResult {
+    /// A failure where the implementation called commands the sandbox does not have.
+    pub fn incomplete(&self) -> bool {
+        self.verdict == Verdict::Fail && !self.missing_commands.is_empty()
+    }
+
+    /// The verdict in one word for people: `pass`, `fail`, `incomplete`, `error`, `skip`.
+    pub fn verdict_word(&self) -> &'static str {
+        if self.incomplete() {
+            "incomplete"
+        } else {
+            verdict_name(self.verdict)
+        }
+    }
 }
 
 /// The implementation's run: how it ended and the tails (last 40 lines) of its output.
@@ -77,6 +100,10 @@ pub struct IutEvidence {
     pub elapsed_ms: u64,
     pub stdout: String,
     pub stderr: String,
+    /// Commands the run called that the sandbox does not have (parsed from its whole output;
+    /// the tools the scenario hides on purpose are left out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_commands: Vec<String>,
 }
 
 /// One probe: its kind (`tcp`, `https`, `dns-udp`, `dns-tcp`, `udp`), where it was sent from
@@ -125,12 +152,19 @@ pub struct Summary {
     pub errors: usize,
     #[serde(default)]
     pub elapsed_ms: u64,
+    /// Failed cases marked "environment incomplete".
+    #[serde(default)]
+    pub incomplete: usize,
 }
 
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub implementation: String,
+    /// Every command any run called that the sandbox does not have, sorted: the report says
+    /// it once at the top ("environment incomplete").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_commands: Vec<String>,
     pub cases: Vec<CaseResult>,
     pub summary: Summary,
     /// How the implementation was confined (what it could reach of the machine that ran it).
@@ -158,17 +192,40 @@ impl Report {
                 Level::Info => {}
             }
             s.errors += usize::from(c.verdict == Verdict::Error);
+            s.incomplete += usize::from(c.incomplete());
         }
+        let mut missing: Vec<String> = cases
+            .iter()
+            .flat_map(|c| {
+                c.runs
+                    .iter()
+                    .filter_map(|r| r.iut.as_ref())
+                    .chain(c.iut.as_ref())
+                    .flat_map(|i| i.missing_commands.iter().cloned())
+                    .chain(c.missing_commands.iter().cloned())
+            })
+            .collect();
+        missing.sort();
+        missing.dedup();
         Report {
             implementation: implementation.to_owned(),
+            missing_commands: missing,
             cases,
             summary: s,
             isolation: String::new(),
         }
     }
 
+    /// The "environment incomplete" note, when commands were missing.
+    pub fn incomplete_note(&self) -> Option<String> {
+        (!self.missing_commands.is_empty()).then(|| {
+            crate::environment::incomplete_note(&self.missing_commands, self.summary.incomplete)
+        })
+    }
+
     /// The runner's exit status: 2 for a harness error, 0 when every MUST case passes (and
-    /// every SHOULD case with `should`), 1 otherwise.
+    /// every SHOULD case with `should`), 1 otherwise (a case marked "environment incomplete"
+    /// is a failure: 1).
     pub fn exit_status(&self, should: bool) -> i32 {
         if self.summary.errors > 0 {
             return 2;
@@ -222,10 +279,19 @@ impl Report {
             match c.verdict {
                 Verdict::Pass => x.push_str("/>\n"),
                 Verdict::Fail => {
+                    let message = if c.incomplete() {
+                        format!(
+                            "environment incomplete (missing: {}): {}",
+                            c.missing_commands.join(", "),
+                            c.reason
+                        )
+                    } else {
+                        c.reason.clone()
+                    };
                     let _ = writeln!(
                         x,
                         ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
-                        esc(&c.reason),
+                        esc(&message),
                         esc(&c.evidence.join("\n"))
                     );
                 }
@@ -253,26 +319,43 @@ impl Report {
     pub fn to_markdown(&self) -> String {
         let s = &self.summary;
         let mut m = format!(
-            "# Conformance report: `{}`\n\nMUST: {}/{} passed. SHOULD: {}/{} passed. Harness errors: {}. Wall time: {:.1} s.\n\n",
-            self.implementation.replace('`', "'"),
+            "# Conformance report: `{}`\n\n",
+            self.implementation.replace('`', "'")
+        );
+        if let Some(note) = self.incomplete_note() {
+            let _ = write!(m, "> **{}**\n\n", md(&note));
+        }
+        let _ = write!(
+            m,
+            "MUST: {}/{} passed. SHOULD: {}/{} passed. Harness errors: {}.{} Wall time: {:.1} s.\n\n{}| ID | Level | Verdict | Time | Title | Reason |\n|---|---|---|---|---|---|\n",
             s.must_passed,
             s.must_total,
             s.should_passed,
             s.should_total,
             s.errors,
-            s.elapsed_ms as f64 / 1000.0
+            if s.incomplete > 0 {
+                format!(" Environment incomplete: {}.", s.incomplete)
+            } else {
+                String::new()
+            },
+            s.elapsed_ms as f64 / 1000.0,
+            if self.isolation.is_empty() {
+                String::new()
+            } else {
+                format!("Isolation: {}.\n\n", md(&self.isolation))
+            }
         );
-        if !self.isolation.is_empty() {
-            let _ = write!(m, "Isolation: {}.\n\n", md(&self.isolation));
-        }
-        m.push_str("| ID | Level | Verdict | Time | Title | Reason |\n|---|---|---|---|---|---|\n");
         for c in &self.cases {
             let _ = writeln!(
                 m,
                 "| {} | {} | {} | {:.1} s | {} | {} |",
                 c.id,
                 c.level,
-                verdict_word(c.verdict),
+                if c.incomplete() {
+                    "**INCOMPLETE**"
+                } else {
+                    verdict_word(c.verdict)
+                },
                 c.elapsed_ms as f64 / 1000.0,
                 md(&c.title),
                 md(&c.reason)
@@ -417,6 +500,7 @@ mod tests {
             iut: None,
             probes: Vec::new(),
             runs: Vec::new(),
+            missing_commands: Vec::new(),
         }
     }
 
@@ -523,10 +607,70 @@ mod tests {
     }
 
     #[test]
+    fn incomplete_cases_are_failures_named_once_at_the_top() {
+        let mut a = case("POL-01", Level::Must, Verdict::Fail);
+        a.missing_commands = vec!["aggregate".into()];
+        a.runs = vec![ScenarioRun {
+            scenario: "default".into(),
+            outcome: "fail".into(),
+            reason: "init exited 127".into(),
+            check_ms: 1,
+            iut: Some(IutEvidence {
+                status: Some(127),
+                signal: None,
+                timed_out: false,
+                stopped: None,
+                elapsed_ms: 5,
+                stdout: String::new(),
+                stderr: "x.sh: line 3: aggregate: command not found".into(),
+                missing_commands: vec!["aggregate".into(), "dnsmasq".into()],
+            }),
+        }];
+        let b = case("POL-06", Level::Should, Verdict::Fail);
+        let r = Report::new("bash x.sh", vec![a, b], 1);
+        assert_eq!(r.missing_commands, ["aggregate", "dnsmasq"]);
+        assert_eq!(r.summary.incomplete, 1);
+        // Still a failure: a MUST case marked incomplete makes the run exit 1, not 0 or 2.
+        assert_eq!(r.exit_status(false), 1);
+        assert_eq!(r.cases[0].verdict_word(), "incomplete");
+        assert_eq!(r.cases[1].verdict_word(), "fail");
+        let m = r.to_markdown();
+        assert_eq!(m.matches("`aggregate`, `dnsmasq`").count(), 1, "{m}");
+        let note_at = m.find("Environment incomplete: the implementation");
+        assert!(
+            note_at.is_some_and(|n| m.find("MUST: 0/1 passed").is_some_and(|s| n < s)),
+            "{m}"
+        );
+        assert!(m.contains("Environment incomplete: 1."), "{m}");
+        assert!(m.contains("| POL-01 | MUST | **INCOMPLETE** |"), "{m}");
+        assert!(m.contains("| POL-06 | SHOULD | **FAIL** |"), "{m}");
+        assert!(m.contains("--tier docker --image IMAGE"), "{m}");
+        let x = r.to_junit();
+        assert!(
+            x.contains("failure message=\"environment incomplete (missing: aggregate): r"),
+            "{x}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap_or_default();
+        assert_eq!(json["missing_commands"][0], "aggregate");
+        assert_eq!(json["cases"][0]["missing_commands"][0], "aggregate");
+        assert_eq!(json["cases"][0]["verdict"], "fail");
+        assert_eq!(json["summary"]["incomplete"], 1);
+        let back: Report = serde_json::from_str(&r.to_json()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, r);
+        // Without missing commands, no note and no new JSON field.
+        let plain = Report::new("x", vec![case("POL-01", Level::Must, Verdict::Fail)], 1);
+        assert!(plain.incomplete_note().is_none());
+        assert!(!plain.to_json().contains("missing_commands"));
+        assert!(!plain.to_markdown().contains("incomplete:"));
+    }
+
+    #[test]
     fn old_reports_without_the_new_fields_still_parse() {
         let old = r#"{"implementation":"x","cases":[{"id":"POL-01","level":"MUST","verdict":"pass","elapsed_ms":5,"reason":""}],"summary":{"must_passed":1,"must_total":1,"should_passed":0,"should_total":0}}"#;
         let r: Report = serde_json::from_str(old).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.cases[0].verdict, Verdict::Pass);
         assert!(r.cases[0].probes.is_empty() && r.cases[0].runs.is_empty());
+        assert!(r.missing_commands.is_empty() && r.cases[0].missing_commands.is_empty());
+        assert_eq!(r.summary.incomplete, 0);
     }
 }

@@ -1,16 +1,34 @@
 //! The runner: builds each scenario's sandbox once, runs the implementation in it, evaluates
 //! every selected case that names the scenario, and merges the per-scenario outcomes into one
 //! verdict per case.
+//!
+//! Broken implementations get verdicts, not harness errors. Whatever the implementation does
+//! (any exit status, a hang past the time limit, a crash), every case ends `fail` or `skip`
+//! with a reason that says what it did: a failure on a failed run names the run's ending ("init
+//! exited 6; ..."), and a case that cannot be observed without a successful run is skipped with
+//! the reason ("the first run (before the re-run) exited 6: the re-run was not attempted, so the
+//! probers never started"). A pass that rests on the implementation failing (FAIL-01: "failure,
+//! no marker") is credited only when the failure answers the scenario's fault: when the
+//! implementation also fails where nothing is wrong (a scenario that
+//! [`Scenario::expects_plain_success`], or the first run of a re-run), such passes become skips
+//! ("not judged"). `Error` stays for the suite's own faults: a sandbox that could not be built,
+//! a mock or probe that could not run, an implementation that could not be started at all.
+//!
+//! Commands the implementation called that the sandbox lacks are parsed from each run's output
+//! ([`crate::environment::missing_commands`], the scenario's deliberately hidden tools left
+//! out); a failed case whose every failing scenario had such commands is marked "environment
+//! incomplete" ([`CaseResult::missing_commands`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::catalog::{Case, Outcome};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, RunRecord};
+use crate::environment::{check_startable, command_base, missing_commands};
 use crate::report::{CaseResult, IutEvidence, Level, ProbeRecord, Report, ScenarioRun, Verdict};
 use crate::sandbox::{Sandbox, SuiteOptions};
-use crate::scenario::{Scenario, Tier};
+use crate::scenario::{Prior, Scenario, Tier};
 
 /// One case's outcome on one scenario.
 #[derive(Debug, Clone)]
@@ -23,34 +41,77 @@ struct Partial {
     /// The checks' own time (without the implementation's run).
     check: Duration,
     iut: Option<IutEvidence>,
+    /// How the implementation's run(s) here failed (`None`: it succeeded, or the sandbox could
+    /// not be built).
+    failed_run: Option<String>,
+    /// Commands the run(s) here called that the sandbox does not have.
+    missing: Vec<String>,
+}
+
+/// What one scenario says about the implementation where nothing is wrong: `None` for a
+/// scenario with a fault; `Err` with how it failed.
+type ControlObservation = Option<Result<(), String>>;
+
+/// What the runs so far say about the implementation where nothing is wrong.
+#[derive(Debug, Default)]
+struct Control {
+    /// A scenario that must simply succeed ran.
+    seen: bool,
+    /// The first such run that failed: "[default] init exited 6".
+    failure: Option<String>,
+}
+
+/// The runner's shared state.
+#[derive(Debug, Default)]
+struct Judged {
+    partials: BTreeMap<&'static str, Vec<Partial>>,
+    remaining: BTreeMap<&'static str, usize>,
+    control: Control,
+    /// Finished cases with a pass that rests on a failed run, waiting for the control.
+    held: Vec<(&'static str, Vec<Partial>)>,
+    results: Vec<CaseResult>,
+}
+
+/// Every case as a harness error with `why` (nothing was judged).
+fn all_errors(cases: &[Case], opts: &SuiteOptions, why: &str) -> Report {
+    let results = cases
+        .iter()
+        .map(|c| CaseResult {
+            id: c.id.to_owned(),
+            level: c.level,
+            title: c.title.to_owned(),
+            verdict: Verdict::Error,
+            elapsed_ms: 0,
+            reason: why.to_owned(),
+            evidence: Vec::new(),
+            iut: None,
+            probes: Vec::new(),
+            runs: Vec::new(),
+            missing_commands: Vec::new(),
+        })
+        .collect();
+    Report::new(&opts.implementation, results, 0)
 }
 
 /// Runs every case of `cases`; `progress` is called as each case finishes.
 pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) + Sync)) -> Report {
     let start = Instant::now();
     let all_cases = cases;
+    // An implementation that cannot be started at all is bad usage, not a broken script: no
+    // sandbox is built and nothing is judged (`fw-conformance run` checks this first too).
+    if opts.tier == Tier::Netns
+        && let Err(e) = check_startable(&opts.argv, crate::iut::IUT_PATH)
+    {
+        return all_errors(
+            cases,
+            opts,
+            &format!("the implementation cannot be started, nothing was judged: {e}"),
+        );
+    }
     // Files under /tmp are invisible to the IUT (private /tmp): stage them elsewhere first.
     let staged = match crate::iut::StagedArgv::new(&opts.argv) {
         Ok(s) => s,
-        Err(e) => {
-            let why = format!("harness error: {e:#}");
-            let results = cases
-                .iter()
-                .map(|c| CaseResult {
-                    id: c.id.to_owned(),
-                    level: c.level,
-                    title: c.title.to_owned(),
-                    verdict: Verdict::Error,
-                    elapsed_ms: 0,
-                    reason: why.clone(),
-                    evidence: Vec::new(),
-                    iut: None,
-                    probes: Vec::new(),
-                    runs: Vec::new(),
-                })
-                .collect();
-            return Report::new(&opts.implementation, results, 0);
-        }
+        Err(e) => return all_errors(cases, opts, &format!("harness error: {e:#}")),
     };
     let staged_opts = SuiteOptions {
         argv: staged.argv.clone(),
@@ -77,6 +138,7 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
                     iut: None,
                     probes: Vec::new(),
                     runs: Vec::new(),
+                    missing_commands: Vec::new(),
                 });
                 false
             } else {
@@ -99,21 +161,19 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
             }
         }
     }
-    let partials: Arc<Mutex<BTreeMap<&'static str, Vec<Partial>>>> = Arc::default();
     let queue = Arc::new(Mutex::new(scenarios));
-    let remaining: Arc<Mutex<BTreeMap<&'static str, usize>>> = Arc::new(Mutex::new(
-        cases
+    let judged = Arc::new(Mutex::new(Judged {
+        remaining: cases
             .iter()
             .map(|c| (c.id, applicable(c, opts).len()))
             .collect(),
-    ));
-    let results: Arc<Mutex<Vec<CaseResult>>> = Arc::default();
+        ..Judged::default()
+    }));
+    let case_of = |id: &str| cases.iter().find(|c| c.id == id);
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
             let queue = Arc::clone(&queue);
-            let partials = Arc::clone(&partials);
-            let remaining = Arc::clone(&remaining);
-            let results = Arc::clone(&results);
+            let judged = Arc::clone(&judged);
             scope.spawn(move || {
                 loop {
                     let next = queue.lock().map(|mut q| {
@@ -126,31 +186,57 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
                     let Ok(Some((scenario, only))) = next else {
                         break;
                     };
-                    let done = run_scenario(&scenario, only, cases, opts);
-                    for (id, p) in done {
-                        let finished = {
-                            let mut parts = partials.lock().unwrap_or_else(|e| e.into_inner());
-                            parts.entry(id).or_default().push(p);
-                            let mut rem = remaining.lock().unwrap_or_else(|e| e.into_inner());
-                            let left = rem.entry(id).or_insert(1);
-                            *left = left.saturating_sub(1);
-                            (*left == 0).then(|| parts.remove(id).unwrap_or_default())
-                        };
-                        if let Some(all) = finished
-                            && let Some(case) = cases.iter().find(|c| c.id == id)
+                    let (done, control) = run_scenario(&scenario, only, cases, opts);
+                    let mut j = judged.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut ready = Vec::new();
+                    if let Some(outcome) = control {
+                        j.control.seen = true;
+                        if let Err(why) = outcome
+                            && j.control.failure.is_none()
                         {
-                            let r = merge(case, all);
-                            progress(&r);
-                            results.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+                            // Now known: release the held cases.
+                            j.control.failure = Some(why);
+                            for (id, parts) in std::mem::take(&mut j.held) {
+                                if let Some(case) = case_of(id) {
+                                    ready.push(finish(case, parts, &j.control));
+                                }
+                            }
                         }
                     }
+                    for (id, p) in done {
+                        j.partials.entry(id).or_default().push(p);
+                        let left = j.remaining.entry(id).or_insert(1);
+                        *left = left.saturating_sub(1);
+                        if *left > 0 {
+                            continue;
+                        }
+                        let parts = j.partials.remove(id).unwrap_or_default();
+                        let Some(case) = case_of(id) else { continue };
+                        if rests_on_failure(&parts) && j.control.failure.is_none() {
+                            j.held.push((id, parts));
+                        } else {
+                            ready.push(finish(case, parts, &j.control));
+                        }
+                    }
+                    for r in &ready {
+                        progress(r);
+                    }
+                    j.results.extend(ready);
                 }
             });
         }
     });
-    let mut results = Arc::try_unwrap(results)
+    let mut j = Arc::try_unwrap(judged)
         .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
         .unwrap_or_default();
+    for (id, parts) in std::mem::take(&mut j.held) {
+        if let Some(case) = case_of(id) {
+            let r = finish(case, parts, &j.control);
+            progress(&r);
+            j.results.push(r);
+        }
+    }
+    let mut results = j.results;
     results.extend(results_na);
     let order: Vec<&str> = all_cases.iter().map(|c| c.id).collect();
     results.sort_by_key(|r| order.iter().position(|id| *id == r.id));
@@ -173,13 +259,78 @@ pub fn isolation(opts: &SuiteOptions) -> String {
     }
 }
 
-/// Builds one scenario, runs the implementation, evaluates its cases (or only `only`).
+/// Whether a case passed somewhere only on a failed run (its pass then depends on the control).
+fn rests_on_failure(parts: &[Partial]) -> bool {
+    parts
+        .iter()
+        .any(|p| p.failed_run.is_some() && matches!(p.outcome, Ok(Outcome::Pass)))
+}
+
+/// A case's verdict, once the control is known: passes on failed runs are credited only when
+/// the implementation does not fail where nothing is wrong.
+fn finish(case: &Case, mut parts: Vec<Partial>, control: &Control) -> CaseResult {
+    for p in &mut parts {
+        if p.failed_run.is_none() || !matches!(p.outcome, Ok(Outcome::Pass)) {
+            continue;
+        }
+        match &control.failure {
+            Some(why) => {
+                p.outcome = Ok(Outcome::Skip(format!(
+                    "not judged: init fails where nothing is wrong too ({why}), so its failure \
+                     here is no answer to this scenario"
+                )));
+            }
+            None if !control.seen => p.evidence.push(
+                "no scenario of this selection shows init succeeding where nothing is wrong: \
+                 this failure is credited as an answer to the scenario's fault unchecked"
+                    .to_owned(),
+            ),
+            None => {}
+        }
+    }
+    merge(case, parts)
+}
+
+/// What a scenario's runs say about the implementation where nothing is wrong: `None` when
+/// nothing (a scenario with a fault), else whether it succeeded (`Err`: how it failed).
+fn control_of(scenario: &Scenario, record: &RunRecord, missing: &[String]) -> ControlObservation {
+    let plain = record.prior_failed
+        || scenario.prior == Prior::Firewalled
+        || scenario.expects_plain_success();
+    if !plain {
+        return None;
+    }
+    // A re-run scenario whose first run succeeded: that run was plain and succeeded.
+    if scenario.prior == Prior::Firewalled && !record.prior_failed {
+        return Some(Ok(()));
+    }
+    match record.init_failed() {
+        None => Some(Ok(())),
+        Some(why) if missing.is_empty() => Some(Err(format!("[{}] {why}", scenario.name))),
+        Some(why) => Some(Err(format!(
+            "[{}] {why}, missing: {}",
+            scenario.name,
+            missing.join(", ")
+        ))),
+    }
+}
+
+/// The commands a run called that the sandbox does not have, without the tools the scenario
+/// hides on purpose from its measured run (FAIL-09: their absence is what is judged).
+fn missing_in(run: &crate::iut::IutRun, hidden: &[&str]) -> Vec<String> {
+    let mut m = missing_commands(&format!("{}\n{}", run.stdout, run.stderr));
+    m.retain(|c| !hidden.contains(&command_base(c)));
+    m
+}
+
+/// Builds one scenario, runs the implementation, evaluates its cases (or only `only`); with
+/// what the scenario says about the implementation where nothing is wrong ([`control_of`]).
 fn run_scenario(
     scenario: &Scenario,
     only: Option<&str>,
     cases: &[Case],
     opts: &SuiteOptions,
-) -> Vec<(&'static str, Partial)> {
+) -> (Vec<(&'static str, Partial)>, ControlObservation) {
     let mine: Vec<&Case> = {
         let mut v: Vec<&Case> = cases
             .iter()
@@ -199,7 +350,7 @@ fn run_scenario(
         Ok(p) => p,
         Err(e) => {
             let why = format!("harness error in scenario {}: {e:#}", scenario.name);
-            return mine
+            let out = mine
                 .iter()
                 .map(|c| {
                     (
@@ -212,12 +363,42 @@ fn run_scenario(
                             elapsed: start.elapsed(),
                             check: Duration::ZERO,
                             iut: None,
+                            failed_run: None,
+                            missing: Vec::new(),
                         },
                     )
                 })
                 .collect();
+            return (out, None);
         }
     };
+    // The measured run hides the scenario's tools; a failed first run of a re-run hid nothing.
+    let hidden: Vec<&str> = if record.prior_failed {
+        Vec::new()
+    } else {
+        scenario.hidden_tools.clone()
+    };
+    let iut_missing = missing_in(&record.iut, &hidden);
+    let mut missing = iut_missing.clone();
+    if let Some(second) = &record.second {
+        missing.extend(missing_in(second, &hidden));
+        missing.sort();
+        missing.dedup();
+    }
+    let failed_run = if record.failed() {
+        record.init_failed()
+    } else {
+        None
+    };
+    // How the run ended, without its subject ("exited 6"): a reason that says it already needs
+    // no prefix.
+    let how = crate::environment::ending(
+        record.iut.status,
+        record.iut.signal,
+        record.iut.timed_out,
+        record.iut.elapsed,
+    )
+    .unwrap_or_default();
     let iut = IutEvidence {
         status: record.iut.status,
         signal: record.iut.signal,
@@ -226,12 +407,21 @@ fn run_scenario(
         elapsed_ms: u64::try_from(record.iut.elapsed.as_millis()).unwrap_or(u64::MAX),
         stdout: tail(&record.iut.stdout),
         stderr: tail(&record.iut.stderr),
+        missing_commands: iut_missing,
     };
     let mut out = Vec::new();
     for c in mine {
         let t = Instant::now();
         let ctx = Ctx::new(&sb, &record);
-        let outcome = (c.check)(&ctx).map_err(|e| format!("harness error: {e:#}"));
+        let outcome = match (c.check)(&ctx) {
+            Err(e) => Err(format!("harness error: {e:#}")),
+            // A failure on a failed run says how the run ended.
+            Ok(Outcome::Fail(why)) => Ok(Outcome::Fail(match &failed_run {
+                Some(ended) if !why.contains(how.as_str()) => format!("{ended}; {why}"),
+                _ => why,
+            })),
+            Ok(o) => Ok(o),
+        };
         out.push((
             c.id,
             Partial {
@@ -242,10 +432,12 @@ fn run_scenario(
                 check: t.elapsed(),
                 elapsed: t.elapsed() + record.iut.elapsed,
                 iut: Some(iut.clone()),
+                failed_run: failed_run.clone(),
+                missing: missing.clone(),
             },
         ));
     }
-    out
+    (out, control_of(scenario, &record, &missing))
 }
 
 /// The last lines of an output, for reports.
@@ -261,7 +453,7 @@ fn merge(case: &Case, parts: Vec<Partial>) -> CaseResult {
     let mut verdict = Verdict::Pass;
     let mut reasons = Vec::new();
     let mut evidence = Vec::new();
-    let mut skips = 0;
+    let mut skips: Vec<(String, &str)> = Vec::new();
     let mut runs = Vec::new();
     for p in &parts {
         let (outcome, why) = match &p.outcome {
@@ -291,16 +483,45 @@ fn merge(case: &Case, parts: Vec<Partial>) -> CaseResult {
                 reasons.push(format!("[{}] {why}", p.scenario));
             }
             Ok(Outcome::Skip(why)) => {
-                skips += 1;
+                skips.push((why.clone(), p.scenario));
                 evidence.push(format!("[{}] skipped: {why}", p.scenario));
             }
             Ok(Outcome::Info(m)) => reasons.push(format!("[{}] {m}", p.scenario)),
             Ok(Outcome::Pass) => {}
         }
     }
-    if verdict == Verdict::Pass && skips == parts.len() {
+    if verdict == Verdict::Pass && skips.len() == parts.len() {
         verdict = Verdict::Skip;
-        reasons.push("not applicable in any scenario".into());
+        // Why, once per distinct reason, with the scenarios it holds for.
+        let mut grouped: Vec<(String, Vec<&str>)> = Vec::new();
+        for (why, scenario) in skips {
+            match grouped.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, names)) => names.push(scenario),
+                None => grouped.push((why, vec![scenario])),
+            }
+        }
+        reasons.extend(
+            grouped
+                .into_iter()
+                .map(|(why, names)| format!("[{}] {why}", names.join(", "))),
+        );
+    }
+    // Environment incomplete: every failing scenario's run called missing commands.
+    let failing: Vec<&Partial> = parts
+        .iter()
+        .filter(|p| matches!(p.outcome, Ok(Outcome::Fail(_))))
+        .collect();
+    let mut missing_commands = Vec::new();
+    if verdict == Verdict::Fail
+        && case.level != Level::Info
+        && failing.iter().all(|p| !p.missing.is_empty())
+    {
+        missing_commands = failing
+            .iter()
+            .flat_map(|p| p.missing.iter().cloned())
+            .collect();
+        missing_commands.sort();
+        missing_commands.dedup();
     }
     if case.level == Level::Info && verdict == Verdict::Fail {
         // INFO rows are measured, never pass/fail; a failed precondition is reported as such.
@@ -320,6 +541,7 @@ fn merge(case: &Case, parts: Vec<Partial>) -> CaseResult {
             .flat_map(|p| p.probes.iter().cloned())
             .collect(),
         runs,
+        missing_commands,
     }
 }
 
@@ -329,4 +551,183 @@ fn applicable(case: &Case, opts: &SuiteOptions) -> Vec<Scenario> {
         .into_iter()
         .filter(|s| s.not_in(opts.tier).is_none())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iut::IutRun;
+
+    fn run(status: Option<i32>, signal: Option<i32>, timed_out: bool, stderr: &str) -> IutRun {
+        IutRun {
+            status,
+            signal,
+            timed_out,
+            stdout: String::new(),
+            stderr: stderr.to_owned(),
+            elapsed: Duration::from_millis(2000),
+            max_rss_kib: None,
+            cpu: Duration::ZERO,
+            locked_out: None,
+        }
+    }
+
+    fn part(scenario: &'static str, outcome: Outcome, failed: Option<&str>) -> Partial {
+        Partial {
+            scenario,
+            outcome: Ok(outcome),
+            evidence: Vec::new(),
+            probes: Vec::new(),
+            elapsed: Duration::ZERO,
+            check: Duration::ZERO,
+            iut: None,
+            failed_run: failed.map(str::to_owned),
+            missing: Vec::new(),
+        }
+    }
+
+    fn case(id: &str) -> Case {
+        crate::catalog::catalog()
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+    }
+
+    #[test]
+    fn a_pass_on_a_failed_run_is_credited_only_when_init_succeeds_where_nothing_is_wrong() {
+        let parts = || {
+            vec![
+                part("meta-refused", Outcome::Pass, Some("init exited 6")),
+                part("meta-500", Outcome::Pass, Some("init exited 6")),
+            ]
+        };
+        assert!(rests_on_failure(&parts()));
+        let good = Control {
+            seen: true,
+            failure: None,
+        };
+        assert_eq!(
+            finish(&case("FAIL-01"), parts(), &good).verdict,
+            Verdict::Pass
+        );
+        let broken = Control {
+            seen: true,
+            failure: Some("[default] init exited 6".into()),
+        };
+        let r = finish(&case("FAIL-01"), parts(), &broken);
+        assert_eq!(r.verdict, Verdict::Skip);
+        // One reason for both scenarios, naming what init did where nothing was wrong.
+        assert_eq!(
+            r.reason,
+            "[meta-refused, meta-500] not judged: init fails where nothing is wrong too ([default] init exited 6), so its failure here is no answer to this scenario"
+        );
+        // Unchecked (no plain scenario in the selection): credited, with a note.
+        let unknown = Control::default();
+        let r = finish(&case("FAIL-01"), parts(), &unknown);
+        assert_eq!(r.verdict, Verdict::Pass);
+        assert!(r.evidence.iter().any(|e| e.contains("unchecked")), "{r:?}");
+        // A pass on a successful run is never touched; a failure stays a failure.
+        let ok = vec![part("default", Outcome::Pass, None)];
+        assert!(!rests_on_failure(&ok));
+        assert_eq!(finish(&case("POL-01"), ok, &broken).verdict, Verdict::Pass);
+        let failed = vec![
+            part("meta-refused", Outcome::Pass, Some("init exited 6")),
+            part(
+                "rerun-meta-500",
+                Outcome::Fail("init exited 6; x".into()),
+                Some("init exited 6"),
+            ),
+        ];
+        assert_eq!(
+            finish(&case("FAIL-07"), failed, &broken).verdict,
+            Verdict::Fail
+        );
+    }
+
+    #[test]
+    fn failures_where_commands_were_missing_are_marked_incomplete() {
+        let mut a = part(
+            "default",
+            Outcome::Fail("init exited 127".into()),
+            Some("init exited 127"),
+        );
+        a.missing = vec!["aggregate".into()];
+        let r = merge(&case("POL-01"), vec![a.clone()]);
+        assert_eq!(
+            (r.verdict, r.missing_commands.clone()),
+            (Verdict::Fail, vec!["aggregate".to_owned()])
+        );
+        assert!(r.incomplete());
+        // A failure elsewhere without missing commands is an ordinary failure.
+        let b = part("dns-none", Outcome::Fail("x".into()), None);
+        let r = merge(&case("ALW-01"), vec![a.clone(), b]);
+        assert!(r.missing_commands.is_empty() && r.verdict == Verdict::Fail);
+        // A pass is a pass; an INFO row is never marked.
+        let mut p = part("default", Outcome::Pass, None);
+        p.missing = vec!["aggregate".into()];
+        assert!(merge(&case("POL-02"), vec![p]).missing_commands.is_empty());
+        let r = merge(&case("INF-02"), vec![a]);
+        assert_eq!(r.verdict, Verdict::Skip);
+        assert!(r.missing_commands.is_empty());
+    }
+
+    #[test]
+    fn plain_scenarios_tell_whether_init_fails_where_nothing_is_wrong() {
+        let s = |id: &str, name: &str| {
+            (case(id).scenarios)()
+                .into_iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("no {name}"))
+        };
+        let default = s("POL-01", "default");
+        let failed = RunRecord::of(run(Some(6), None, false, ""));
+        assert_eq!(
+            control_of(&default, &failed, &[]),
+            Some(Err("[default] init exited 6".into()))
+        );
+        assert_eq!(
+            control_of(&default, &failed, &["aggregate".into()]),
+            Some(Err("[default] init exited 6, missing: aggregate".into()))
+        );
+        let ok = RunRecord::of(run(Some(0), None, false, ""));
+        assert_eq!(control_of(&default, &ok, &[]), Some(Ok(())));
+        // A scenario with a fault says nothing; the first run of a re-run does.
+        assert_eq!(
+            control_of(&s("FAIL-01", "meta-refused"), &failed, &[]),
+            None
+        );
+        assert_eq!(
+            control_of(&s("FAIL-09", "hidden-ipset"), &failed, &[]),
+            None
+        );
+        let rerun = s("SEQ-04", "rerun");
+        assert_eq!(control_of(&rerun, &failed, &[]), Some(Ok(())));
+        let first_failed = RunRecord {
+            prior_failed: true,
+            ..RunRecord::of(run(None, Some(11), false, ""))
+        };
+        assert_eq!(
+            control_of(&rerun, &first_failed, &[]),
+            Some(Err(
+                "[rerun] the first run (before the re-run) was killed by signal 11 (SIGSEGV): the re-run was not attempted".into()
+            ))
+        );
+        let hung = RunRecord::of(run(None, Some(9), true, ""));
+        assert_eq!(
+            hung.init_failed().as_deref(),
+            Some("init did not finish within the time limit (killed after 2 s)")
+        );
+    }
+
+    #[test]
+    fn hidden_tools_are_not_missing_commands() {
+        let r = run(
+            Some(1),
+            None,
+            false,
+            "x.sh: line 3: ipset: command not found\nx.sh: line 4: aggregate: command not found\n",
+        );
+        assert_eq!(missing_in(&r, &["ipset"]), ["aggregate"]);
+        assert_eq!(missing_in(&r, &[]), ["aggregate", "ipset"]);
+    }
 }

@@ -663,12 +663,8 @@ impl Sandbox {
                 if !first.success() {
                     // The implementation failed where it must succeed: that run is the record.
                     return Ok(RunRecord {
-                        iut: first,
-                        second: None,
-                        probers: None,
-                        state_before: None,
-                        state_after: None,
-                        long_lived: Default::default(),
+                        prior_failed: true,
+                        ..RunRecord::of(first)
                     });
                 }
                 state_before = Some(self.kernel_state()?);
@@ -746,6 +742,7 @@ impl Sandbox {
             state_before,
             state_after,
             long_lived: std::cell::RefCell::new(long_lived),
+            prior_failed: false,
         })
     }
 

@@ -152,6 +152,26 @@ impl Scenario {
         None
     }
 
+    /// Whether the implementation's measured run in this scenario must simply succeed: a fresh
+    /// container, Docker's DNS in the default backend (or none), IPv4, a working meta and
+    /// nothing hidden, restricted or injected. A failure here is a failure "where nothing is
+    /// wrong": the runner then credits no implementation's failure elsewhere as a response to
+    /// a fault (see `runner`). The first run of a re-run scenario is such a run too.
+    pub fn expects_plain_success(&self) -> bool {
+        self.prior == Prior::Fresh
+            && self.meta == Meta::Realistic
+            && matches!(self.dns, DnsVariant::IptablesNft | DnsVariant::None)
+            && !self.dual_stack
+            && !self.zen_rate_limited
+            && !self.stale_marker
+            && self.example_com == ExampleCom::Blocked
+            && !self.api_github_outside
+            && self.hidden_tools.is_empty()
+            && !self.docker_caps
+            && !self.concurrent
+            && self.bench_domains.is_none()
+    }
+
     /// The default world: Docker DNS with iptables-nft, IPv4 only, the realistic meta, a fresh
     /// container.
     pub const fn base(name: &'static str) -> Scenario {
