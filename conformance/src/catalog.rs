@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use anyhow::Result;
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Expect};
 use crate::report::Level;
 use crate::scenario::{
     CNAME_FINAL_ADDRS, DnsVariant, EXTRA_NXDOMAIN, EXTRA_OK, EXTRA_SERVFAIL, ExampleCom, Meta,
@@ -277,13 +277,10 @@ fn first_fail(reasons: Vec<String>) -> Outcome {
 }
 
 fn blocked_hosts_rejected(ctx: &Ctx) -> Result<Vec<String>> {
-    let mut bad = Vec::new();
-    for port in [80, 443, 8080, HIGH_PORT] {
-        if let Some(why) = ctx.expect_rejected_fast(sa(BLOCKED, port))? {
-            bad.push(why);
-        }
-    }
-    Ok(bad)
+    ctx.expect_all(
+        Expect::RejectedFast,
+        &[80, 443, 8080, HIGH_PORT].map(|port| sa(BLOCKED, port)),
+    )
 }
 
 fn pol01(ctx: &Ctx) -> Result<Outcome> {
@@ -337,12 +334,10 @@ fn pol05(ctx: &Ctx) -> Result<Outcome> {
 
 fn pol06(ctx: &Ctx) -> Result<Outcome> {
     after_success!(ctx);
-    let mut bad = Vec::new();
-    for port in [80, 443] {
-        if let Some(why) = ctx.expect_rejected_fast(sa(BLOCKED_V6, port))? {
-            bad.push(why);
-        }
-    }
+    let mut bad = ctx.expect_all(
+        Expect::RejectedFast,
+        &[80, 443].map(|port| sa(BLOCKED_V6, port)),
+    )?;
     for (host, addr) in [
         ("api.github.com", "2001:db8:2::70"),
         ("api.anthropic.com", "2001:db8:10::10"),
@@ -410,39 +405,33 @@ fn alw04(ctx: &Ctx) -> Result<Outcome> {
 
 fn alw05(ctx: &Ctx) -> Result<Outcome> {
     after_success!(ctx);
-    let mut bad = Vec::new();
-    for h in VERCEL_HOSTS {
-        if let Some(why) = ctx.expect_connects(sa(h, 443))? {
-            bad.push(why);
-        }
-    }
+    let targets: Vec<SocketAddr> = VERCEL_HOSTS.iter().map(|h| sa(h, 443)).collect();
+    let bad = ctx.expect_all(Expect::Connects, &targets)?;
     Ok(first_fail(bad))
 }
 
 fn alw06(ctx: &Ctx) -> Result<Outcome> {
     after_success!(ctx);
-    let mut bad = Vec::new();
-    for h in [WEB_HOST, API_HOST, GIT_HOST] {
-        if let Some(why) = ctx.expect_connects(sa(h, 443))? {
-            bad.push(why);
-        }
-    }
-    for h in [HOOKS_HOST, ACTIONS_HOST] {
-        if let Some(why) = ctx.expect_rejected_fast(sa(h, 443))? {
-            bad.push(format!("a range under another meta key: {why}"));
-        }
+    let mut bad = ctx.expect_all(
+        Expect::Connects,
+        &[WEB_HOST, API_HOST, GIT_HOST].map(|h| sa(h, 443)),
+    )?;
+    for why in ctx.expect_all(
+        Expect::RejectedFast,
+        &[HOOKS_HOST, ACTIONS_HOST].map(|h| sa(h, 443)),
+    )? {
+        bad.push(format!("a range under another meta key: {why}"));
     }
     Ok(first_fail(bad))
 }
 
 fn alw07(ctx: &Ctx) -> Result<Outcome> {
     after_success!(ctx);
-    let mut bad = Vec::new();
-    for target in std::iter::once(SVC).chain(GATEWAYS.iter().copied()) {
-        if let Some(why) = ctx.expect_connects(sa(target, PEER_PORT))? {
-            bad.push(why);
-        }
-    }
+    let targets: Vec<SocketAddr> = std::iter::once(SVC)
+        .chain(GATEWAYS.iter().copied())
+        .map(|t| sa(t, PEER_PORT))
+        .collect();
+    let mut bad = ctx.expect_all(Expect::Connects, &targets)?;
     for (peer, to) in [
         (SVC, CONTAINER_B),
         ("172.18.0.1", CONTAINER_A),
@@ -539,17 +528,16 @@ fn must_allowlist_holds(ctx: &Ctx) -> Result<Vec<String>> {
     if !ctx.dns(server, "api.anthropic.com", false)?.resolved() {
         bad.push(format!("DNS through {server} fails"));
     }
-    for target in [
-        sa(GIT_HOST, 22),
-        sa(WEB_HOST, 443),
-        sa(VERCEL_HOSTS[0], 443),
-        sa(REQUIRED[0].1[0], 443),
-        sa(SVC, PEER_PORT),
-    ] {
-        if let Some(why) = ctx.expect_connects(target)? {
-            bad.push(why);
-        }
-    }
+    bad.extend(ctx.expect_all(
+        Expect::Connects,
+        &[
+            sa(GIT_HOST, 22),
+            sa(WEB_HOST, 443),
+            sa(VERCEL_HOSTS[0], 443),
+            sa(REQUIRED[0].1[0], 443),
+            sa(SVC, PEER_PORT),
+        ],
+    )?);
     Ok(bad)
 }
 
@@ -690,11 +678,10 @@ fn fail06(ctx: &Ctx) -> Result<Outcome> {
     if !got.resolved() {
         bad.push(format!("DNS through {server}: {got:?}"));
     }
-    for target in [SVC, GATEWAYS[0]] {
-        if let Some(why) = ctx.expect_connects(sa(target, PEER_PORT))? {
-            bad.push(why);
-        }
-    }
+    bad.extend(ctx.expect_all(
+        Expect::Connects,
+        &[SVC, GATEWAYS[0]].map(|t| sa(t, PEER_PORT)),
+    )?);
     Ok(first_fail(bad))
 }
 

@@ -83,6 +83,39 @@ impl RunRecord {
     }
 }
 
+/// How a TCP target must answer a connect from the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Refused with one of the catalog's errnos within the family's fast limit.
+    RejectedFast,
+    /// Connected.
+    Connects,
+}
+
+impl Expect {
+    fn met(self, target: &SocketAddr, v: &Verdict) -> bool {
+        match self {
+            Expect::RejectedFast => v.is_rejected_fast(target),
+            Expect::Connects => v.is_connected(),
+        }
+    }
+
+    /// How long a probe waits: a rejection that is not fast is decided at the fast limit.
+    fn wait(self, target: &SocketAddr) -> std::time::Duration {
+        match self {
+            Expect::RejectedFast => probe::rejection_wait(target),
+            Expect::Connects => PROBE_TIMEOUT,
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Expect::RejectedFast => "a fast rejection",
+            Expect::Connects => "to connect",
+        }
+    }
+}
+
 /// A check's view.
 #[derive(Debug)]
 pub struct Ctx<'a> {
@@ -198,37 +231,79 @@ impl<'a> Ctx<'a> {
 
     /// One TCP connect from the container.
     pub fn probe_tcp(&self, target: SocketAddr) -> Result<Verdict> {
-        let v =
-            self.sb.topo.container.block_on(move || async move {
-                probe::tcp_connect(target, PROBE_TIMEOUT).await
-            })??;
+        self.probe_tcp_within(target, PROBE_TIMEOUT)
+    }
+
+    /// One TCP connect from the container, waiting at most `limit`.
+    fn probe_tcp_within(&self, target: SocketAddr, limit: std::time::Duration) -> Result<Verdict> {
+        let v = self.sb.topo.container.block_on(move || async move {
+            probe::tcp_connect(target, limit).await
+        })??;
         self.note(format!("tcp {target}: {v}"));
         self.record("tcp", "container", target, tcp_fields(&v), String::new());
         Ok(v)
     }
 
     /// `None` when the connect is rejected fast; otherwise the reason, after one confirmation.
+    /// Each probe waits only [`probe::rejection_wait`]: a DROP is decided then.
     pub fn expect_rejected_fast(&self, target: SocketAddr) -> Result<Option<String>> {
-        let v = self.probe_tcp(target)?;
-        if v.is_rejected_fast(&target) {
-            return Ok(None);
-        }
-        let again = self.probe_tcp(target)?;
-        if again.is_rejected_fast(&target) {
-            return Ok(None);
-        }
-        Ok(Some(format!(
-            "{target}: {again} (expected a fast rejection)"
-        )))
+        Ok(self
+            .expect_all(Expect::RejectedFast, &[target])?
+            .into_iter()
+            .next())
     }
 
     /// `None` when the connect succeeds; otherwise the reason, after one confirmation.
     pub fn expect_connects(&self, target: SocketAddr) -> Result<Option<String>> {
-        if self.probe_tcp(target)?.is_connected() {
-            return Ok(None);
+        Ok(self
+            .expect_all(Expect::Connects, &[target])?
+            .into_iter()
+            .next())
+    }
+
+    /// Probes every target at once (a target that does not answer as expected is probed once
+    /// more, to confirm): the reasons of those that still do not, in the targets' order. At
+    /// once, because a firewall that drops makes each probe wait out its limit.
+    pub fn expect_all(&self, expect: Expect, targets: &[SocketAddr]) -> Result<Vec<String>> {
+        let first = self.probe_tcp_all(expect, targets)?;
+        let retry: Vec<SocketAddr> = targets
+            .iter()
+            .zip(&first)
+            .filter(|(t, v)| !expect.met(t, v))
+            .map(|(t, _)| *t)
+            .collect();
+        let again = self.probe_tcp_all(expect, &retry)?;
+        Ok(retry
+            .iter()
+            .zip(again)
+            .filter(|(t, v)| !expect.met(t, v))
+            .map(|(t, v)| format!("{t}: {v} (expected {})", expect.words()))
+            .collect())
+    }
+
+    /// One TCP connect from the container to each target, concurrently, each waiting as long as
+    /// `expect` needs; noted and recorded in the targets' order.
+    fn probe_tcp_all(&self, expect: Expect, targets: &[SocketAddr]) -> Result<Vec<Verdict>> {
+        if targets.is_empty() {
+            return Ok(Vec::new());
         }
-        let again = self.probe_tcp(target)?;
-        Ok((!again.is_connected()).then(|| format!("{target}: {again} (expected to connect)")))
+        let owned = targets.to_vec();
+        let got = self.sb.topo.container.block_on(move || async move {
+            futures::future::join_all(
+                owned
+                    .iter()
+                    .map(|t| probe::tcp_connect(*t, expect.wait(t))),
+            )
+            .await
+        })?;
+        let mut out = Vec::with_capacity(got.len());
+        for (target, v) in targets.iter().zip(got) {
+            let v = v?;
+            self.note(format!("tcp {target}: {v}"));
+            self.record("tcp", "container", *target, tcp_fields(&v), String::new());
+            out.push(v);
+        }
+        Ok(out)
     }
 
     /// One HTTPS GET from the container, trusting the sandbox's test CA.

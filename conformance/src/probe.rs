@@ -24,6 +24,17 @@ pub const FAST_V4: Duration = Duration::from_secs(2);
 /// "Rejected fast" for IPv6 (Linux ignores the ICMPv6 error to a first SYN: about 1 s).
 pub const FAST_V6: Duration = Duration::from_millis(3500);
 
+/// "Rejected fast" for `target`'s family.
+pub fn fast_limit(target: &SocketAddr) -> Duration {
+    if target.is_ipv4() { FAST_V4 } else { FAST_V6 }
+}
+
+/// How long a probe that must be rejected fast waits: past the fast limit (and a margin, so a
+/// rejection at the limit is still seen as one) the verdict is decided whatever comes later.
+pub fn rejection_wait(target: &SocketAddr) -> Duration {
+    fast_limit(target) + Duration::from_millis(250)
+}
+
 /// What the kernel said to a connection attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
@@ -40,7 +51,7 @@ impl Verdict {
 
     /// Rejected with one of the catalog's errnos, within the family's "fast" limit.
     pub fn is_rejected_fast(&self, target: &SocketAddr) -> bool {
-        let limit = if target.is_ipv4() { FAST_V4 } else { FAST_V6 };
+        let limit = fast_limit(target);
         match self {
             Verdict::Rejected { errno, elapsed_ms } => {
                 REJECTION_ERRNOS.contains(&errno.as_str())
