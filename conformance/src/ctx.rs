@@ -62,14 +62,16 @@ impl RunRecord {
         }
     }
 
+    /// How the measured run ended when it did not succeed, without its subject ("exited 6",
+    /// "was stopped after 15 s, locked out: ...").
+    pub fn how_ended(&self) -> Option<String> {
+        self.iut.how_ended()
+    }
+
     /// `Some(reason)` when the implementation did not succeed ("init exited 6"; "the first
     /// run, before the re-run, exited 6: the re-run was not attempted").
     pub fn init_failed(&self) -> Option<String> {
-        let r = &self.iut;
-        let how = match &r.locked_out {
-            Some(why) => format!("was stopped after {:.0} s, {why}", r.elapsed.as_secs_f64()),
-            None => crate::environment::ending(r.status, r.signal, r.timed_out, r.elapsed)?,
-        };
+        let how = self.how_ended()?;
         Some(if self.prior_failed {
             format!("the first run (before the re-run) {how}: the re-run was not attempted")
         } else {
@@ -620,9 +622,7 @@ impl<'a> Ctx<'a> {
             .second
             .as_ref()
             .context("no second run in this scenario")?;
-        let words =
-            |r: &IutRun| crate::environment::ending(r.status, r.signal, r.timed_out, r.elapsed);
-        Ok((words(&self.run.iut), words(second)))
+        Ok((self.run.iut.how_ended(), second.how_ended()))
     }
 
     /// The allowlist's size as the kernel holds it.

@@ -162,6 +162,23 @@ pub struct IutRun {
 }
 
 impl IutRun {
+    /// How the run ended when it did not succeed, without its subject ("exited 6", "was
+    /// stopped after 15 s, locked out: ...").
+    pub fn how_ended(&self) -> Option<String> {
+        match &self.locked_out {
+            Some(why) => Some(format!(
+                "was stopped after {:.0} s, {why}",
+                self.elapsed.as_secs_f64()
+            )),
+            None => crate::environment::ending(
+                self.status,
+                self.signal,
+                self.timed_out,
+                self.elapsed,
+            ),
+        }
+    }
+
     /// Exit status 0 (REQUIREMENTS' "success").
     pub fn success(&self) -> bool {
         self.status == Some(0) && !self.timed_out

@@ -392,13 +392,7 @@ fn run_scenario(
     };
     // How the run ended, without its subject ("exited 6"): a reason that says it already needs
     // no prefix.
-    let how = crate::environment::ending(
-        record.iut.status,
-        record.iut.signal,
-        record.iut.timed_out,
-        record.iut.elapsed,
-    )
-    .unwrap_or_default();
+    let how = record.how_ended().unwrap_or_default();
     let iut = IutEvidence {
         status: record.iut.status,
         signal: record.iut.signal,
