@@ -690,8 +690,17 @@ impl Sandbox {
             )?;
         }
         if self.scenario.stale_marker {
-            std::fs::write(self.marker_path(), "stale marker of an earlier run\n")
-                .context("writing the stale marker")?;
+            let stale = b"stale marker of an earlier run\n";
+            match &self.container {
+                Container::Netns(_) => {
+                    std::fs::write(self.marker_path(), stale).context("writing the stale marker")?
+                }
+                // Beneath the container's root: the implementation's first run may have left a
+                // symlink there.
+                Container::Docker(d) => d
+                    .write_file("/tmp/.firewall-init-done", stale, 0o644)
+                    .context("writing the stale marker")?,
+            }
         }
         let long_lived = if self.scenario.long_lived {
             self.open_long_lived()?
