@@ -691,12 +691,21 @@ impl Sandbox {
         }
         if self.scenario.stale_marker {
             let stale = b"stale marker of an earlier run\n";
+            // Resolved beneath the container's /tmp (the netns tier) or root (Docker): the
+            // implementation's first run may have left a symlink to a file of the machine in
+            // the marker's place.
             match &self.container {
-                Container::Netns(_) => {
-                    std::fs::write(self.marker_path(), stale).context("writing the stale marker")?
-                }
-                // Beneath the container's root: the implementation's first run may have left a
-                // symlink there.
+                Container::Netns(fs) => std::fs::File::open(fs.tmp())
+                    .map_err(anyhow::Error::from)
+                    .and_then(|tmp| {
+                        crate::docker::write_beneath(
+                            std::os::fd::AsFd::as_fd(&tmp),
+                            "/.firewall-init-done",
+                            stale,
+                            0o644,
+                        )
+                    })
+                    .context("writing the stale marker")?,
                 Container::Docker(d) => d
                     .write_file("/tmp/.firewall-init-done", stale, 0o644)
                     .context("writing the stale marker")?,

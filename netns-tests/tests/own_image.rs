@@ -12,6 +12,9 @@
 //! - the harness needs nothing of the image for its time limit: with the image's `timeout`
 //!   deleted, a run past the limit is still stopped, with everything under it.
 //!
+//! And, in both tiers: the stale marker the harness writes between two runs does not follow a
+//! symlink the implementation planted in its place to a file of the machine.
+//!
 //! Needs root, network namespaces, a Docker engine, the test image and debootstrap's mirror (for
 //! the extra packages, once); without them the tests print why and pass, except under CI=true.
 
@@ -261,4 +264,56 @@ fn the_time_limit_needs_nothing_of_the_image() {
         .run_command_watched(&argv(&["bash", "-c", "exit 7"]), limit)
         .unwrap();
     assert_eq!((quick.status, quick.timed_out), (Some(7), false));
+}
+
+/// The stale marker the harness writes between the implementation's two runs (scenario
+/// rerun-meta-500) lands in the container, even when the first run left a symlink to a file of
+/// the machine in the marker's place: both tiers. (Before, both followed it and overwrote the
+/// machine's file.)
+#[test]
+fn a_planted_marker_symlink_does_not_lead_the_harness_out() {
+    if skip(docker_unavailable()) {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let target = netns_tests::target_dir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("marker-symlink-")
+        .tempdir_in(&target)
+        .unwrap();
+    let sentinel = dir.path().join("sentinel");
+    let wrapper = dir.path().join("plant.sh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\n# The bash reference ($1), then the marker as a symlink to a file of the machine.\n\
+             bash \"$1\"\nrc=$?\nrm -f /tmp/.firewall-init-done\n\
+             ln -s '{}' /tmp/.firewall-init-done\nexit $rc\n",
+            sentinel.display()
+        ),
+    )
+    .unwrap();
+    let reference = repo_root().join(netns_tests::BASH_REFERENCE);
+    for tier in [Tier::Netns, Tier::Docker] {
+        std::fs::write(&sentinel, "the machine's own\n").unwrap();
+        let mut opts = SuiteOptions::new(
+            "marker symlink",
+            vec![
+                "bash".to_owned(),
+                wrapper.to_string_lossy().into_owned(),
+                reference.to_string_lossy().into_owned(),
+            ],
+        );
+        opts.tier = tier;
+        let report =
+            conformance::runner::run(&select(&["FAIL-08".to_owned()], &[]), &opts, &|_| {});
+        let r = &report.cases[0];
+        // The harness wrote its stale marker and judged (the wrapper's marker makes it fail).
+        assert_ne!(r.verdict, Verdict::Error, "{tier:?}: {}", explain(r));
+        assert_eq!(
+            std::fs::read_to_string(&sentinel).unwrap(),
+            "the machine's own\n",
+            "{tier:?}: the harness wrote through the planted symlink"
+        );
+    }
 }
