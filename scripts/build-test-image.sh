@@ -9,6 +9,16 @@
 # FWT_DEBIAN_MIRROR when set: no mirror host is written here.
 # Prints the image tag on stdout, and tags the same image fw-conformance-debian:latest (the
 # suite's default --image). Needs root, debootstrap and a running Docker engine.
+#
+#   scripts/build-test-image.sh [--extra-packages PKG[,PKG...]] [--repo NAME]
+#
+# --extra-packages builds a second image on top of that one (built first when missing), the way
+# a devcontainer's Dockerfile adds what its firewall script needs: `docker build FROM` the test
+# image, `apt-get install` of the packages from the mirror the test image was bootstrapped from
+# (the build's RUN step uses the machine's own network, `--network host`, as apt on the machine
+# does). It is tagged NAME:<hash of the recipe> (NAME defaults to fw-conformance-debian-extra)
+# and NAME:latest, and the hash tag is printed instead; the test image's tags are as without
+# the option. Give it to the suite's --image to judge a script that needs those packages.
 set -euo pipefail
 
 readonly SUITE=bookworm
@@ -17,6 +27,53 @@ readonly PACKAGES=iptables,ipset,nftables,dnsutils,curl,jq,ca-certificates,iprou
 
 log() { printf 'build-test-image: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+extra=""
+extra_repo=$REPO-extra
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --extra-packages)
+            [[ $# -ge 2 ]] || die "--extra-packages needs a comma-separated package list"
+            extra=$2
+            shift 2
+            ;;
+        --repo)
+            [[ $# -ge 2 ]] || die "--repo needs an image name"
+            extra_repo=$2
+            shift 2
+            ;;
+        *) die "unknown argument: $1 (usage: $0 [--extra-packages PKG[,PKG...]] [--repo NAME])" ;;
+    esac
+done
+if [[ -n $extra ]]; then
+    [[ $extra =~ ^[a-z0-9][a-z0-9+.-]+(,[a-z0-9][a-z0-9+.-]+)*$ ]] ||
+        die "not a comma-separated list of Debian package names: $extra"
+    [[ $extra_repo =~ ^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$ ]] ||
+        die "not an image name: $extra_repo"
+    [[ $extra_repo != "$REPO" ]] || die "--repo $REPO is the test image's own name: choose another"
+fi
+
+# The image with the extra packages, on top of the test image tagged $1. Prints its tag.
+build_extra() {
+    local base=$1 hash tag
+    hash=$( { cat "$0"; printf '%s %s\n' "$base" "$extra"; } | sha256sum | cut -c1-12)
+    tag="$extra_repo:$hash"
+    if docker image inspect "$tag" >/dev/null 2>&1; then
+        log "reusing $tag"
+    else
+        log "building $tag: $base plus ${extra//,/ }"
+        # policy-rc.d: no service is started while the packages install (no init runs here).
+        docker build --network host --quiet --tag "$tag" - >&2 <<EOF
+FROM $base
+RUN printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d \\
+    && apt-get update -q \\
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${extra//,/ } \\
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/sbin/policy-rc.d
+EOF
+    fi
+    docker tag "$tag" "$extra_repo:latest"
+    printf '%s\n' "$tag"
+}
 
 # The mirror apt uses for $SUITE: the first URI of a deb822 source listing the suite, else the
 # first `deb` line of sources.list naming it.
@@ -67,7 +124,11 @@ tag="$REPO:$hash"
 if docker image inspect "$tag" >/dev/null 2>&1; then
     log "reusing $tag"
     docker tag "$tag" "$REPO:latest"
-    printf '%s\n' "$tag"
+    if [[ -n $extra ]]; then
+        build_extra "$tag"
+    else
+        printf '%s\n' "$tag"
+    fi
     exit 0
 fi
 
@@ -89,4 +150,8 @@ tar -C "$root" --numeric-owner -c . | docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     - "$tag" >/dev/null
 docker tag "$tag" "$REPO:latest"
-printf '%s\n' "$tag"
+if [[ -n $extra ]]; then
+    build_extra "$tag"
+else
+    printf '%s\n' "$tag"
+fi

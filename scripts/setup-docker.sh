@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes the Docker tier of the tests runnable: a Docker engine that answers, and the suite's
-# test image (scripts/build-test-image.sh, reused when present). Without a Docker engine it says
+# Makes the Docker tier of the tests runnable: a Docker engine that answers, the suite's test
+# image (scripts/build-test-image.sh, reused when present) and the image on top of it with extra
+# packages that netns-tests/tests/own_image.rs uses. Without a Docker engine it says
 # so and exits 0: the Docker tier's tests then print why and skip (and fail under CI=true).
 # Needs root.
 set -euo pipefail
@@ -31,3 +32,13 @@ tag=$(scripts/build-test-image.sh 2>/var/tmp/fw-build-test-image.log) || {
     exit 1
 }
 echo "setup-docker: test image $tag ready in $(($(date +%s) - start)) s"
+# The image of netns-tests/tests/own_image.rs (the test builds it too when missing): the test
+# image plus the packages a script of the claude-code family needs.
+start=$(date +%s)
+own=$(scripts/build-test-image.sh --extra-packages aggregate,dnsmasq --repo fw-conformance-own-test \
+    2>>/var/tmp/fw-build-test-image.log) || {
+    echo "setup-docker: building the image with extra packages failed (log: /var/tmp/fw-build-test-image.log):" >&2
+    tail -20 /var/tmp/fw-build-test-image.log >&2
+    exit 1
+}
+echo "setup-docker: image with extra packages $own ready in $(($(date +%s) - start)) s"

@@ -77,7 +77,9 @@ enum Cmd {
         /// at a time: the Docker networks use the plan's fixed subnets).
         #[arg(long, value_enum, default_value_t = Tier::Netns)]
         tier: Tier,
-        /// The Docker tier's image, built by scripts/build-test-image.sh.
+        /// The Docker tier's image: the suite's test image (scripts/build-test-image.sh) or your
+        /// own devcontainer image, so that the script runs with the tools it has (a local
+        /// Debian or Ubuntu image with iptables and ipset; docs/docker-tier.md).
         #[arg(long, default_value = conformance::docker::DEFAULT_IMAGE)]
         image: String,
         #[arg(long, value_name = "PATH")]
@@ -336,8 +338,9 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             netns::available().context("the suite needs root and network namespaces")?;
             let mut removed = netns::sweep()?;
             if tier == Tier::Docker {
-                conformance::docker::available(&image)
-                    .context("the Docker tier needs a Docker engine and the test image")?;
+                let id = conformance::docker::available(&image)
+                    .context("the Docker tier needs a Docker engine and a local image")?;
+                eprintln!("Docker tier: image {image} ({id})");
                 removed.extend(conformance::docker::sweep()?);
             }
             if !removed.is_empty() {
@@ -346,7 +349,7 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             let opts = SuiteOptions {
                 implementation: match tier {
                     Tier::Netns => implementation.clone(),
-                    Tier::Docker => format!("{implementation} (Docker tier)"),
+                    Tier::Docker => format!("{implementation} (Docker tier, image {image})"),
                 },
                 argv,
                 npm_host: npm_registry_host,

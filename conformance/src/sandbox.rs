@@ -693,8 +693,26 @@ impl Sandbox {
             )?;
         }
         if self.scenario.stale_marker {
-            std::fs::write(self.marker_path(), "stale marker of an earlier run\n")
-                .context("writing the stale marker")?;
+            let stale = b"stale marker of an earlier run\n";
+            // Resolved beneath the container's /tmp (the netns tier) or root (Docker): the
+            // implementation's first run may have left a symlink to a file of the machine in
+            // the marker's place.
+            match &self.container {
+                Container::Netns(fs) => std::fs::File::open(fs.tmp())
+                    .map_err(anyhow::Error::from)
+                    .and_then(|tmp| {
+                        crate::docker::write_beneath(
+                            std::os::fd::AsFd::as_fd(&tmp),
+                            "/.firewall-init-done",
+                            stale,
+                            0o644,
+                        )
+                    })
+                    .context("writing the stale marker")?,
+                Container::Docker(d) => d
+                    .write_file("/tmp/.firewall-init-done", stale, 0o644)
+                    .context("writing the stale marker")?,
+            }
         }
         let long_lived = if self.scenario.long_lived {
             self.open_long_lived()?
