@@ -238,9 +238,11 @@ impl<'a> Ctx<'a> {
 
     /// One TCP connect from the container, waiting at most `limit`.
     fn probe_tcp_within(&self, target: SocketAddr, limit: std::time::Duration) -> Result<Verdict> {
-        let v = self.sb.topo.container.block_on(move || async move {
-            probe::tcp_connect(target, limit).await
-        })??;
+        let v = self
+            .sb
+            .topo
+            .container
+            .block_on(move || async move { probe::tcp_connect(target, limit).await })??;
         self.note(format!("tcp {target}: {v}"));
         self.record("tcp", "container", target, tcp_fields(&v), String::new());
         Ok(v)
@@ -291,12 +293,8 @@ impl<'a> Ctx<'a> {
         }
         let owned = targets.to_vec();
         let got = self.sb.topo.container.block_on(move || async move {
-            futures::future::join_all(
-                owned
-                    .iter()
-                    .map(|t| probe::tcp_connect(*t, expect.wait(t))),
-            )
-            .await
+            futures::future::join_all(owned.iter().map(|t| probe::tcp_connect(*t, expect.wait(t))))
+                .await
         })?;
         let mut out = Vec::with_capacity(got.len());
         for (target, v) in targets.iter().zip(got) {

@@ -170,12 +170,9 @@ impl IutRun {
                 "was stopped after {:.0} s, {why}",
                 self.elapsed.as_secs_f64()
             )),
-            None => crate::environment::ending(
-                self.status,
-                self.signal,
-                self.timed_out,
-                self.elapsed,
-            ),
+            None => {
+                crate::environment::ending(self.status, self.signal, self.timed_out, self.elapsed)
+            }
         }
     }
 

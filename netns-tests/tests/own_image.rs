@@ -174,13 +174,12 @@ fn in_the_netns_tier_the_missing_aggregate_is_named() {
         report.cases.len(),
         started.elapsed().as_secs_f64()
     );
-    // TODO(issue 15, point 4, after merging main): assert the "environment incomplete" marking
-    // too. Checked on a trial merge with main at 21df75b, where these pass:
-    //     assert_eq!(report.missing_commands, ["aggregate"]);
-    //     for r in report.cases.iter().filter(|r| r.verdict == Verdict::Fail) {
-    //         assert!(r.incomplete(), "{} is not marked incomplete", r.id);
-    //     }
-    // Every case that fails, fails for the missing tool.
+    // The report names the missing command once, and marks every failure "environment
+    // incomplete"; every case that fails, fails for the missing tool.
+    assert_eq!(report.missing_commands, ["aggregate"]);
+    for r in report.cases.iter().filter(|r| r.verdict == Verdict::Fail) {
+        assert!(r.incomplete(), "{} is not marked incomplete", r.id);
+    }
     for r in report.cases.iter().filter(|r| r.verdict == Verdict::Fail) {
         let stderr = r.iut.as_ref().map(|i| i.stderr.as_str()).unwrap_or("");
         assert!(
