@@ -212,7 +212,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn marker_present(&self) -> bool {
-        self.sb.marker_path().exists()
+        self.sb.marker_present()
     }
 
     pub fn npm_host(&self) -> &str {

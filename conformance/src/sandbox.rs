@@ -380,6 +380,13 @@ impl Sandbox {
         Ok(sb)
     }
 
+    /// Whether the container has a marker: an entry at the marker's path, looked at without
+    /// following it (a symlink the implementation planted there would otherwise lead to the
+    /// machine's files).
+    pub fn marker_present(&self) -> bool {
+        std::fs::symlink_metadata(self.marker_path()).is_ok()
+    }
+
     pub fn marker_path(&self) -> PathBuf {
         self.container_tmp().join(".firewall-init-done")
     }

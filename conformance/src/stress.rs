@@ -735,7 +735,7 @@ fn kills_fresh(
         // The marker is renamed into place after the verification, so a kill that lands
         // between that rename and the exit leaves a marker on a firewalled container: true,
         // and allowed. A marker on any other state claims a firewall that is not there.
-        if sb.marker_path().exists() && run.timed_out && after != AfterKill::Firewalled {
+        if sb.marker_present() && run.timed_out && after != AfterKill::Firewalled {
             violations.push(format!(
                 "a marker exists after a killed first run that left the container {after:?}"
             ));
@@ -788,7 +788,7 @@ fn firewalled_problems(sb: &Sandbox) -> Result<Vec<String>> {
     if !tmp.is_empty() {
         bad.push(format!("temporary sets left: {tmp:?}"));
     }
-    if !sb.marker_path().exists() {
+    if !sb.marker_present() {
         bad.push("no marker".into());
     }
     Ok(bad)
