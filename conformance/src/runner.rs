@@ -28,7 +28,7 @@ use crate::ctx::{Ctx, RunRecord};
 use crate::environment::{check_startable, command_base, missing_commands};
 use crate::report::{CaseResult, IutEvidence, Level, ProbeRecord, Report, ScenarioRun, Verdict};
 use crate::sandbox::{Sandbox, SuiteOptions};
-use crate::scenario::{Prior, Scenario, Tier};
+use crate::scenario::{Meta, Prior, Scenario, Tier};
 
 /// One case's outcome on one scenario.
 #[derive(Debug, Clone)]
@@ -161,6 +161,9 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
             }
         }
     }
+    // The scenario whose run may take FAIL-04's whole 60 s goes first, so that it overlaps the
+    // rest instead of ending the run alone.
+    scenarios.sort_by_key(|(s, _)| s.meta != Meta::AcceptAndHang);
     let queue = Arc::new(Mutex::new(scenarios));
     let judged = Arc::new(Mutex::new(Judged {
         remaining: cases
