@@ -57,9 +57,10 @@ enum Cmd {
         /// Only cases whose ID starts with this prefix (repeatable).
         #[arg(long)]
         filter: Vec<String>,
-        /// Scenarios run in parallel, each in its own sandbox.
-        #[arg(long, default_value_t = 2)]
-        jobs: usize,
+        /// Scenarios run in parallel, each in its own sandbox (default: twice the CPUs, 2 to 8:
+        /// a sandbox mostly waits on the implementation and the network).
+        #[arg(long)]
+        jobs: Option<usize>,
         /// Let the cases naming a scenario share one sandbox and implementation run (faster; by
         /// default every case gets its own).
         #[arg(long)]
@@ -354,7 +355,7 @@ fn run_cmd(cli: Cli) -> Result<i32> {
                 argv,
                 npm_host: npm_registry_host,
                 timeout: Duration::from_secs(timeout),
-                jobs,
+                jobs: jobs.unwrap_or_else(conformance::sandbox::default_jobs),
                 isolate: !share,
                 tier,
                 image,

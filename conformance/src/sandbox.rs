@@ -57,7 +57,7 @@ impl SuiteOptions {
             argv,
             npm_host: crate::scenario::NPM_HOST_DEFAULT.to_owned(),
             timeout: Duration::from_secs(180),
-            jobs: 2,
+            jobs: default_jobs(),
             isolate: true,
             tier: Tier::Netns,
             image: crate::docker::DEFAULT_IMAGE.to_owned(),
@@ -76,6 +76,15 @@ pub enum Container {
 
 /// Tag of the stale rules SEQ-03 plants.
 pub const STALE_TAG: &str = "fwt-stale";
+/// Scenarios run in parallel by default: twice the CPUs, 2 to 8. A sandbox mostly waits (on
+/// the implementation, on probes); measured on 2 cores, fw-cli's catalog took 41.7 s with 2 and
+/// 24.5 s with 4, a script that drops took 315 s with 2 and 156 s with 4 (docs/benchmarks.md).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .clamp(2, 8)
+}
+
 /// FAIL-04 requires a failure within 60 s: its scenario's run is stopped just past that.
 pub const FAIL04_LIMIT: Duration = Duration::from_secs(61);
 pub const STALE_CHAIN: &str = "FWT_STALE";

@@ -46,11 +46,29 @@ fn bound_socket(addr: SocketAddr, ty: Type) -> Result<Socket> {
         s.set_only_v6(true)?;
         s.set_freebind_v6(true)?;
     }
-    s.bind(&addr.into())
-        .with_context(|| format!("cannot bind {addr}"))?;
+    // A restarted service's old listener can outlive its close by a few milliseconds: every
+    // child the harness forks (an implementation's run, a container's holder) holds a copy of
+    // the harness's descriptors until its exec. Only a listener conflicts with address reuse,
+    // so EADDRINUSE is retried for a moment before it is an error.
+    let deadline = std::time::Instant::now() + BIND_RETRY_FOR;
+    loop {
+        match s.bind(&addr.into()) {
+            Ok(()) => break,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot bind {addr}")),
+        }
+    }
     s.set_nonblocking(true)?;
     Ok(s)
 }
+
+/// How long a bind that finds its port taken is retried (see [`bound_socket`]).
+const BIND_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A TCP listener on `addr` (see [`bound_socket`]); call inside the service's runtime.
 fn tcp_listen(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
