@@ -71,6 +71,29 @@ pub fn in_ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
 }
 
+/// The rule of every privileged test: `Ok(true)` to go on; `Ok(false)` after printing why
+/// `name` is skipped here; `Err` under CI=true, where nothing may skip.
+fn may_run(why_not: Option<String>, what: &str, name: &str) -> Result<bool, String> {
+    match why_not {
+        None => Ok(true),
+        Some(why) if in_ci() => Err(format!("CI=true but {what} cannot run: {why}")),
+        Some(why) => {
+            eprintln!("skipped {name}: {why}");
+            Ok(false)
+        }
+    }
+}
+
+/// [`may_run`] for a test that needs root and network namespaces.
+pub fn privileged_may_run(name: &str) -> Result<bool, String> {
+    may_run(unavailable(), "the privileged suite", name)
+}
+
+/// [`may_run`] for a test that needs the Docker tier (and so root and namespaces too).
+pub fn docker_may_run(name: &str) -> Result<bool, String> {
+    may_run(docker_unavailable(), "the Docker tier", name)
+}
+
 /// Runs the whole catalog once against `argv` (shared by every trial of a test binary), with a
 /// sandbox per case (`isolate`, the CLI's default) or one per scenario shared by its cases.
 pub fn run_once(

@@ -11,17 +11,13 @@ use conformance::catalog::catalog;
 use conformance::report::{Level, Report, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{
-    case_result, expected_bash_failures, explain, in_ci, repo_root, run_once, unavailable,
+    case_result, expected_bash_failures, explain, privileged_may_run, repo_root, run_once,
 };
 
 static REPORT: OnceLock<Result<Report, String>> = OnceLock::new();
 
 fn judge(id: &'static str, level: Level) -> Result<(), Failed> {
-    if let Some(why) = unavailable() {
-        if in_ci() {
-            return Err(format!("CI=true but the privileged suite cannot run: {why}").into());
-        }
-        eprintln!("skipped {id}: {why}");
+    if !privileged_may_run(id)? {
         return Ok(());
     }
     let script = repo_root().join("scripts/init-firewall.sh");

@@ -19,7 +19,7 @@ use conformance::catalog::{catalog, select};
 use conformance::report::{Report, Verdict};
 use conformance::sandbox::SuiteOptions;
 use libtest_mimic::{Arguments, Failed, Trial};
-use netns_tests::{explain, in_ci, target_dir, unavailable, workspace_bin};
+use netns_tests::{explain, privileged_may_run, target_dir, workspace_bin};
 
 /// A script in a directory under `target/` (the IUT's `/tmp` is private), deleted with it.
 fn script(name: &str, body: &str) -> Result<(tempfile::TempDir, PathBuf), Failed> {
@@ -46,15 +46,11 @@ fn options(name: &str, script: &Path, timeout: Duration) -> SuiteOptions {
 
 /// `Some(Ok(()))` to skip (printed), `Some(Err)` under CI, `None` when the suite can run.
 fn privileged_or_skip(name: &str) -> Option<Result<(), Failed>> {
-    let why = unavailable()?;
-    if in_ci() {
-        return Some(Err(format!(
-            "CI=true but the privileged suite cannot run: {why}"
-        )
-        .into()));
+    match privileged_may_run(name) {
+        Ok(true) => None,
+        Ok(false) => Some(Ok(())),
+        Err(e) => Some(Err(e.into())),
     }
-    eprintln!("skipped {name}: {why}");
-    Some(Ok(()))
 }
 
 /// Every case fails or is skipped, none errs, the run exits 1, and every case's reason names

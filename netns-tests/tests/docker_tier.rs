@@ -19,8 +19,8 @@ use conformance::report::{Level, Report, Verdict};
 use conformance::scenario::Tier;
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{
-    case_result, docker_unavailable, expected_bash_failures, explain, in_ci, repo_root,
-    run_once_in, workspace_bin,
+    case_result, docker_may_run, expected_bash_failures, explain, repo_root, run_once_in,
+    workspace_bin,
 };
 
 static FW_CLI: OnceLock<Result<Report, String>> = OnceLock::new();
@@ -30,11 +30,7 @@ static BASH: OnceLock<Result<Report, String>> = OnceLock::new();
 const NOT_APPLICABLE: &[&str] = &["POL-06", "SEQ-02", "FAIL-09"];
 
 fn judge(which: &'static str, id: &'static str, level: Level) -> Result<(), Failed> {
-    if let Some(why) = docker_unavailable() {
-        if in_ci() {
-            return Err(format!("CI=true but the Docker tier cannot run: {why}").into());
-        }
-        eprintln!("skipped docker::{which}::{id}: {why}");
+    if !docker_may_run(&format!("docker::{which}::{id}"))? {
         return Ok(());
     }
     let report = match which {

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use conformance::catalog::catalog;
 use conformance::report::{Report, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
-use netns_tests::{case_result, explain, in_ci, run_once, unavailable, workspace_bin};
+use netns_tests::{case_result, explain, privileged_may_run, run_once, workspace_bin};
 
 static STRICT: OnceLock<Result<Report, String>> = OnceLock::new();
 static COMPAT: OnceLock<Result<Report, String>> = OnceLock::new();
@@ -21,11 +21,7 @@ static COMPAT: OnceLock<Result<Report, String>> = OnceLock::new();
 const COMPAT_FAILS: &[&str] = &["ALW-10", "ALW-11"];
 
 fn judge(profile: &'static str, id: &'static str) -> Result<(), Failed> {
-    if let Some(why) = unavailable() {
-        if in_ci() {
-            return Err(format!("CI=true but the privileged suite cannot run: {why}").into());
-        }
-        eprintln!("skipped {profile}::{id}: {why}");
+    if !privileged_may_run(&format!("{profile}::{id}"))? {
         return Ok(());
     }
     let bin = workspace_bin("fw-cli").map_err(|e| Failed::from(format!("{e:#}")))?;

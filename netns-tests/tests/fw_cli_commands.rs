@@ -8,17 +8,12 @@
 use conformance::iut::StagedArgv;
 use conformance::sandbox::{Sandbox, SuiteOptions};
 use conformance::scenario::{NPM_HOST_DEFAULT, Scenario};
-use netns_tests::{in_ci, unavailable, workspace_bin};
+use netns_tests::{privileged_may_run, workspace_bin};
 
 /// The sandbox and the fw-cli binary, staged where the IUT can see it (a checkout under /tmp
 /// is hidden by the IUT's private /tmp); the stage lives as long as the test.
 fn sandbox(name: &'static str) -> Option<(Sandbox, String, StagedArgv)> {
-    if let Some(why) = unavailable() {
-        assert!(
-            !in_ci(),
-            "CI=true but the privileged tests cannot run: {why}"
-        );
-        eprintln!("skipped: {why}");
+    if !privileged_may_run(name).unwrap_or_else(|e| panic!("{e}")) {
         return None;
     }
     let bin = workspace_bin("fw-cli")

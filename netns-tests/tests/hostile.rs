@@ -19,7 +19,7 @@ use conformance::iut::{ContainerFiles, ContainerFs, RunSpec, run_iut};
 use conformance::netns::Netns;
 use conformance::report::Verdict;
 use conformance::sandbox::SuiteOptions;
-use netns_tests::{in_ci, repo_root, target_dir, unavailable};
+use netns_tests::{privileged_may_run, repo_root, target_dir};
 
 /// Cases over different kinds of scenario: plain, re-run with probers, the failure scenarios.
 const CASES: &[&str] = &["POL-01", "SEQ-07", "FAIL-06", "MRK-01", "INF-01"];
@@ -147,12 +147,7 @@ fn staged_script() -> (tempfile::TempDir, PathBuf, Vec<u8>) {
 
 #[test]
 fn a_hostile_override_reaches_nothing_and_is_judged() {
-    if let Some(why) = unavailable() {
-        assert!(
-            !in_ci(),
-            "CI=true but the privileged tests cannot run: {why}"
-        );
-        eprintln!("skipped: {why}");
+    if !privileged_may_run("hostile").unwrap_or_else(|e| panic!("{e}")) {
         return;
     }
     canary();

@@ -13,16 +13,11 @@
 use conformance::catalog::{Case, catalog};
 use conformance::report::Verdict;
 use conformance::sandbox::SuiteOptions;
-use netns_tests::{in_ci, patched_script, repo_root, unavailable};
+use netns_tests::{patched_script, privileged_may_run, repo_root};
 
 #[test]
 fn a_lockout_on_rerun_is_stopped_and_named() {
-    if let Some(why) = unavailable() {
-        assert!(
-            !in_ci(),
-            "CI=true but the privileged tests cannot run: {why}"
-        );
-        eprintln!("skipped: {why}");
+    if !privileged_may_run("lockout").unwrap_or_else(|e| panic!("{e}")) {
         return;
     }
     let script =

@@ -29,7 +29,7 @@ use conformance::report::{Level, Report, Verdict};
 use conformance::sandbox::{Sandbox, SuiteOptions};
 use conformance::scenario::{Scenario, Tier};
 use netns_tests::{
-    PatchedScript, docker_unavailable, explain, in_ci, patched_script, repo_root, unavailable,
+    PatchedScript, docker_may_run, explain, patched_script, privileged_may_run, repo_root,
 };
 
 /// The image's name; its tag is the recipe's hash, printed by the build script.
@@ -48,15 +48,8 @@ const NEED_GITHUB_RANGES: &[&str] = &["POL-05", "ALW-02", "ALW-06", "MRK-01", "S
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Why the tests cannot run here; a failure under CI=true.
-fn skip(why: Option<String>) -> bool {
-    match why {
-        Some(why) => {
-            assert!(!in_ci(), "CI=true but the Docker tier cannot run: {why}");
-            eprintln!("skipped: {why}");
-            true
-        }
-        None => false,
-    }
+fn skip(may_run: Result<bool, String>) -> bool {
+    !may_run.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Builds (or reuses) the image with the extra packages; its `repository:tag`.
@@ -116,7 +109,7 @@ fn run(script: &PatchedScript, tier: Tier, image: &str) -> Report {
 
 #[test]
 fn a_script_that_needs_aggregate_passes_in_its_own_image() {
-    if skip(docker_unavailable()) {
+    if skip(docker_may_run("own_image")) {
         return;
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -154,7 +147,7 @@ fn a_script_that_needs_aggregate_passes_in_its_own_image() {
 
 #[test]
 fn in_the_netns_tier_the_missing_aggregate_is_named() {
-    if skip(unavailable()) {
+    if skip(privileged_may_run("own_image")) {
         return;
     }
     // The point is a machine without the tool: if this one has it, the netns tier would pass.
@@ -212,7 +205,7 @@ fn in_the_netns_tier_the_missing_aggregate_is_named() {
 
 #[test]
 fn the_time_limit_needs_nothing_of_the_image() {
-    if skip(docker_unavailable()) {
+    if skip(docker_may_run("own_image")) {
         return;
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -273,7 +266,7 @@ fn the_time_limit_needs_nothing_of_the_image() {
 /// machine's file.)
 #[test]
 fn a_planted_marker_symlink_does_not_lead_the_harness_out() {
-    if skip(docker_unavailable()) {
+    if skip(docker_may_run("own_image")) {
         return;
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());

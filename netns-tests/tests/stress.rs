@@ -21,19 +21,13 @@ use conformance::sandbox::SuiteOptions;
 use conformance::stress::{Part, StressOptions, StressReport, clock_seed, run};
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{
-    BASH_REFERENCE, in_ci, mutants_dir, patched_script, repo_root, unavailable, workspace_bin,
+    BASH_REFERENCE, mutants_dir, patched_script, privileged_may_run, repo_root, workspace_bin,
 };
 
 fn skip_or_fail() -> Result<bool, Failed> {
-    match unavailable() {
-        Some(why) if in_ci() => {
-            Err(format!("CI=true but the privileged suite cannot run: {why}").into())
-        }
-        Some(why) => {
-            eprintln!("skipped: {why}");
-            Ok(true)
-        }
-        None => Ok(false),
+    match privileged_may_run("stress") {
+        Err(e) => Err(e.into()),
+        Ok(runs) => Ok(!runs),
     }
 }
 
