@@ -70,6 +70,14 @@ pub fn render(columns: &[Column<'_>], generator: &str) -> String {
         esc(generator)
     );
     summary_table(&mut h, columns);
+    for col in columns.iter().filter(|c| !c.report.isolation.is_empty()) {
+        let _ = writeln!(
+            h,
+            "<p class=\"meta\"><code>{}</code>: isolation: {}</p>",
+            esc(&col.label),
+            esc(&col.report.isolation)
+        );
+    }
     for col in columns {
         if let Some(note) = col.report.incomplete_note() {
             let _ = writeln!(
@@ -425,7 +433,8 @@ mod tests {
 
     #[test]
     fn the_page_is_self_contained_and_escaped() {
-        let (a, _) = reports();
+        let (mut a, _) = reports();
+        a.isolation = "netns tier: <own> namespaces".into();
         let html = render(
             &[Column {
                 label: "<b>".into(),
@@ -436,6 +445,7 @@ mod tests {
         assert!(!html.contains("<script"), "output must be escaped");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("<title>Conformance report: &lt;b&gt;</title>"));
+        assert!(html.contains("isolation: netns tier: &lt;own&gt; namespaces"));
         for external in ["src=", "href=", "<link", "@import", "url("] {
             assert!(!html.contains(external), "{external} in the page");
         }
