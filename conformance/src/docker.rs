@@ -451,7 +451,7 @@ impl DockerBox {
         let mut env = vec!["HOME=/root".to_owned(), "LANG=C.UTF-8".to_owned()];
         env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
         let started = Instant::now();
-        let (status, killed, stdout, stderr) = self.rt.block_on(async {
+        let (status, killed, stdout, stderr, locked_out) = self.rt.block_on(async {
             let exec = self
                 .docker
                 .create_exec(
@@ -483,6 +483,8 @@ impl DockerBox {
             let mut killed: Option<Instant> = None;
             let mut exited: Option<Instant> = None;
             let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let mut stalls = crate::iut_watch::Stalls::default();
+            let mut locked_out: Option<String> = None;
             loop {
                 tokio::select! {
                     item = output.next() => match item {
@@ -534,6 +536,20 @@ impl DockerBox {
                                 .context("cannot inspect the exec")?;
                             if info.running == Some(false) {
                                 exited = Some(Instant::now());
+                            } else if let (Some(limit), Ok(init)) =
+                                (spec.stall_limit, i32::try_from(self.pid))
+                                && let Some(why) = stalls.check(init, limit, Instant::now())
+                            {
+                                // Locked out (see crate::iut_watch): stopped as at the limit.
+                                if let Some(pid) = info
+                                    .pid
+                                    .and_then(|p| u32::try_from(p).ok())
+                                    .filter(|p| *p > 1)
+                                {
+                                    kill_tree(pid, self.pid)?;
+                                    killed = Some(Instant::now());
+                                    locked_out = Some(why);
+                                }
                             }
                         }
                     },
@@ -553,7 +569,7 @@ impl DockerBox {
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            Ok::<_, anyhow::Error>((code, killed.is_some(), stdout, stderr))
+            Ok::<_, anyhow::Error>((code, killed.is_some(), stdout, stderr, locked_out))
         })?;
         let elapsed = started.elapsed();
         let status = status.and_then(|c| i32::try_from(c).ok());
@@ -567,8 +583,7 @@ impl DockerBox {
             // The process runs under the engine, not as the harness's child: not measured.
             max_rss_kib: None,
             cpu: Duration::ZERO,
-            // The Docker tier waits for the time limit (no lockout watch yet).
-            locked_out: None,
+            locked_out,
         })
     }
 

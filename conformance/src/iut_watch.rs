@@ -116,14 +116,15 @@ fn first_child(pid: i32) -> Option<i32> {
 
 /// The container's connections in `SYN_SENT`, with when each was first seen.
 #[derive(Debug, Default)]
-struct Stalls {
+pub(crate) struct Stalls {
     since: HashMap<(SocketAddr, SocketAddr), Instant>,
 }
 
 impl Stalls {
-    /// Reads the sockets of `init`'s network namespace; the evidence when one has been in
+    /// Reads the sockets of the network namespace of process `init` (any process of the
+    /// container); the evidence when one has been in
     /// `SYN_SENT` for `limit`.
-    fn check(&mut self, init: i32, limit: Duration, now: Instant) -> Option<String> {
+    pub(crate) fn check(&mut self, init: i32, limit: Duration, now: Instant) -> Option<String> {
         let mut seen = Vec::new();
         for file in ["tcp", "tcp6"] {
             if let Ok(table) = std::fs::read_to_string(format!("/proc/{init}/net/{file}")) {

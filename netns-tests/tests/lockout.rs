@@ -6,28 +6,28 @@
 //! fetch of GitHub's meta, and `curl` would wait out the kernel's SYN retries (over two minutes)
 //! before failing. The suite must stop it once the connection has stayed unanswered for its
 //! stall limit, name the lockout in the case's reason and evidence, and fail the case.
-//! Without root or namespaces the test prints why and passes, except under CI=true.
+//! Both tiers. Without root or namespaces (or Docker) a test prints why and passes, except under
+//! CI=true.
 
 #![allow(clippy::unwrap_used)]
 
 use conformance::catalog::{Case, catalog};
 use conformance::report::Verdict;
 use conformance::sandbox::SuiteOptions;
-use netns_tests::{patched_script, privileged_may_run, repo_root};
+use conformance::scenario::Tier;
+use netns_tests::{docker_may_run, patched_script, privileged_may_run, repo_root};
 
-#[test]
-fn a_lockout_on_rerun_is_stopped_and_named() {
-    if !privileged_may_run("lockout").unwrap_or_else(|e| panic!("{e}")) {
-        return;
-    }
+/// Runs SEQ-04 ("a second init succeeds") against the broken script in `tier` and checks the
+/// lockout was stopped and named.
+fn judged_as_locked_out(tier: Tier) {
     let script =
         patched_script(&repo_root().join("netns-tests/overrides/lockout-on-rerun.patch")).unwrap();
     let argv = vec![
         "bash".to_owned(),
         script.script.to_string_lossy().into_owned(),
     ];
-    let opts = SuiteOptions::new("lockout-on-rerun", argv);
-    // SEQ-04: "a second init succeeds" (its scenario runs the script twice).
+    let mut opts = SuiteOptions::new("lockout-on-rerun", argv);
+    opts.tier = tier;
     let cases: Vec<Case> = catalog().into_iter().filter(|c| c.id == "SEQ-04").collect();
     let report = conformance::runner::run(&cases, &opts, &|_| {});
     let r = &report.cases[0];
@@ -45,4 +45,20 @@ fn a_lockout_on_rerun_is_stopped_and_named() {
         "no run stopped as locked out on its fetch of GitHub's meta: {stopped:?}; {}",
         r.reason
     );
+}
+
+#[test]
+fn a_lockout_on_rerun_is_stopped_and_named() {
+    if !privileged_may_run("lockout").unwrap_or_else(|e| panic!("{e}")) {
+        return;
+    }
+    judged_as_locked_out(Tier::Netns);
+}
+
+#[test]
+fn a_lockout_on_rerun_is_stopped_and_named_in_the_docker_tier() {
+    if !docker_may_run("lockout (Docker tier)").unwrap_or_else(|e| panic!("{e}")) {
+        return;
+    }
+    judged_as_locked_out(Tier::Docker);
 }
