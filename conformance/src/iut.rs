@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 pub use crate::confine::{CA_BUNDLE_PATH, ContainerFiles, ContainerFs};
-use crate::confine::{Fds, RunPlan, last_step, received_fds, run_step, step_pipe, tag};
+use crate::confine::{Fds, RunPlan, received_fds, spawn_with_steps};
 use crate::iut_watch::{self, Waited, Watch};
 use crate::netns::Netns;
 
@@ -212,12 +212,8 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         cwd: &spec.cwd,
         caps: &spec.bounding_caps,
     })?;
-    // Index `steps.len()` stands for the exec itself.
-    let mut described: Vec<String> = steps.iter().map(|s| s.describe()).collect();
-    described.push(format!("executing {program}"));
     let netns = File::open(container.path())
         .with_context(|| format!("cannot open {}", container.path().display()))?;
-    let (step_rx, step_tx) = step_pipe()?;
     // The child sends the run's mount namespace and its init's pid through this (see below).
     let (ns_rx, ns_tx) =
         std::os::unix::net::UnixStream::pair().context("cannot create a socket pair")?;
@@ -237,46 +233,11 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         sock: ns_tx.as_raw_fd(),
         own_mnt_ns: -1,
     };
-    let step_fd = step_tx.as_raw_fd();
-    // SAFETY: the closure runs in the forked child before exec. It only makes async-signal-safe
-    // system calls (write, setns, unshare, mount, umount2, pivot_root, chdir, prctl, capset,
-    // fork, waitpid, open, sendmsg, close) on data prepared before the fork or on its own
-    // stack (`steps` owns every CString; the descriptors stay open in the parent until `spawn`
-    // returns); it neither allocates nor takes locks. Errors are returned as raw OS errors,
-    // which std reports to the parent without allocating. Only the IUT's own process returns
-    // from the `ForkInit` step; the processes it forks from never return (see
-    // `confine::fork_init`).
-    #[allow(unsafe_code)]
-    unsafe {
-        cmd.pre_exec(move || {
-            let mut fds = fds;
-            for (i, step) in steps.iter().enumerate() {
-                tag(step_fd, i);
-                if run_step(step, &mut fds) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            tag(step_fd, steps.len());
-            Ok(())
-        });
-    }
-
     let start = Instant::now();
-    let spawned = cmd.spawn();
-    drop(step_tx);
+    let spawned = spawn_with_steps(&mut cmd, steps, fds, &format!("executing {program}"));
     drop(ns_tx);
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => {
-            let what = last_step(&step_rx)
-                .and_then(|i| described.get(usize::from(i)))
-                .map_or_else(|| format!("starting {program}"), Clone::clone);
-            bail!(
-                "cannot start the IUT ({}): {what}: {e}",
-                spec.argv.join(" ")
-            );
-        }
-    };
+    let mut child =
+        spawned.with_context(|| format!("cannot start the IUT ({})", spec.argv.join(" ")))?;
     drop(netns);
     let pid = i32::try_from(child.id()).context("pid out of range")?;
     // Held open, the run's mount namespace cannot be freed and its inode number reused while
@@ -548,7 +509,7 @@ mod tests {
         let fs = ContainerFs::new(&files()).unwrap();
         let before = machine_view();
         // Each attempt prints a word only when it had the effect the test looks for.
-        let spec = sh("echo pid=$$; hostname; \
+        let spec = sh("echo pid=$$; hostname; stat -c tmpmode=%a /tmp; \
              ls /proc | grep -c '^[0-9]' | sed 's/^/procs=/'; \
              for f in /etc /usr/local/bin /root /var /tmp; do echo x > $f/fwt-escape && echo wrote-$f; done; \
              echo evil > /proc/sys/kernel/hostname 2>/dev/null && echo sysctl-kernel-written; \
@@ -567,6 +528,8 @@ mod tests {
         let has = |w: &str| out.lines().any(|l| l == w);
         // Its own PID namespace (pid 2 under init), its own UTS namespace.
         assert!(has("pid=2"), "{out}");
+        // Its /tmp is a /tmp: world-writable and sticky.
+        assert!(has("tmpmode=1777"), "{out}");
         assert!(has(crate::confine::HOSTNAME), "{out}");
         let procs: u32 = out
             .lines()

@@ -20,6 +20,53 @@ pub(crate) fn tag(fd: i32, i: usize) {
     }
 }
 
+/// Spawns `cmd` with `steps` run in the forked child before its exec. Each step's index is
+/// written on a pipe before it runs, so a step that fails is named in the error ("mounting
+/// proc on /proc: Operation not permitted"); `exec` names the exec itself. The descriptors of
+/// `fds` must stay open until this returns.
+pub(crate) fn spawn_with_steps(
+    cmd: &mut std::process::Command,
+    steps: Vec<Step>,
+    fds: Fds,
+    exec: &str,
+) -> Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    // Index `steps.len()` stands for the exec itself.
+    let mut described: Vec<String> = steps.iter().map(Step::describe).collect();
+    described.push(exec.to_owned());
+    let (step_rx, step_tx) = step_pipe()?;
+    let step_fd = step_tx.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before exec. It only makes async-signal-safe
+    // system calls (write, umask, setns, unshare, mount, umount2, pivot_root, chdir, prctl,
+    // capset, fork, waitpid, open, sendmsg, close) on data prepared before the fork or on its
+    // own stack (`steps` owns every CString; the caller keeps the descriptors open until
+    // `spawn` returns); it neither allocates nor takes locks. Errors are returned as raw OS
+    // errors, which std reports to the parent without allocating. Only one process returns
+    // from a `ForkInit` step; the processes it forks from never return (see `fork_init`).
+    #[allow(unsafe_code)]
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut fds = fds;
+            for (i, step) in steps.iter().enumerate() {
+                tag(step_fd, i);
+                if run_step(step, &mut fds) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            tag(step_fd, steps.len());
+            Ok(())
+        });
+    }
+    let spawned = cmd.spawn();
+    drop(step_tx);
+    spawned.map_err(|e| {
+        let what = last_step(&step_rx)
+            .and_then(|i| described.get(usize::from(i)))
+            .map_or_else(|| exec.to_owned(), Clone::clone);
+        anyhow::anyhow!("{what}: {e}")
+    })
+}
+
 /// A mount(2) call.
 #[derive(Debug)]
 pub(crate) struct Mount {
@@ -33,6 +80,8 @@ pub(crate) struct Mount {
 /// One step of a child's setup between `fork` and `exec`.
 #[derive(Debug)]
 pub(crate) enum Step {
+    /// Set the file mode creation mask (the holder's directories get exactly their modes).
+    Umask(libc::mode_t),
     EnterNetns,
     EnterMountNs,
     Unshare(i32),
@@ -73,6 +122,9 @@ pub(crate) enum Step {
         path: CString,
     },
     PivotRoot(CString),
+    /// Send this process's mount namespace and the directory `0` (the layer's root) on the
+    /// socket (the holder's last step).
+    SendMountNsAndDir(CString),
     /// Open the run's mount namespace (while the machine's /proc is still in view), to send it
     /// to the harness in [`Step::ForkInit`].
     OpenMountNs,
@@ -90,6 +142,7 @@ impl Step {
     pub(crate) fn describe(&self) -> String {
         let s = |c: &CString| c.to_string_lossy().into_owned();
         match self {
+            Step::Umask(m) => format!("setting the umask {m:o}"),
             Step::EnterNetns => "entering the container's network namespace".into(),
             Step::EnterMountNs => "entering the container's mount namespace".into(),
             Step::Unshare(_) => "creating the run's namespaces".into(),
@@ -113,6 +166,9 @@ impl Step {
             Step::Symlink { path, .. } => format!("creating the symlink {}", s(path)),
             Step::PivotRoot(r) => format!("changing the root to {}", s(r)),
             Step::OpenMountNs => "opening the run's mount namespace".into(),
+            Step::SendMountNsAndDir(d) => {
+                format!("sending the mount namespace and {}", s(d))
+            }
             Step::ForkInit => "starting the PID namespace's init".into(),
             Step::Chdir(d) => format!("changing directory to {}", s(d)),
             Step::DropCaps(_) => "dropping capabilities from the bounding set".into(),
@@ -146,6 +202,10 @@ pub(crate) fn run_step(step: &Step, fds: &mut Fds) -> i32 {
     // outlives the call; null pointers where the calls expect optional arguments.
     unsafe {
         match step {
+            Step::Umask(m) => {
+                libc::umask(*m);
+                0
+            }
             Step::EnterNetns => libc::setns(fds.netns, libc::CLONE_NEWNET),
             Step::EnterMountNs => libc::setns(fds.mnt_ns, libc::CLONE_NEWNS),
             Step::Unshare(flags) => libc::unshare(*flags),
@@ -245,6 +305,20 @@ pub(crate) fn run_step(step: &Step, fds: &mut Fds) -> i32 {
                     libc::O_RDONLY | libc::O_CLOEXEC,
                 );
                 if fds.own_mnt_ns < 0 { -1 } else { 0 }
+            }
+            Step::SendMountNsAndDir(dir) => {
+                let ns = libc::open(
+                    c"/proc/self/ns/mnt".as_ptr(),
+                    libc::O_RDONLY | libc::O_CLOEXEC,
+                );
+                let layer = libc::open(
+                    dir.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                );
+                if ns < 0 || layer < 0 {
+                    return -1;
+                }
+                send_fds(fds.sock, &[ns, layer], 0)
             }
             Step::ForkInit => fork_init(fds.sock, fds.own_mnt_ns),
             Step::Chdir(d) => libc::chdir(d.as_ptr()),

@@ -28,7 +28,6 @@ use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,9 +37,7 @@ use anyhow::{Context, Result, bail};
 mod child;
 
 use child::Mount;
-pub(crate) use child::{
-    Fds, Step, cstring, last_step, received_fds, run_step, send_fds, step_pipe, tag,
-};
+pub(crate) use child::{Fds, Step, cstring, received_fds, spawn_with_steps};
 
 /// The writable layer's size (tmpfs `size=`): what the IUT can write in all, `/tmp` included.
 pub const LAYER_SIZE: &str = "256m";
@@ -423,6 +420,7 @@ fn holder_steps(c: &Path, submounts: &[Submount]) -> Result<Vec<Step>> {
     let at = |p: &str| cstring(c.join(p));
     let m = |p: &str| cstring(merged.join(p.trim_start_matches('/')));
     let mut steps = vec![
+        Step::Umask(0),
         Step::Unshare(libc::CLONE_NEWNS),
         Step::MakePrivate,
         Step::Mount(Mount {
@@ -557,57 +555,21 @@ fn holder_steps(c: &Path, submounts: &[Submount]) -> Result<Vec<Step>> {
 
 /// Runs the holder (a child that builds the container's mount namespace, sends it and the
 /// layer's root over a socket, and exits) and receives both descriptors.
-fn run_holder(steps: Vec<Step>, layer_dir: CString) -> Result<(OwnedFd, OwnedFd)> {
+fn run_holder(mut steps: Vec<Step>, layer_dir: CString) -> Result<(OwnedFd, OwnedFd)> {
     let (rx, tx) = std::os::unix::net::UnixStream::pair().context("cannot create a socket pair")?;
-    let (step_rx, step_tx) = step_pipe()?;
-    let sock = tx.as_raw_fd();
-    let step_fd = step_tx.as_raw_fd();
-    let described: Vec<String> = steps.iter().map(Step::describe).collect();
-    let n = steps.len();
+    steps.push(Step::SendMountNsAndDir(layer_dir));
     let mut cmd = Command::new("true");
     cmd.env_clear()
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: runs in the forked child before exec; only system calls on data prepared before
-    // the fork (see `run_step`); no allocation, no locks.
-    #[allow(unsafe_code)]
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::umask(0);
-            for (i, step) in steps.iter().enumerate() {
-                tag(step_fd, i);
-                if run_step(step, &mut Fds::default()) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            let ns = libc::open(
-                c"/proc/self/ns/mnt".as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-            );
-            let layer = libc::open(
-                layer_dir.as_ptr(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            );
-            if ns < 0 || layer < 0 || send_fds(sock, &[ns, layer], 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            tag(step_fd, n);
-            Ok(())
-        });
-    }
-    let spawned = cmd.spawn();
-    drop(step_tx);
-    drop(tx);
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => {
-            let what = last_step(&step_rx)
-                .and_then(|i| described.get(usize::from(i)))
-                .map_or_else(|| "sending the descriptors".to_owned(), Clone::clone);
-            bail!("{what}: {e}");
-        }
+    let fds = Fds {
+        sock: tx.as_raw_fd(),
+        ..Fds::default()
     };
+    let spawned = spawn_with_steps(&mut cmd, steps, fds, "executing true");
+    drop(tx);
+    let mut child = spawned?;
     let status = child.wait().context("waiting for the holder")?;
     if !status.success() {
         bail!("the holder exited with {status}");
@@ -687,6 +649,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use child::send_fds;
     use std::fs::File;
 
     #[test]
