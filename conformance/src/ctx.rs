@@ -233,19 +233,9 @@ impl<'a> Ctx<'a> {
 
     /// One TCP connect from the container.
     pub fn probe_tcp(&self, target: SocketAddr) -> Result<Verdict> {
-        self.probe_tcp_within(target, PROBE_TIMEOUT)
-    }
-
-    /// One TCP connect from the container, waiting at most `limit`.
-    fn probe_tcp_within(&self, target: SocketAddr, limit: std::time::Duration) -> Result<Verdict> {
-        let v = self
-            .sb
-            .topo
-            .container
-            .block_on(move || async move { probe::tcp_connect(target, limit).await })??;
-        self.note(format!("tcp {target}: {v}"));
-        self.record("tcp", "container", target, tcp_fields(&v), String::new());
-        Ok(v)
+        self.probe_tcp_all(Expect::Connects, &[target])?
+            .pop()
+            .context("no verdict for the probe")
     }
 
     /// `None` when the connect is rejected fast; otherwise the reason, after one confirmation.

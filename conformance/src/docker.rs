@@ -506,10 +506,7 @@ impl DockerBox {
                             .await
                             .context("cannot inspect the exec to stop it at the time limit")?;
                         if info.running == Some(true) {
-                            let pid = info
-                                .pid
-                                .and_then(|p| u32::try_from(p).ok())
-                                .filter(|p| *p > 1)
+                            let pid = exec_pid(&info)
                                 .context("the exec runs but has no pid to stop at the time limit")?;
                             kill_tree(pid, self.pid)?;
                             killed = Some(Instant::now());
@@ -541,11 +538,7 @@ impl DockerBox {
                                 && let Some(why) = stalls.check(init, limit, Instant::now())
                             {
                                 // Locked out (see crate::iut_watch): stopped as at the limit.
-                                if let Some(pid) = info
-                                    .pid
-                                    .and_then(|p| u32::try_from(p).ok())
-                                    .filter(|p| *p > 1)
-                                {
+                                if let Some(pid) = exec_pid(&info) {
                                     kill_tree(pid, self.pid)?;
                                     killed = Some(Instant::now());
                                     locked_out = Some(why);
@@ -596,6 +589,13 @@ impl DockerBox {
             eprintln!("cannot remove container {id}: {e}");
         }
     }
+}
+
+/// The exec's process as the machine sees it (never the container's init).
+fn exec_pid(info: &bollard::models::ExecInspectResponse) -> Option<u32> {
+    info.pid
+        .and_then(|p| u32::try_from(p).ok())
+        .filter(|p| *p > 1)
 }
 
 impl Drop for DockerBox {

@@ -460,18 +460,22 @@ mod tests {
         }
     }
 
+    /// The page of one report, labelled with its implementation.
+    fn render_one(r: &Report) -> String {
+        render(
+            &[Column {
+                label: r.implementation.clone(),
+                report: r,
+            }],
+            "test",
+        )
+    }
+
     #[test]
     fn incomplete_cells_and_the_note_show() {
         let mut c = case("POL-01", Level::Must, Verdict::Fail);
         c.missing_commands = vec!["aggregate".into()];
-        let r = Report::new("bash x.sh", vec![c], 1);
-        let html = render(
-            &[Column {
-                label: r.implementation.clone(),
-                report: &r,
-            }],
-            "test",
-        );
+        let html = render_one(&Report::new("bash x.sh", vec![c], 1));
         assert!(
             html.contains(
                 "<td class=\"v fail incomplete\"><details><summary>fail: environment incomplete"
@@ -492,14 +496,7 @@ mod tests {
         if let Some(iut) = c.runs.get_mut(0).and_then(|r| r.iut.as_mut()) {
             iut.missing_commands = vec!["dnsmasq".into()];
         }
-        let r = Report::new("bash y.sh", vec![c], 1);
-        let html = render(
-            &[Column {
-                label: r.implementation.clone(),
-                report: &r,
-            }],
-            "test",
-        );
+        let html = render_one(&Report::new("bash y.sh", vec![c], 1));
         assert!(
             html.contains("<div>commands missing from the sandbox: dnsmasq</div>"),
             "{html}"

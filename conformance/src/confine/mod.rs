@@ -244,13 +244,13 @@ impl ContainerFs {
                     | libc::CLONE_NEWCGROUP,
             ),
             Step::SetHostname(cstring(HOSTNAME)?),
-            Step::Mount(Mount {
-                src: Some(cstring("sysfs")?),
-                dst: cstring(merged.join("sys"))?,
-                fstype: Some(cstring("sysfs")?),
-                flags: libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                data: None,
-            }),
+            mount(
+                "sysfs",
+                "sysfs",
+                cstring(merged.join("sys"))?,
+                libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                "",
+            )?,
         ];
         for (dir, tools) in hiding_plan(spec.path_var, spec.hidden_tools)? {
             let n = self.runs.fetch_add(1, Ordering::SeqCst);
@@ -272,25 +272,25 @@ impl ContainerFs {
                 overlay_path(&c.join(&base).join("work"))?
             );
             let rel = dir.strip_prefix("/").unwrap_or(&dir);
-            steps.push(Step::Mount(Mount {
-                src: Some(cstring("overlay")?),
-                dst: cstring(merged.join(rel))?,
-                fstype: Some(cstring("overlay")?),
-                flags: libc::MS_NODEV,
-                data: Some(cstring(data)?),
-            }));
+            steps.push(mount(
+                "overlay",
+                "overlay",
+                cstring(merged.join(rel))?,
+                libc::MS_NODEV,
+                &data,
+            )?);
         }
         steps.push(Step::OpenMountNs);
         steps.push(Step::PivotRoot(cstring(&merged)?));
         steps.push(Step::ForkInit);
         // From here on: the IUT's own process (pid 2), in the new root.
-        steps.push(Step::Mount(Mount {
-            src: Some(cstring("proc")?),
-            dst: cstring("/proc")?,
-            fstype: Some(cstring("proc")?),
-            flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            data: None,
-        }));
+        steps.push(mount(
+            "proc",
+            "proc",
+            cstring("/proc")?,
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            "",
+        )?);
         // The same kernel shows the same /proc files: each one that exists here is masked, and
         // a mask that fails stops the run (an unmasked sysrq-trigger reboots the machine).
         let exists = |p: &&&str| Path::new(p).exists();
@@ -301,13 +301,13 @@ impl ContainerFs {
             });
         }
         for d in PROC_MASKED_DIRS.iter().filter(exists) {
-            steps.push(Step::Mount(Mount {
-                src: Some(cstring("tmpfs")?),
-                dst: cstring(d)?,
-                fstype: Some(cstring("tmpfs")?),
-                flags: libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                data: None,
-            }));
+            steps.push(mount(
+                "tmpfs",
+                "tmpfs",
+                cstring(d)?,
+                libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                "",
+            )?);
         }
         for d in PROC_READ_ONLY.iter().filter(exists) {
             steps.push(Step::ReadOnly(cstring(d)?));
@@ -413,6 +413,18 @@ fn unescape_mountinfo(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A mount(2) step: `src` and `fstype` by name, `dst`, the flags, and the filesystem's options
+/// (`data`, none when empty).
+fn mount(src: &str, fstype: &str, dst: CString, flags: libc::c_ulong, data: &str) -> Result<Step> {
+    Ok(Step::Mount(Mount {
+        src: Some(cstring(src)?),
+        dst,
+        fstype: Some(cstring(fstype)?),
+        flags,
+        data: (!data.is_empty()).then(|| cstring(data)).transpose()?,
+    }))
+}
+
 /// The holder's steps: the layer (tmpfs) at `c`, the overlay at `c/merged` with the
 /// container's own `/tmp`, `/run`, `/root` and `/dev`.
 fn holder_steps(c: &Path, submounts: &[Submount]) -> Result<Vec<Step>> {
@@ -423,15 +435,13 @@ fn holder_steps(c: &Path, submounts: &[Submount]) -> Result<Vec<Step>> {
         Step::Umask(0),
         Step::Unshare(libc::CLONE_NEWNS),
         Step::MakePrivate,
-        Step::Mount(Mount {
-            src: Some(cstring("tmpfs")?),
-            dst: cstring(c)?,
-            fstype: Some(cstring("tmpfs")?),
-            flags: libc::MS_NODEV | libc::MS_NOSUID,
-            data: Some(cstring(format!(
-                "mode=0755,size={LAYER_SIZE},nr_inodes=65536"
-            ))?),
-        }),
+        mount(
+            "tmpfs",
+            "tmpfs",
+            cstring(c)?,
+            libc::MS_NODEV | libc::MS_NOSUID,
+            &format!("mode=0755,size={LAYER_SIZE},nr_inodes=65536"),
+        )?,
     ];
     for (d, mode) in [
         ("upper", 0o755),
@@ -449,13 +459,13 @@ fn holder_steps(c: &Path, submounts: &[Submount]) -> Result<Vec<Step>> {
         overlay_path(&c.join("upper"))?,
         overlay_path(&c.join("work"))?
     );
-    steps.push(Step::Mount(Mount {
-        src: Some(cstring("overlay")?),
-        dst: cstring(&merged)?,
-        fstype: Some(cstring("overlay")?),
-        flags: libc::MS_NODEV,
-        data: Some(cstring(data)?),
-    }));
+    steps.push(mount(
+        "overlay",
+        "overlay",
+        cstring(&merged)?,
+        libc::MS_NODEV,
+        &data,
+    )?);
     for (k, s) in submounts.iter().enumerate() {
         let rel = s.path.strip_prefix("/").unwrap_or(&s.path);
         let dst = cstring(merged.join(rel))?;
@@ -506,13 +516,13 @@ fn holder_steps(c: &Path, submounts: &[Submount]) -> Result<Vec<Step>> {
         });
     }
     // /dev: a small tmpfs with the harmless devices of the machine bound in.
-    steps.push(Step::Mount(Mount {
-        src: Some(cstring("tmpfs")?),
-        dst: m("/dev")?,
-        fstype: Some(cstring("tmpfs")?),
-        flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-        data: Some(cstring("mode=0755,size=1m")?),
-    }));
+    steps.push(mount(
+        "tmpfs",
+        "tmpfs",
+        m("/dev")?,
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        "mode=0755,size=1m",
+    )?);
     for dev in DEVICES {
         let dst = m(&format!("/dev/{dev}"))?;
         steps.push(Step::Touch { path: dst.clone() });
@@ -524,20 +534,20 @@ fn holder_steps(c: &Path, submounts: &[Submount]) -> Result<Vec<Step>> {
     for (d, mode) in [("/dev/pts", 0o755), ("/dev/shm", 0o1777)] {
         steps.push(Step::Mkdir { path: m(d)?, mode });
     }
-    steps.push(Step::Optional(Box::new(Step::Mount(Mount {
-        src: Some(cstring("devpts")?),
-        dst: m("/dev/pts")?,
-        fstype: Some(cstring("devpts")?),
-        flags: libc::MS_NOSUID | libc::MS_NOEXEC,
-        data: Some(cstring("newinstance,ptmxmode=0666,mode=0620")?),
-    }))));
-    steps.push(Step::Mount(Mount {
-        src: Some(cstring("shm")?),
-        dst: m("/dev/shm")?,
-        fstype: Some(cstring("tmpfs")?),
-        flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-        data: Some(cstring("mode=1777,size=64m")?),
-    }));
+    steps.push(Step::Optional(Box::new(mount(
+        "devpts",
+        "devpts",
+        m("/dev/pts")?,
+        libc::MS_NOSUID | libc::MS_NOEXEC,
+        "newinstance,ptmxmode=0666,mode=0620",
+    )?)));
+    steps.push(mount(
+        "shm",
+        "tmpfs",
+        m("/dev/shm")?,
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        "mode=1777,size=64m",
+    )?);
     for (target, name) in [
         ("pts/ptmx", "/dev/ptmx"),
         ("/proc/self/fd", "/dev/fd"),
