@@ -11,7 +11,7 @@ use conformance::catalog::catalog;
 use conformance::report::{Level, Report, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{
-    case_result, expected_bash_failures, explain, privileged_may_run, repo_root, run_once,
+    case_result, explain, kills::expected_failures, privileged_may_run, repo_root, run_once,
 };
 
 static REPORT: OnceLock<Result<Report, String>> = OnceLock::new();
@@ -27,29 +27,34 @@ fn judge(id: &'static str, level: Level) -> Result<(), Failed> {
         .map_err(|e| Failed::from(e.clone()))?;
     let r = case_result(report, id)
         .ok_or_else(|| Failed::from(format!("{id} is not in the report")))?;
-    let listed = expected_bash_failures().iter().any(|e| e == id);
+    let expected = expected_failures()?;
+    let listed = expected.iter().find(|e| e.kill.case == id);
     match (r.verdict, listed) {
         (Verdict::Error, _) => Err(explain(r).into()),
-        (Verdict::Fail, true) => Ok(()),
-        (Verdict::Pass | Verdict::Skip, true) => Err(format!(
+        (Verdict::Fail, Some(e)) if e.kill.seen_in(r) => Ok(()),
+        (Verdict::Fail, Some(e)) => Err(format!(
+            "{id} fails, but not for the listed reason (its failure must name {:?}):\n{}",
+            e.kill.evidence,
+            explain(r)
+        )
+        .into()),
+        (Verdict::Pass | Verdict::Skip, Some(_)) => Err(format!(
             "{id} now passes: remove it from netns-tests/expected/init-firewall.sh.txt"
         )
         .into()),
-        (Verdict::Fail, false) if level == Level::Must => Err(explain(r).into()),
-        (Verdict::Fail, false) => Err(format!(
+        (Verdict::Fail, None) if level == Level::Must => Err(explain(r).into()),
+        (Verdict::Fail, None) => Err(format!(
             "{id} fails but is not on the expected-failures list:\n{}",
             explain(r)
         )
         .into()),
-        (Verdict::Pass | Verdict::Skip, false) => Ok(()),
+        (Verdict::Pass | Verdict::Skip, None) => Ok(()),
     }
 }
 
 fn main() {
     let mut args = Arguments::from_args();
     args.test_threads.get_or_insert(1);
-    let listed = expected_bash_failures();
-    let ids: Vec<&str> = catalog().iter().map(|c| c.id).collect();
     let mut trials: Vec<Trial> = catalog()
         .into_iter()
         .map(|c| {
@@ -57,25 +62,10 @@ fn main() {
             Trial::test(format!("bash::{id}"), move || judge(id, level))
         })
         .collect();
-    // Every listed ID must be a SHOULD case of the catalog: a MUST case cannot be excused.
-    let bad: Vec<String> = listed
-        .iter()
-        .filter(|l| {
-            !catalog()
-                .iter()
-                .any(|c| c.id == l.as_str() && c.level == Level::Should)
-        })
-        .cloned()
-        .collect();
-    trials.push(Trial::test(
-        "bash::expected_list_names_should_cases_only",
-        move || {
-            if bad.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("not SHOULD cases of the catalog: {bad:?} (catalog: {ids:?})").into())
-            }
-        },
-    ));
+    // The list parses: every line is `ID | evidence | why` of a SHOULD case (a MUST case
+    // cannot be excused).
+    trials.push(Trial::test("bash::expected_list_is_valid", || {
+        expected_failures().map(|_| ()).map_err(Failed::from)
+    }));
     libtest_mimic::run(&args, trials).exit();
 }

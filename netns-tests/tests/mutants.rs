@@ -1,117 +1,30 @@
-//! The suite must have teeth: mutants of `scripts/init-firewall.sh` that it must catch.
+//! The suite must have teeth: mutants of `scripts/init-firewall.sh`, each declaring the checks
+//! it must fail and the evidence each failure must name (`netns_tests::kills`).
 //!
-//! Each `netns-tests/mutants/NN-name.patch` is a small unified diff against the bash reference,
-//! with a header that `patch` ignores:
+//! One trial per mutant: the script is copied under `target/`, patched (a patch that does not
+//! apply fails the trial), checked with `bash -n`, and run through the conformance runner
+//! restricted to the cases it declares. Every declared kill must happen: the case fails and
+//! its reason names the evidence. A kill that moved (the case passed, or failed for another
+//! reason) fails the trial and shows what failed instead; a harness error fails it too.
 //!
-//! ```text
-//! # mutant: <what it breaks>
-//! # kills: ID[,ID...]        (MUST cases; at least one of them must fail)
-//! ```
-//!
-//! One trial per mutant: the script is copied to a temporary directory, patched (a patch that
-//! does not apply fails the trial), checked with `bash -n`, and run through the conformance
-//! runner restricted to the listed cases. The mutant is killed when at least one listed case
-//! fails; a surviving mutant, or a harness error, fails the trial. The `coverage` trial checks
-//! that every MUST case of the catalog is listed by some mutant. Mutants run one after another.
-//!
-//! `netns-tests/mutants/should/*.patch` are the same for SHOULD cases: mutants that keep every
-//! MUST case but break one hardening row, so that each SHOULD case is seen to fail against an
-//! implementation that breaks it (the bash reference itself fails the other SHOULD rows).
+//! Two trials need no privileges and always run: `kill_matrix::coverage` (every MUST and
+//! SHOULD case has a killer: a mutant, or the unpatched reference for the SHOULD cases it is
+//! expected to fail) and `kill_matrix::current` (`docs/mutants.md` is the matrix the
+//! declarations give; `FW_WRITE_KILL_MATRIX=1` rewrites it).
 //!
 //! Without root or network namespaces the mutant trials print why and pass, except under
 //! CI=true, where they fail.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use conformance::catalog::{catalog, select};
+use conformance::catalog::catalog;
 use conformance::report::{Level, Verdict};
 use conformance::sandbox::SuiteOptions;
 use libtest_mimic::{Arguments, Failed, Trial};
-use netns_tests::{
-    BASH_REFERENCE as SCRIPT, explain, mutants_dir, patched_script, privileged_may_run,
+use netns_tests::kills::{
+    Mutant, all_mutants, expected_failures, matrix_markdown, matrix_path, uncovered,
 };
-
-/// A mutant, as its patch file describes it.
-#[derive(Debug, Clone)]
-struct Mutant {
-    name: String,
-    /// The level of the cases it must kill: MUST in `mutants/`, SHOULD in `mutants/should/`.
-    level: Level,
-    /// `# timeout: SECONDS`: the suite's limit for one run of this mutant (default 180 s), for
-    /// a mutant that hangs by design.
-    timeout: Duration,
-    path: PathBuf,
-    what: String,
-    kills: Vec<String>,
-}
-
-/// The patch files of a directory, in name order.
-fn patch_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-    let mut files = Vec::new();
-    for e in entries {
-        let p = e
-            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
-            .path();
-        if p.extension().is_some_and(|x| x == "patch") {
-            files.push(p);
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-/// Reads a patch file's header; its `# kills:` cases must be of `level`.
-fn parse(path: &Path, level: Level) -> Result<Mutant, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let header = |key: &str| {
-        text.lines()
-            .take_while(|l| l.starts_with('#'))
-            .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
-    };
-    let what = header("# mutant:").ok_or_else(|| format!("{name}: no `# mutant:` line"))?;
-    let kills: Vec<String> = header("# kills:")
-        .ok_or_else(|| format!("{name}: no `# kills:` line"))?
-        .split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
-    if kills.is_empty() {
-        return Err(format!("{name}: `# kills:` lists no case"));
-    }
-    let of_level: Vec<&str> = catalog()
-        .iter()
-        .filter(|c| c.level == level)
-        .map(|c| c.id)
-        .collect();
-    if let Some(bad) = kills.iter().find(|k| !of_level.contains(&k.as_str())) {
-        return Err(format!(
-            "{name}: {bad} is not a {level} case of the catalog"
-        ));
-    }
-    let timeout = match header("# timeout:") {
-        None => Duration::from_secs(180),
-        Some(t) => Duration::from_secs(
-            t.parse()
-                .map_err(|_| format!("{name}: `# timeout:` {t:?} is not a number of seconds"))?,
-        ),
-    };
-    Ok(Mutant {
-        name,
-        level,
-        timeout,
-        path: path.to_path_buf(),
-        what,
-        kills,
-    })
-}
+use netns_tests::{BASH_REFERENCE as SCRIPT, explain, patched_script, privileged_may_run};
 
 fn judge(m: &Mutant) -> Result<(), Failed> {
     // The patch must apply and give valid bash, with or without the privileged suite.
@@ -121,9 +34,9 @@ fn judge(m: &Mutant) -> Result<(), Failed> {
     if !privileged_may_run(&m.name)? {
         return Ok(());
     }
-    let cases: Vec<_> = select(&m.kills, &[m.level])
+    let cases: Vec<_> = catalog()
         .into_iter()
-        .filter(|c| m.kills.iter().any(|k| k == c.id))
+        .filter(|c| m.kills.iter().any(|k| k.case == c.id))
         .collect();
     let opts = SuiteOptions {
         implementation: format!("bash {SCRIPT} + {}", m.name),
@@ -146,45 +59,79 @@ fn judge(m: &Mutant) -> Result<(), Failed> {
         )
         .into());
     }
-    let killers: Vec<&str> = report
-        .cases
-        .iter()
-        .filter(|r| r.verdict == Verdict::Fail)
-        .map(|r| r.id.as_str())
-        .collect();
-    if killers.is_empty() {
-        let why: Vec<String> = report.cases.iter().map(explain).collect();
+    let mut missed = Vec::new();
+    for k in &m.kills {
+        let seen = report.cases.iter().find(|r| r.id == k.case);
+        if !seen.is_some_and(|r| k.seen_in(r)) {
+            missed.push(format!(
+                "{} was to fail naming {:?}; it gave: {}",
+                k.case,
+                k.evidence,
+                seen.map_or_else(|| "no result".to_owned(), explain)
+            ));
+        }
+    }
+    if !missed.is_empty() {
+        let others: Vec<&str> = report
+            .cases
+            .iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .map(|r| r.id.as_str())
+            .collect();
         return Err(format!(
-            "mutant {} survived ({}): none of {} fails\n{}",
+            "mutant {} ({}): a declared kill did not happen (failing instead: {})\n{}",
             m.name,
             m.what,
-            m.kills.join(", "),
-            why.join("\n")
+            if others.is_empty() {
+                "nothing".to_owned()
+            } else {
+                others.join(", ")
+            },
+            missed.join("\n")
         )
         .into());
     }
+    let ids: Vec<&str> = m.kills.iter().map(|k| k.case.as_str()).collect();
     println!(
         "mutant {:<36} killed by {} ({secs:.1} s)",
         m.name,
-        killers.join(", ")
+        ids.join(", ")
     );
     Ok(())
 }
 
-/// Every MUST case kills at least one mutant.
+/// Every MUST and SHOULD case is killed by some declaration.
 fn coverage(mutants: &[Mutant]) -> Result<(), Failed> {
-    let missing: Vec<&str> = catalog()
-        .iter()
-        .filter(|c| c.level == Level::Must)
-        .map(|c| c.id)
-        .filter(|id| !mutants.iter().any(|m| m.kills.iter().any(|k| k == id)))
-        .collect();
+    let expected = expected_failures()?;
+    let missing = uncovered(mutants, &expected);
     if missing.is_empty() {
         Ok(())
     } else {
         Err(format!(
-            "MUST cases no mutant lists in `# kills:`: {}",
+            "cases nothing kills (add a mutant with `# kills: ID: evidence`): {}",
             missing.join(", ")
+        )
+        .into())
+    }
+}
+
+/// `docs/mutants.md` is what the declarations give.
+fn matrix_current(mutants: &[Mutant]) -> Result<(), Failed> {
+    let want = matrix_markdown(mutants, &expected_failures()?);
+    let path = matrix_path();
+    if std::env::var_os("FW_WRITE_KILL_MATRIX").is_some() {
+        std::fs::write(&path, &want)
+            .map_err(|e| Failed::from(format!("cannot write {}: {e}", path.display())))?;
+        return Ok(());
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    if have == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not the matrix the declarations give: run \
+             `FW_WRITE_KILL_MATRIX=1 cargo test -p netns-tests --test mutants -- kill_matrix`",
+            path.display()
         )
         .into())
     }
@@ -195,48 +142,28 @@ fn main() {
     // One mutant at a time (each runs its scenarios two at a time): parallel runs would
     // overload a 2-core machine and blur the timing-based verdicts ("rejected fast").
     args.test_threads.get_or_insert(1);
-    let mut trials = Vec::new();
-    let mut mutants = Vec::new();
-    for (dir, level, prefix) in [
-        (mutants_dir(), Level::Must, "mutant"),
-        (mutants_dir().join("should"), Level::Should, "should-mutant"),
-    ] {
-        match patch_files(&dir) {
-            Ok(files) if files.is_empty() => {
-                let shown = dir.display().to_string();
-                trials.push(Trial::test(format!("{prefix}::none"), move || {
-                    Err(format!("no *.patch in {shown}").into())
-                }));
-            }
-            Ok(files) => {
-                for f in files {
-                    match parse(&f, level) {
-                        Ok(m) => {
-                            if level == Level::Must {
-                                mutants.push(m.clone());
-                            }
-                            trials.push(Trial::test(format!("{prefix}::{}", m.name), move || {
-                                judge(&m)
-                            }));
-                        }
-                        Err(e) => {
-                            let name = f
-                                .file_stem()
-                                .map(|s| s.to_string_lossy().into_owned())
-                                .unwrap_or_default();
-                            trials.push(Trial::test(format!("{prefix}::{name}"), move || {
-                                Err(e.into())
-                            }));
-                        }
-                    }
-                }
-            }
-            Err(e) => trials.push(Trial::test(
-                format!("{prefix}::list"),
-                move || Err(e.into()),
-            )),
-        }
+    let (mutants, bad) = all_mutants();
+    let mut trials: Vec<Trial> = bad
+        .into_iter()
+        .map(|(what, e)| Trial::test(format!("mutant::unreadable {what}"), move || Err(e.into())))
+        .collect();
+    for m in mutants.clone() {
+        let is_should = m.kills.iter().all(|k| {
+            catalog()
+                .iter()
+                .any(|c| c.id == k.case && c.level == Level::Should)
+        });
+        let prefix = if is_should { "should-mutant" } else { "mutant" };
+        trials.push(Trial::test(format!("{prefix}::{}", m.name), move || {
+            judge(&m)
+        }));
     }
-    trials.push(Trial::test("mutants::coverage", move || coverage(&mutants)));
+    let for_matrix = mutants.clone();
+    trials.push(Trial::test("kill_matrix::coverage", move || {
+        coverage(&mutants)
+    }));
+    trials.push(Trial::test("kill_matrix::current", move || {
+        matrix_current(&for_matrix)
+    }));
     libtest_mimic::run(&args, trials).exit();
 }
