@@ -20,6 +20,7 @@ pub mod iut;
 pub mod iut_watch;
 pub mod mocks;
 pub mod netns;
+pub mod observations;
 pub mod probe;
 pub mod report;
 pub mod runner;

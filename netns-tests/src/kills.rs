@@ -248,13 +248,61 @@ fn killers(mutants: &[Mutant], expected: &[Expected]) -> Killers {
     by_case
 }
 
-/// MUST and SHOULD cases of the catalog that no declaration kills.
-pub fn uncovered(mutants: &[Mutant], expected: &[Expected]) -> Vec<&'static str> {
+/// One check to kill: a case, or one observation of a case (`conformance::observations`).
+struct Target {
+    case: &'static str,
+    level: Level,
+    /// The observation's words and marker; `None` for a case with a single check.
+    observation: Option<(&'static str, &'static str)>,
+}
+
+impl Target {
+    fn killed_by(&self, evidence: &str) -> bool {
+        self.observation
+            .is_none_or(|(_, marker)| evidence.contains(marker))
+    }
+
+    fn name(&self) -> String {
+        match self.observation {
+            None => self.case.to_owned(),
+            Some((what, _)) => format!("{} ({what})", self.case),
+        }
+    }
+}
+
+/// Every check of the catalog's MUST and SHOULD cases.
+fn targets() -> Vec<Target> {
+    let mut out = Vec::new();
+    for c in catalog().iter().filter(|c| c.level != Level::Info) {
+        let obs = conformance::observations::of(c.id);
+        if obs.is_empty() {
+            out.push(Target {
+                case: c.id,
+                level: c.level,
+                observation: None,
+            });
+        }
+        out.extend(obs.into_iter().map(|o| Target {
+            case: c.id,
+            level: c.level,
+            observation: Some((o.what, o.marker)),
+        }));
+    }
+    out
+}
+
+/// The checks (cases, or observations of a case) that no declaration kills: a kill of the
+/// case counts for an observation when its evidence contains the observation's marker.
+pub fn uncovered(mutants: &[Mutant], expected: &[Expected]) -> Vec<String> {
     let by_case = killers(mutants, expected);
-    catalog()
+    targets()
         .iter()
-        .filter(|c| c.level != Level::Info && !by_case.contains_key(c.id))
-        .map(|c| c.id)
+        .filter(|t| {
+            !by_case
+                .get(t.case)
+                .is_some_and(|ks| ks.iter().any(|(_, ev)| t.killed_by(ev)))
+        })
+        .map(Target::name)
         .collect()
 }
 
@@ -271,25 +319,30 @@ pub fn matrix_markdown(mutants: &[Mutant], expected: &[Expected]) -> String {
          do not edit by hand.\n\n\
          A kill counts only when the named case fails and its reason contains the evidence: \
          `cargo test -p netns-tests --test mutants` runs every mutant and fails when a \
-         declared kill does not happen, and when a MUST or SHOULD case has no killer.\n\n\
-         | Case | Level | Killed by | Evidence the failure names |\n|---|---|---|---|\n",
+         declared kill does not happen, and when a check of a MUST or SHOULD case has no \
+         killer. A case that observes several things has a row per check \
+         (`conformance/src/observations.rs`); a kill counts for the check whose marker its \
+         evidence contains.\n\n\
+         | Check | Level | Killed by | Evidence the failure names |\n|---|---|---|---|\n",
     );
-    for c in catalog().iter().filter(|c| c.level != Level::Info) {
-        match by_case.get(c.id) {
-            None => s.push_str(&format!("| {} | {} | **nothing** | |\n", c.id, c.level)),
-            Some(ks) => {
-                for (i, (who, evidence)) in ks.iter().enumerate() {
-                    let (id, level) = if i == 0 {
-                        (c.id.to_owned(), c.level.to_string())
-                    } else {
-                        (String::new(), String::new())
-                    };
-                    s.push_str(&format!(
-                        "| {id} | {level} | {who} | `{}` |\n",
-                        cell(evidence)
-                    ));
-                }
-            }
+    for t in targets() {
+        let ks: Vec<&(String, String)> = by_case
+            .get(t.case)
+            .map(|ks| ks.iter().filter(|(_, ev)| t.killed_by(ev)).collect())
+            .unwrap_or_default();
+        if ks.is_empty() {
+            s.push_str(&format!("| {} | {} | **nothing** | |\n", t.name(), t.level));
+        }
+        for (i, (who, evidence)) in ks.iter().enumerate() {
+            let (name, level) = if i == 0 {
+                (t.name(), t.level.to_string())
+            } else {
+                (String::new(), String::new())
+            };
+            s.push_str(&format!(
+                "| {name} | {level} | {who} | `{}` |\n",
+                cell(evidence)
+            ));
         }
     }
     s.push_str("\n## Mutants\n\n| Mutant | What it breaks |\n|---|---|\n");
@@ -387,8 +440,42 @@ mod tests {
     #[test]
     fn an_uncovered_case_is_named_and_shown() {
         let uncovered = uncovered(&[], &[]);
-        assert!(uncovered.contains(&"POL-01"));
-        assert!(!uncovered.contains(&"INF-01"), "INFO rows have no verdict");
+        assert!(uncovered.contains(&"POL-01".to_owned()));
+        assert!(
+            !uncovered.iter().any(|u| u.starts_with("INF-")),
+            "INFO rows have no verdict"
+        );
         assert!(matrix_markdown(&[], &[]).contains("| POL-01 | MUST | **nothing** |"));
+    }
+
+    #[test]
+    fn each_observation_of_a_case_needs_its_own_kill() {
+        let Some(obs) = conformance::observations::OBSERVATIONS.first() else {
+            return;
+        };
+        let others: Vec<_> = conformance::observations::of(obs.case)
+            .into_iter()
+            .filter(|o| o.what != obs.what)
+            .collect();
+        let m = Mutant {
+            name: "m".into(),
+            path: PathBuf::from("m.patch"),
+            what: "breaks one check".into(),
+            kills: vec![Kill {
+                case: obs.case.into(),
+                evidence: format!("[default] {} and more", obs.marker),
+            }],
+            timeout: Duration::from_secs(1),
+        };
+        let left = uncovered(&[m], &[]);
+        assert!(!left.iter().any(|u| u.contains(obs.what)), "{left:?}");
+        for o in others {
+            assert!(
+                left.iter().any(|u| u.contains(o.what)),
+                "{} is not killed by a kill naming {:?}: {left:?}",
+                o.what,
+                obs.marker
+            );
+        }
     }
 }

@@ -108,7 +108,7 @@ fn coverage(mutants: &[Mutant]) -> Result<(), Failed> {
         Ok(())
     } else {
         Err(format!(
-            "cases nothing kills (add a mutant with `# kills: ID: evidence`): {}",
+            "checks nothing kills (add a mutant with `# kills: ID: evidence`): {}",
             missing.join(", ")
         )
         .into())
