@@ -133,6 +133,15 @@ fn parse_header(name: &str, path: &Path, text: &str) -> Result<Mutant, String> {
     if kills.is_empty() {
         return Err(format!("{name}: no `# kills: ID: evidence` line"));
     }
+    if let Some(k) = kills.iter().find(|k| {
+        let obs = conformance::observations::of(&k.case);
+        !obs.is_empty() && !obs.iter().any(|o| k.evidence.contains(o.marker))
+    }) {
+        return Err(format!(
+            "{name}: the evidence {:?} names none of {}'s checks (conformance/src/observations.rs)",
+            k.evidence, k.case
+        ));
+    }
     let expected = expected_failures()?;
     if let Some(k) = kills
         .iter()
@@ -387,6 +396,10 @@ mod tests {
             ),
             ("# mutant: a\n# kills: INF-01: ms\n", "INFO row"),
             ("# mutant: a\n", "no `# kills: ID: evidence` line"),
+            (
+                "# mutant: a\n# kills: SEQ-03: init exited 1\n",
+                "names none of SEQ-03's checks",
+            ),
             ("# kills: POL-01: x\n", "no `# mutant:` line"),
             (
                 "# mutant: a\n# kills: POL-01: x\n# timeout: soon\n",
