@@ -102,6 +102,49 @@ impl Expect {
         }
     }
 
+    /// Whether a first verdict is confirmed by a second probe before it is reported. Only an
+    /// ambiguous miss is: a connect that failed where one was expected, or a rejection that
+    /// timed out or came late. A connect where a rejection was expected is not: the packet got
+    /// through, which no later rejection undoes (a firewall that lets the first SYN of a flow
+    /// through and rejects the next would otherwise pass).
+    fn confirm(self, target: &SocketAddr, v: &Verdict) -> bool {
+        match self {
+            Expect::RejectedFast => !v.is_connected() && !v.is_rejected_fast(target),
+            Expect::Connects => !v.is_connected(),
+        }
+    }
+
+    /// The verdict on every attempt at one target, in order: `None` when the expectation holds.
+    /// Where a rejection is expected, any attempt that connected is a leak, whatever came after;
+    /// otherwise the last attempt decides (the earlier ones were the misses it confirms).
+    pub(crate) fn judge(self, target: &SocketAddr, attempts: &[Verdict]) -> Option<String> {
+        let leak = (self == Expect::RejectedFast)
+            .then(|| attempts.iter().find(|v| v.is_connected()))
+            .flatten();
+        let Some(decisive) = leak.or(attempts.last()) else {
+            return Some(format!("{target}: never probed"));
+        };
+        if leak.is_none() && self.met(target, decisive) {
+            return None;
+        }
+        let tries = if attempts.len() > 1 {
+            format!(
+                " [attempts: {}]",
+                attempts
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "{target}: {decisive} (expected {}){tries}",
+            self.words()
+        ))
+    }
+
     /// How long a probe waits: a rejection that is not fast is decided at the fast limit.
     fn wait(self, target: &SocketAddr) -> std::time::Duration {
         match self {
@@ -255,24 +298,33 @@ impl<'a> Ctx<'a> {
             .next())
     }
 
-    /// Probes every target at once (a target that does not answer as expected is probed once
-    /// more, to confirm): the reasons of those that still do not, in the targets' order. At
-    /// once, because a firewall that drops makes each probe wait out its limit.
+    /// Probes every target at once: the reasons of those that do not answer as expected, in the
+    /// targets' order. An ambiguous miss is probed once more to confirm it ([`Expect::confirm`]);
+    /// a connect where a rejection was expected is final ([`Expect::judge`]). At once, because a
+    /// firewall that drops makes each probe wait out its limit.
     pub fn expect_all(&self, expect: Expect, targets: &[SocketAddr]) -> Result<Vec<String>> {
         let first = self.probe_tcp_all(expect, targets)?;
-        let retry: Vec<SocketAddr> = targets
+        let confirm: Vec<bool> = targets
             .iter()
             .zip(&first)
-            .filter(|(t, v)| !expect.met(t, v))
+            .map(|(t, v)| expect.confirm(t, v))
+            .collect();
+        let retry: Vec<SocketAddr> = targets
+            .iter()
+            .zip(&confirm)
+            .filter(|(_, c)| **c)
             .map(|(t, _)| *t)
             .collect();
-        let again = self.probe_tcp_all(expect, &retry)?;
-        Ok(retry
-            .iter()
-            .zip(again)
-            .filter(|(t, v)| !expect.met(t, v))
-            .map(|(t, v)| format!("{t}: {v} (expected {})", expect.words()))
-            .collect())
+        let mut again = self.probe_tcp_all(expect, &retry)?.into_iter();
+        let mut bad = Vec::new();
+        for ((t, v), c) in targets.iter().zip(first).zip(confirm) {
+            let mut attempts = vec![v];
+            if c {
+                attempts.extend(again.next());
+            }
+            bad.extend(expect.judge(t, &attempts));
+        }
+        Ok(bad)
     }
 
     /// One TCP connect from the container to each target, concurrently, each waiting as long as
@@ -665,4 +717,63 @@ pub fn rand_tag() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(std::process::id().into());
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn connected() -> Verdict {
+        Verdict::Connected { elapsed_ms: 1 }
+    }
+
+    fn refused() -> Verdict {
+        Verdict::Rejected {
+            errno: "EHOSTUNREACH".into(),
+            elapsed_ms: 3,
+        }
+    }
+
+    fn timed_out() -> Verdict {
+        Verdict::TimedOut { elapsed_ms: 2250 }
+    }
+
+    /// A firewall that lets the first SYN of a flow through and rejects the next: the connect
+    /// is final, never re-probed, and no later rejection hides it.
+    #[test]
+    fn a_connect_where_a_rejection_is_expected_is_a_leak_whatever_follows() {
+        let t: SocketAddr = "198.51.100.10:8080".parse().unwrap();
+        let e = Expect::RejectedFast;
+        assert!(!e.confirm(&t, &connected()), "a connect is not re-probed");
+        let why = e.judge(&t, &[connected(), refused()]).unwrap();
+        assert!(
+            why.starts_with("198.51.100.10:8080: connected in 1 ms (expected a fast rejection)"),
+            "{why}"
+        );
+        assert!(why.contains("EHOSTUNREACH after 3 ms"), "{why}");
+        assert!(e.judge(&t, &[connected()]).is_some());
+        assert!(e.judge(&t, &[refused(), connected()]).is_some());
+    }
+
+    #[test]
+    fn an_ambiguous_miss_is_confirmed_by_the_second_attempt() {
+        let t: SocketAddr = "198.51.100.10:443".parse().unwrap();
+        let e = Expect::RejectedFast;
+        assert!(e.confirm(&t, &timed_out()));
+        assert!(!e.confirm(&t, &refused()));
+        assert_eq!(e.judge(&t, &[refused()]), None);
+        assert_eq!(e.judge(&t, &[timed_out(), refused()]), None);
+        let why = e.judge(&t, &[timed_out(), timed_out()]).unwrap();
+        assert!(why.starts_with("198.51.100.10:443: timed out after 2250 ms"), "{why}");
+
+        let c = Expect::Connects;
+        assert!(c.confirm(&t, &refused()));
+        assert!(!c.confirm(&t, &connected()));
+        assert_eq!(c.judge(&t, &[refused(), connected()]), None);
+        let why = c.judge(&t, &[refused(), refused()]).unwrap();
+        assert!(why.contains("(expected to connect)"), "{why}");
+        assert!(c.judge(&t, &[]).is_some(), "no attempt is no proof");
+    }
 }
