@@ -2,7 +2,6 @@
 //! with probe helpers that confirm a surprising verdict once more before reporting it.
 
 use std::cell::RefCell;
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -30,6 +29,8 @@ pub struct ProberResults {
 pub struct LongLived {
     pub to_peer: Option<TcpStream>,
     pub to_blocked: Option<TcpStream>,
+    /// The positive control: each connection carried an echo before the run (evidence lines).
+    pub proof: Vec<String>,
 }
 
 /// Everything recorded about the implementation's run(s) in one scenario.
@@ -441,24 +442,39 @@ impl<'a> Ctx<'a> {
         Ok(arrived)
     }
 
-    /// TCP and UDP on 127.0.0.1 (and ::1 in dual stack) on arbitrary ports, inside the
-    /// container.
+    /// TCP and UDP on 127.0.0.1 and on [::1] on arbitrary ports, inside the container: a
+    /// listener on a fresh port, a connect and a byte back; a datagram between two sockets.
+    /// [::1] whenever the container had IPv6 loopback before the run (a network namespace
+    /// always has; a Docker container may not, and then it is noted as not applicable), so a
+    /// firewall that filters IPv6 loopback fails with evidence naming [::1].
     pub fn loopback_problems(&self) -> Result<Vec<String>> {
-        let dual = self.scenario().dual_stack;
-        let problems = self.sb.topo.container.block_on(move || async move {
-            let mut bad = Vec::new();
-            let mut addrs = vec!["127.0.0.1:0"];
-            if dual {
-                addrs.push("[::1]:0");
-            }
+        let mut addrs = vec!["127.0.0.1"];
+        if self.sb.loopback_v6 {
+            addrs.push("::1");
+        } else {
+            self.note(
+                "[::1] not probed: the container had no IPv6 loopback before the run".to_owned(),
+            );
+        }
+        let results = self.sb.topo.container.block_on(move || async move {
+            let mut out = Vec::new();
             for a in addrs {
-                match loopback_roundtrip(a).await {
-                    Ok(()) => {}
-                    Err(e) => bad.push(format!("loopback {a}: {e:#}")),
-                }
+                out.push((a, loopback_roundtrip(a).await));
             }
-            bad
+            out
         })?;
+        let mut problems = Vec::new();
+        for (a, r) in results {
+            let shown = if a.contains(':') {
+                format!("[{a}]")
+            } else {
+                a.to_owned()
+            };
+            match r {
+                Ok(ports) => self.note(format!("loopback {shown}: {ports}")),
+                Err(e) => problems.push(format!("loopback {shown}: {e:#}")),
+            }
+        }
         for p in &problems {
             self.note(p.clone());
         }
@@ -500,21 +516,25 @@ impl<'a> Ctx<'a> {
     }
 
     /// Turns on forwarding in the container and routes a sidecar's traffic to a world host
-    /// through it. `Some(evidence)` when a connection got through.
+    /// through it. `Some(evidence)` when a connection got through. The same connection got
+    /// through before the run, with reverse-path filtering pinned off on its path
+    /// ([`crate::controls::prove_forwarding`], noted): nothing getting through now is the
+    /// implementation's doing.
     pub fn forwarded_through_container(&self) -> Result<Option<String>> {
-        self.sb.topo.container.sysctl("net.ipv4.ip_forward", "1")?;
-        let via = crate::catalog::CONTAINER_B;
-        let dest = "203.0.113.99";
-        self.sb
-            .topo
-            .svc
-            .ip(&["route", "replace", &format!("{dest}/32"), "via", via])?;
-        let target = sa(dest, 8080);
-        let v = self.sb.topo.svc.block_on(move || async move {
-            probe::tcp_connect(target, Duration::from_secs(2)).await
-        })??;
+        let control = self
+            .sb
+            .controls
+            .iter()
+            .find(|c| c.contains(crate::controls::FORWARD_TARGET))
+            .context("forwarding through the container was not proven before the run")?;
+        self.note(control.clone());
+        let target = sa(
+            crate::controls::FORWARD_TARGET,
+            crate::controls::FORWARD_PORT,
+        );
+        let v = crate::controls::connect_routed_through_container(&self.sb.topo)?;
         self.note(format!(
-            "sidecar to {target} routed through the container: {v}"
+            "after the run, the sidecar's connection to {target} through the container: {v}"
         ));
         self.record(
             "tcp",
@@ -590,26 +610,28 @@ impl<'a> Ctx<'a> {
     }
 
     fn long_lived_works(stream: &mut TcpStream) -> Option<String> {
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-        let msg = b"fwt-long-lived\n";
-        if let Err(e) = stream.write_all(msg) {
-            return Some(format!("write failed: {e}"));
+        crate::controls::echo_fails(stream, b"fwt-long-lived\n")
+    }
+
+    /// The positive control of the long-lived connections: `Err` unless both were proven to
+    /// carry data before the run (the sandbox fails to build otherwise, so this holds whenever
+    /// they were opened), else the evidence, noted.
+    fn long_lived_proven(&self) -> Result<()> {
+        let ll = self.run.long_lived.borrow();
+        if ll.proof.len() < 2 {
+            anyhow::bail!(
+                "the long-lived connections were not proven to carry data before the run"
+            );
         }
-        let mut buf = [0u8; 256];
-        let mut got = Vec::new();
-        while !got.windows(msg.len()).any(|w| w == msg) {
-            match stream.read(&mut buf) {
-                Ok(0) => return Some("closed by the peer or reset".into()),
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e) => return Some(format!("read failed: {e}")),
-            }
+        for p in &ll.proof {
+            self.note(p.clone());
         }
-        None
+        Ok(())
     }
 
     /// `None` when the connection to the sidecar opened before init still carries data.
     pub fn long_lived_to_peer_works(&self) -> Result<Option<String>> {
+        self.long_lived_proven()?;
         let mut ll = self.run.long_lived.borrow_mut();
         let s = ll
             .to_peer
@@ -624,8 +646,10 @@ impl<'a> Ctx<'a> {
     }
 
     /// `Some(evidence)` when the connection to a blocked host opened before init still carries
-    /// data.
+    /// data. A harness error unless it was proven to carry data before the run: "no echo now"
+    /// means the run cut it only if one came back before.
     pub fn long_lived_to_blocked_works(&self) -> Result<Option<String>> {
+        self.long_lived_proven()?;
         let mut ll = self.run.long_lived.borrow_mut();
         let s = ll
             .to_blocked
@@ -683,9 +707,14 @@ impl<'a> Ctx<'a> {
     }
 }
 
-async fn loopback_roundtrip(bind: &str) -> Result<()> {
+/// A TCP exchange and a UDP datagram on loopback address `ip` (fresh ports): which ports
+/// worked, or what failed, naming the port.
+async fn loopback_roundtrip(ip: &str) -> Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let l = tokio::net::TcpListener::bind(bind).await?;
+    let bind = SocketAddr::new(ip.parse().context("a loopback address")?, 0);
+    let l = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = l.local_addr()?;
     let accept = tokio::spawn(async move {
         let (mut s, _) = l.accept().await?;
@@ -694,21 +723,23 @@ async fn loopback_roundtrip(bind: &str) -> Result<()> {
     });
     let mut c = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
         .await
-        .context("TCP connect timed out")??;
+        .with_context(|| format!("TCP connect to {addr} timed out"))?
+        .with_context(|| format!("TCP connect to {addr}"))?;
     let mut buf = [0u8; 2];
     tokio::time::timeout(Duration::from_secs(2), c.read_exact(&mut buf))
         .await
-        .context("TCP read timed out")??;
-    accept.await??;
+        .with_context(|| format!("TCP read from {addr} timed out"))??;
+    accept.abort();
     let u1 = tokio::net::UdpSocket::bind(bind).await?;
     let u2 = tokio::net::UdpSocket::bind(bind).await?;
-    u1.connect(u2.local_addr()?).await?;
+    let to = u2.local_addr()?;
+    u1.connect(to).await?;
     u1.send(b"ok").await?;
     let mut b = [0u8; 2];
     tokio::time::timeout(Duration::from_secs(2), u2.recv(&mut b))
         .await
-        .context("UDP datagram lost")??;
-    Ok(())
+        .with_context(|| format!("UDP datagram to {to} lost"))??;
+    Ok(format!("TCP to {addr} and UDP to {to} work"))
 }
 
 /// A tag unique enough to tell one probe's datagram from another's.
@@ -766,7 +797,10 @@ mod tests {
         assert_eq!(e.judge(&t, &[refused()]), None);
         assert_eq!(e.judge(&t, &[timed_out(), refused()]), None);
         let why = e.judge(&t, &[timed_out(), timed_out()]).unwrap();
-        assert!(why.starts_with("198.51.100.10:443: timed out after 2250 ms"), "{why}");
+        assert!(
+            why.starts_with("198.51.100.10:443: timed out after 2250 ms"),
+            "{why}"
+        );
 
         let c = Expect::Connects;
         assert!(c.confirm(&t, &refused()));

@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod catalog;
 pub mod confine;
+pub mod controls;
 pub mod ctx;
 pub mod docker;
 pub mod environment;

@@ -115,6 +115,10 @@ pub struct Sandbox {
     https: Mutex<Option<HttpsServer>>,
     hosts: Hosts,
     _peers: Vec<Service>,
+    /// The container had IPv6 loopback (`[::1]`) before the implementation ran (ALW-03).
+    pub loopback_v6: bool,
+    /// What the positive controls proved before the implementation ran ([`crate::controls`]).
+    pub controls: Vec<String>,
 }
 
 fn v4(s: &str) -> Ipv4Addr {
@@ -370,7 +374,7 @@ impl Sandbox {
             }
             Container::Netns(_) => None,
         };
-        let sb = Sandbox {
+        let mut sb = Sandbox {
             scenario: scenario.clone(),
             ca_pem: ca.ca_pem().to_owned(),
             npm_host: opts.npm_host.clone(),
@@ -383,6 +387,8 @@ impl Sandbox {
             https: Mutex::new(Some(https)),
             hosts,
             _peers: peers,
+            loopback_v6: false,
+            controls: Vec::new(),
         };
         sb.baseline()
             .context("baseline (before the implementation ran)")?;
@@ -416,8 +422,17 @@ impl Sandbox {
         }
     }
 
-    /// Every kind of target answers before anything is applied.
-    fn baseline(&self) -> Result<()> {
+    /// Every kind of target answers before anything is applied; the positive controls of
+    /// [`crate::controls`] hold.
+    fn baseline(&mut self) -> Result<()> {
+        self.loopback_v6 = crate::controls::loopback_v6_present(&self.topo.container)?;
+        if !self.loopback_v6 && matches!(self.container, Container::Netns(_)) {
+            bail!(
+                "the container has no IPv6 loopback ([::1]), which a network namespace always has"
+            );
+        }
+        self.controls
+            .push(crate::controls::prove_forwarding(&self.topo)?);
         for target in [
             sa(BLOCKED, 80),
             sa(BLOCKED, HIGH_PORT),
@@ -787,7 +802,8 @@ impl Sandbox {
             })??;
             Ok(s)
         };
-        let to_peer = open(sa(SVC, PEER_PORT)).context("opening the connection to the sidecar")?;
+        let mut to_peer =
+            open(sa(SVC, PEER_PORT)).context("opening the connection to the sidecar")?;
         let mut to_blocked =
             open(sa(BLOCKED, 8080)).context("opening the connection to a blocked host")?;
         // The world's test hosts greet with a banner first: read it so later reads see echoes.
@@ -795,9 +811,24 @@ impl Sandbox {
         let _ = to_blocked.set_read_timeout(Some(Duration::from_secs(2)));
         let mut banner = [0u8; 256];
         let _ = to_blocked.read(&mut banner);
+        // Positive control: each carries data now, so that one that does not after the run was
+        // cut by the run (SEQ-08 and SEQ-09 judge that).
+        let mut proof = Vec::new();
+        for (what, s) in [
+            (format!("the sidecar {SVC}:{PEER_PORT}"), &mut to_peer),
+            (format!("the blocked host {BLOCKED}:8080"), &mut to_blocked),
+        ] {
+            if let Some(why) = crate::controls::echo_fails(s, b"fwt-before-the-run\n") {
+                bail!("the connection to {what} does not carry data even before the run: {why}");
+            }
+            proof.push(format!(
+                "before the run, the connection to {what} carried an echo"
+            ));
+        }
         Ok(LongLived {
             to_peer: Some(to_peer),
             to_blocked: Some(to_blocked),
+            proof,
         })
     }
 
