@@ -11,7 +11,7 @@ use crate::catalog::{BLOCKED, CONTAINER_A, PEER_PORT, sa};
 use crate::iut::IutRun;
 use crate::probe::{self, DnsOutcome, HttpsOutcome, PROBE_TIMEOUT, Verdict};
 use crate::report::ProbeRecord;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, SuiteOptions};
 use crate::scenario::{DnsVariant, Scenario};
 
 /// What the background probers saw while the implementation ran (SEQ-06, SEQ-07).
@@ -47,6 +47,9 @@ pub struct RunRecord {
     /// The first run of a re-run scenario failed: `iut` is that run, and the measured run
     /// (with the probers, the fault, the stale marker) never happened.
     pub prior_failed: bool,
+    /// The suite's options the run was made with, for a control run of the same
+    /// implementation in a sandbox of its own ([`Ctx::control_run_output`]).
+    pub opts: Option<SuiteOptions>,
 }
 
 impl RunRecord {
@@ -60,6 +63,7 @@ impl RunRecord {
             state_after: None,
             long_lived: RefCell::default(),
             prior_failed: false,
+            opts: None,
         }
     }
 
@@ -253,6 +257,38 @@ impl<'a> Ctx<'a> {
     /// stdout and stderr of the run, together.
     pub fn output(&self) -> String {
         format!("{}\n{}", self.run.iut.stdout, self.run.iut.stderr)
+    }
+
+    /// A successful run of the same implementation where nothing is hidden: its output. The
+    /// run is made in a fresh sandbox of this scenario without its hidden tools, so nothing of
+    /// this sandbox changes and nothing this run left (a firewall closed by a failure) makes it
+    /// fail. `Err` unless it succeeds (FAIL-09's control, see [`crate::output_evidence`]).
+    pub fn control_run_output(&self) -> Result<String> {
+        let opts = self
+            .run
+            .opts
+            .as_ref()
+            .context("the suite's options were not recorded with the run")?;
+        if opts.tier != crate::scenario::Tier::Netns {
+            anyhow::bail!("a control sandbox is built in the netns tier only");
+        }
+        let mut scenario = self.scenario().clone();
+        scenario.hidden_tools.clear();
+        let sb = Sandbox::build(&scenario, opts).context("building the control sandbox")?;
+        let run = sb.execute(opts).context("the control run")?.iut;
+        if let Some(how) = run.how_ended() {
+            let tail: Vec<&str> = run.stderr.lines().rev().take(3).collect();
+            anyhow::bail!(
+                "the control run (a fresh sandbox, nothing hidden) {how}: the failure's message \
+                 cannot be told from the implementation's usual output (its last lines: {:?})",
+                tail.into_iter().rev().collect::<Vec<_>>()
+            );
+        }
+        self.note(format!(
+            "control run (a fresh sandbox, nothing hidden): succeeded in {} ms",
+            run.elapsed.as_millis()
+        ));
+        Ok(format!("{}\n{}", run.stdout, run.stderr))
     }
 
     pub fn marker_present(&self) -> bool {

@@ -21,6 +21,7 @@ pub mod iut;
 pub mod iut_watch;
 pub mod mocks;
 pub mod netns;
+pub mod output_evidence;
 pub mod probe;
 pub mod report;
 pub mod runner;

@@ -792,6 +792,7 @@ impl Sandbox {
             state_after,
             long_lived: std::cell::RefCell::new(long_lived),
             prior_failed: false,
+            opts: Some(opts.clone()),
         })
     }
 
