@@ -725,13 +725,21 @@ fn fail09(ctx: &Ctx) -> Result<Outcome> {
     Ok(first_fail(bad))
 }
 
+/// The implementation must have met the rate limit (its allowed-destination check got the 403
+/// of `/zen`, which the harness's own probes never ask for), succeeded with a marker, and left
+/// a firewall that works. One that never asked `/zen` was not tested: not applicable.
 fn ver04(ctx: &Ctx) -> Result<Outcome> {
     after_success!(ctx);
-    Ok(if ctx.marker_present() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail("succeeded without a marker".into())
-    })
+    if let Some(skip) = ctx.rate_limit_met() {
+        return Ok(Outcome::Skip(skip));
+    }
+    let mut bad = Vec::new();
+    if !ctx.marker_present() {
+        bad.push("succeeded without a marker".to_owned());
+    }
+    bad.extend(blocked_hosts_rejected(ctx)?);
+    bad.extend(ctx.expect_https("api.github.com", sa(API_HOST, 443))?);
+    Ok(first_fail(bad))
 }
 
 fn mrk01(ctx: &Ctx) -> Result<Outcome> {
@@ -753,9 +761,19 @@ fn mrk02(ctx: &Ctx) -> Result<Outcome> {
     })
 }
 
+/// The capabilities the run really had are read while it runs ([`crate::caps`]): not the
+/// seed's set, or not observed, and the case cannot be judged (a harness error). Then the run
+/// must succeed and the firewall work: a blocked host rejected, api.github.com reachable.
 fn cap01(ctx: &Ctx) -> Result<Outcome> {
+    let want = crate::caps::mask(&crate::iut::docker_caps_with_net_admin());
+    match crate::caps::judge(ctx.run.iut.caps.as_ref(), want) {
+        Ok(seen) => ctx.note(seen),
+        Err(why) => anyhow::bail!(why),
+    }
     after_success!(ctx);
-    Ok(Outcome::Pass)
+    let mut bad = blocked_hosts_rejected(ctx)?;
+    bad.extend(ctx.expect_https("api.github.com", sa(API_HOST, 443))?);
+    Ok(first_fail(bad))
 }
 
 fn inf01(ctx: &Ctx) -> Result<Outcome> {

@@ -291,6 +291,37 @@ impl<'a> Ctx<'a> {
         Ok(format!("{}\n{}", run.stdout, run.stderr))
     }
 
+    /// VER-04: `None` when the implementation asked api.github.com for `/zen` and got the rate
+    /// limit's 403 (noted); else why the scenario's fault was never met. Read before any probe
+    /// of the check (the harness's probes ask for `/`, never `/zen`).
+    pub fn rate_limit_met(&self) -> Option<String> {
+        let asked = self.sb.https_requests_to("api.github.com");
+        let limited = asked
+            .iter()
+            .filter(|r| r.path.starts_with("/zen") && r.status == Some(403))
+            .count();
+        if limited > 0 {
+            self.note(format!(
+                "api.github.com answered the implementation's /zen with the rate limit's 403 \
+                 {limited} time(s)"
+            ));
+            return None;
+        }
+        let seen: Vec<String> = asked
+            .iter()
+            .map(|r| format!("{} {} -> {:?}", r.method, r.path, r.status))
+            .collect();
+        Some(format!(
+            "not applicable: the implementation never asked api.github.com for /zen, so it never \
+             met the rate limit (its requests there: {})",
+            if seen.is_empty() {
+                "none".to_owned()
+            } else {
+                seen.join(", ")
+            }
+        ))
+    }
+
     pub fn marker_present(&self) -> bool {
         self.sb.marker_present()
     }

@@ -10,6 +10,7 @@
 //! - [`iut`]: running the implementation under test in the container's namespaces.
 
 pub mod bench;
+pub mod caps;
 pub mod catalog;
 pub mod confine;
 pub mod controls;

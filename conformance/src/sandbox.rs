@@ -469,6 +469,16 @@ impl Sandbox {
         Ok(())
     }
 
+    /// The requests the world's HTTPS responder read for `host` so far (by Host header, else
+    /// SNI), the harness's own probes included (they ask for `/`).
+    pub fn https_requests_to(&self, host: &str) -> Vec<crate::mocks::https::HttpsRequest> {
+        self.https
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|h| h.requests_to(host)))
+            .unwrap_or_default()
+    }
+
     /// Whether a datagram with this payload reached the world.
     pub fn udp_arrived(&self, payload: &[u8]) -> bool {
         self.hosts.udp_arrivals().iter().any(|a| a.bytes == payload)
@@ -633,6 +643,8 @@ impl Sandbox {
             // FAIL-04's own limit is 60 s: past it the outcome is decided.
             spec.timeout = spec.timeout.min(FAIL04_LIMIT);
         }
+        // CAP-01 observes the capabilities the measured run really had.
+        spec.watch_caps = measured && self.scenario.docker_caps;
         if measured {
             spec.hidden_tools = self
                 .scenario
