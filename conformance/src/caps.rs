@@ -271,8 +271,10 @@ mod tests {
     #[test]
     fn only_the_seeds_set_is_observed_and_no_reading_is_not_a_pass() {
         let want = mask(&docker_caps_with_net_admin());
-        let mut ok = CapsSeen::default();
-        ok.main = Some(("bash".to_owned(), want, want));
+        let mut ok = CapsSeen {
+            main: Some(("bash".to_owned(), want, want)),
+            ..CapsSeen::default()
+        };
         ok.add("bash", want, want);
         ok.add("iptables", want, want);
         // A helper that dropped capabilities of its own is fine.
