@@ -25,6 +25,7 @@ pub mod netns;
 pub mod output_evidence;
 pub mod probe;
 pub mod report;
+pub mod requirements_list;
 pub mod runner;
 pub mod sandbox;
 pub mod scenario;
