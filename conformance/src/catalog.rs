@@ -300,6 +300,9 @@ fn pol02(ctx: &Ctx) -> Result<Outcome> {
 
 fn pol03(ctx: &Ctx) -> Result<Outcome> {
     after_success!(ctx);
+    if let Some(why) = ctx.forwarding_unobservable()? {
+        return Ok(Outcome::Skip(why));
+    }
     Ok(match ctx.forwarded_through_container()? {
         Some(evidence) => Outcome::Fail(format!(
             "traffic was forwarded through the container: {evidence}"
@@ -720,7 +723,13 @@ fn fail09(ctx: &Ctx) -> Result<Outcome> {
         .unwrap_or_default();
     bad.extend(blocked_hosts_rejected(ctx)?);
     if ctx.init_failed().is_some() {
-        bad.extend(crate::output_evidence::missing_tool_named(ctx, tool)?);
+        use crate::output_evidence::{ToolMessage, missing_tool_named};
+        match missing_tool_named(ctx, tool)? {
+            ToolMessage::Named => {}
+            ToolMessage::NotNamed(why) => bad.push(why),
+            ToolMessage::Unjudged(why) if bad.is_empty() => return Ok(Outcome::Skip(why)),
+            ToolMessage::Unjudged(why) => ctx.note(why),
+        }
     }
     Ok(first_fail(bad))
 }
@@ -768,6 +777,14 @@ fn cap01(ctx: &Ctx) -> Result<Outcome> {
     let want = crate::caps::mask(&crate::iut::docker_caps_with_net_admin());
     match crate::caps::judge(ctx.run.iut.caps.as_ref(), want) {
         Ok(seen) => ctx.note(seen),
+        // A run too short to be read failed anyway: that is its verdict.
+        Err(why) if ctx.run.iut.caps.as_ref().is_none_or(|c| c.main.is_none()) => {
+            if let Some(failed) = ctx.init_failed() {
+                ctx.note(why);
+                return Ok(Outcome::Fail(failed));
+            }
+            anyhow::bail!(why)
+        }
         Err(why) => anyhow::bail!(why),
     }
     after_success!(ctx);

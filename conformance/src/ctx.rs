@@ -262,8 +262,9 @@ impl<'a> Ctx<'a> {
     /// A successful run of the same implementation where nothing is hidden: its output. The
     /// run is made in a fresh sandbox of this scenario without its hidden tools, so nothing of
     /// this sandbox changes and nothing this run left (a firewall closed by a failure) makes it
-    /// fail. `Err` unless it succeeds (FAIL-09's control, see [`crate::output_evidence`]).
-    pub fn control_run_output(&self) -> Result<String> {
+    /// fail (FAIL-09's control, see [`crate::output_evidence`]). `Ok(Err(why))` when the
+    /// implementation failed there too; `Err` when the control could not be made.
+    pub fn control_run_output(&self) -> Result<Result<String, String>> {
         let opts = self
             .run
             .opts
@@ -278,17 +279,16 @@ impl<'a> Ctx<'a> {
         let run = sb.execute(opts).context("the control run")?.iut;
         if let Some(how) = run.how_ended() {
             let tail: Vec<&str> = run.stderr.lines().rev().take(3).collect();
-            anyhow::bail!(
-                "the control run (a fresh sandbox, nothing hidden) {how}: the failure's message \
-                 cannot be told from the implementation's usual output (its last lines: {:?})",
+            return Ok(Err(format!(
+                "the control run (a fresh sandbox, nothing hidden) {how} (its last lines: {:?})",
                 tail.into_iter().rev().collect::<Vec<_>>()
-            );
+            )));
         }
         self.note(format!(
             "control run (a fresh sandbox, nothing hidden): succeeded in {} ms",
             run.elapsed.as_millis()
         ));
-        Ok(format!("{}\n{}", run.stdout, run.stderr))
+        Ok(Ok(format!("{}\n{}", run.stdout, run.stderr)))
     }
 
     /// VER-04: `None` when the implementation asked api.github.com for `/zen` and got the rate
@@ -582,19 +582,29 @@ impl<'a> Ctx<'a> {
         Ok((!v.is_connected()).then(|| format!("{peer} to {target}: {v} (expected to connect)")))
     }
 
+    /// POL-03's positive control ([`crate::controls::prove_forwarding`]): `None` when
+    /// forwarding through the container was proven before the run (noted); `Some(why)` when the
+    /// control failed (the Docker tier: the machine's own Docker rules drop routed traffic on
+    /// the bridge, so POL-03 cannot be observed there); `Err` when it was not made.
+    pub fn forwarding_unobservable(&self) -> Result<Option<String>> {
+        match &self.sb.forwarding {
+            Some(Ok(evidence)) => {
+                self.note(evidence.clone());
+                Ok(None)
+            }
+            Some(Err(why)) => Ok(Some(format!(
+                "not observable here: before the run, with nothing of the implementation in \
+                 place, {why}"
+            ))),
+            None => anyhow::bail!("forwarding through the container was not tried before the run"),
+        }
+    }
+
     /// Turns on forwarding in the container and routes a sidecar's traffic to a world host
-    /// through it. `Some(evidence)` when a connection got through. The same connection got
-    /// through before the run, with reverse-path filtering pinned off on its path
-    /// ([`crate::controls::prove_forwarding`], noted): nothing getting through now is the
-    /// implementation's doing.
+    /// through it. `Some(evidence)` when a connection got through. Judged only after
+    /// [`Ctx::forwarding_unobservable`] showed the same connection getting through before the
+    /// run: nothing getting through now is the implementation's doing.
     pub fn forwarded_through_container(&self) -> Result<Option<String>> {
-        let control = self
-            .sb
-            .controls
-            .iter()
-            .find(|c| c.contains(crate::controls::FORWARD_TARGET))
-            .context("forwarding through the container was not proven before the run")?;
-        self.note(control.clone());
         let target = sa(
             crate::controls::FORWARD_TARGET,
             crate::controls::FORWARD_PORT,

@@ -103,24 +103,44 @@ pub fn lines_naming_tool<'a>(failed: &'a str, control: &str, tool: &str) -> Vec<
         .collect()
 }
 
-/// FAIL-09's message: `None` when a line of the failed run names `tool` and a successful run
-/// does not print it; else why not. The control run is made only when some line names the tool.
-pub fn missing_tool_named(ctx: &Ctx, tool: &str) -> anyhow::Result<Option<String>> {
+/// What FAIL-09 found of the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolMessage {
+    /// A line names the tool and a successful run does not print it (noted).
+    Named,
+    /// No such line: why.
+    NotNamed(String),
+    /// The implementation fails with nothing hidden too (the control run): its failure here
+    /// answers nothing, and its message cannot be told from its usual output.
+    Unjudged(String),
+}
+
+/// FAIL-09's message. The control run is made only when some line names the tool.
+pub fn missing_tool_named(ctx: &Ctx, tool: &str) -> anyhow::Result<ToolMessage> {
     let failed = ctx.output();
     let candidates: Vec<&str> = failed.lines().filter(|l| names(l, tool)).collect();
     if candidates.is_empty() {
-        return Ok(Some(format!("no line of the output names {tool}")));
+        return Ok(ToolMessage::NotNamed(format!(
+            "no line of the output names {tool}"
+        )));
     }
-    let control = ctx.control_run_output()?;
+    let control = match ctx.control_run_output()? {
+        Ok(out) => out,
+        Err(why) => {
+            return Ok(ToolMessage::Unjudged(format!(
+                "not judged: {why}, so the failure with {tool} hidden is no answer to it"
+            )));
+        }
+    };
     let lines = lines_naming_tool(&failed, &control, tool);
     Ok(match lines.first() {
         Some(line) => {
             ctx.note(format!(
                 "{tool} is named by a line a successful run does not print: {line}"
             ));
-            None
+            ToolMessage::Named
         }
-        None => Some(format!(
+        None => ToolMessage::NotNamed(format!(
             "no line names {tool} but those a successful run prints too ({} line(s), such as \
              {:?}): they do not say it is missing",
             candidates.len(),
