@@ -13,8 +13,8 @@
 //!   FORWARD chain) drop what is addressed outside the network: the control fails there (seen
 //!   with Docker 20.10), and POL-03 is reported as not observable instead of passing.
 //! - [`loopback_v6_present`] (ALW-03): whether the container has IPv6 loopback at all.
-//! - [`echo_fails`] (SEQ-08, SEQ-09): whether a connection carries an echo; the long-lived
-//!   connections are proven with it before the run.
+//! - [`open_long_lived`] (SEQ-08, SEQ-09): the connections opened before the run, each proven
+//!   to carry an echo ([`echo_fails`]) before it.
 
 use std::io::{Read, Write};
 use std::net::{Ipv6Addr, SocketAddr, TcpStream};
@@ -128,6 +128,43 @@ pub fn loopback_v6_present(ns: &Netns) -> Result<bool> {
         }
         Err(e) => Err(e).context("cannot bind [::1]:0 in the container"),
     }
+}
+
+/// The connections SEQ-08 and SEQ-09 watch, opened from `container` before the run: to the
+/// sidecar's echo listener and to a blocked host's banner-and-echo listener (banner read). Each
+/// must carry an echo now (the positive control), so that one that does not after the run was
+/// cut by the run; `Err` otherwise (a harness fault: the sandbox fails to build).
+pub fn open_long_lived(container: &Netns) -> Result<crate::ctx::LongLived> {
+    use crate::catalog::{BLOCKED, PEER_PORT, SVC, sa};
+    let open =
+        |target: SocketAddr| -> Result<TcpStream> {
+            Ok(container
+                .run(move || TcpStream::connect_timeout(&target, Duration::from_secs(3)))??)
+        };
+    let mut to_peer = open(sa(SVC, PEER_PORT)).context("opening the connection to the sidecar")?;
+    let mut to_blocked =
+        open(sa(BLOCKED, 8080)).context("opening the connection to a blocked host")?;
+    // The world's test hosts greet with a banner first: read it so later reads see echoes.
+    let _ = to_blocked.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut banner = [0u8; 256];
+    let _ = to_blocked.read(&mut banner);
+    let mut proof = Vec::new();
+    for (what, s) in [
+        (format!("the sidecar {SVC}:{PEER_PORT}"), &mut to_peer),
+        (format!("the blocked host {BLOCKED}:8080"), &mut to_blocked),
+    ] {
+        if let Some(why) = echo_fails(s, b"fwt-before-the-run\n") {
+            bail!("the connection to {what} does not carry data even before the run: {why}");
+        }
+        proof.push(format!(
+            "before the run, the connection to {what} carried an echo"
+        ));
+    }
+    Ok(crate::ctx::LongLived {
+        to_peer: Some(to_peer),
+        to_blocked: Some(to_blocked),
+        proof,
+    })
 }
 
 /// Writes `msg` on `stream` and reads until it comes back: `None` when it did, else why not

@@ -769,7 +769,7 @@ impl Sandbox {
             }
         }
         let long_lived = if self.scenario.long_lived {
-            self.open_long_lived()?
+            crate::controls::open_long_lived(&self.topo.container)?
         } else {
             LongLived::default()
         };
@@ -816,43 +816,6 @@ impl Sandbox {
             long_lived: std::cell::RefCell::new(long_lived),
             prior_failed: false,
             opts: Some(opts.clone()),
-        })
-    }
-
-    fn open_long_lived(&self) -> Result<LongLived> {
-        let open = |target: SocketAddr| -> Result<std::net::TcpStream> {
-            let s = self.topo.container.run(move || {
-                std::net::TcpStream::connect_timeout(&target, Duration::from_secs(3))
-            })??;
-            Ok(s)
-        };
-        let mut to_peer =
-            open(sa(SVC, PEER_PORT)).context("opening the connection to the sidecar")?;
-        let mut to_blocked =
-            open(sa(BLOCKED, 8080)).context("opening the connection to a blocked host")?;
-        // The world's test hosts greet with a banner first: read it so later reads see echoes.
-        use std::io::Read;
-        let _ = to_blocked.set_read_timeout(Some(Duration::from_secs(2)));
-        let mut banner = [0u8; 256];
-        let _ = to_blocked.read(&mut banner);
-        // Positive control: each carries data now, so that one that does not after the run was
-        // cut by the run (SEQ-08 and SEQ-09 judge that).
-        let mut proof = Vec::new();
-        for (what, s) in [
-            (format!("the sidecar {SVC}:{PEER_PORT}"), &mut to_peer),
-            (format!("the blocked host {BLOCKED}:8080"), &mut to_blocked),
-        ] {
-            if let Some(why) = crate::controls::echo_fails(s, b"fwt-before-the-run\n") {
-                bail!("the connection to {what} does not carry data even before the run: {why}");
-            }
-            proof.push(format!(
-                "before the run, the connection to {what} carried an echo"
-            ));
-        }
-        Ok(LongLived {
-            to_peer: Some(to_peer),
-            to_blocked: Some(to_blocked),
-            proof,
         })
     }
 
