@@ -2,7 +2,6 @@
 //! with probe helpers that confirm a surprising verdict once more before reporting it.
 
 use std::cell::RefCell;
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use crate::catalog::{BLOCKED, CONTAINER_A, PEER_PORT, sa};
 use crate::iut::IutRun;
 use crate::probe::{self, DnsOutcome, HttpsOutcome, PROBE_TIMEOUT, Verdict};
 use crate::report::ProbeRecord;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, SuiteOptions};
 use crate::scenario::{DnsVariant, Scenario};
 
 /// What the background probers saw while the implementation ran (SEQ-06, SEQ-07).
@@ -30,6 +29,8 @@ pub struct ProberResults {
 pub struct LongLived {
     pub to_peer: Option<TcpStream>,
     pub to_blocked: Option<TcpStream>,
+    /// The positive control: each connection carried an echo before the run (evidence lines).
+    pub proof: Vec<String>,
 }
 
 /// Everything recorded about the implementation's run(s) in one scenario.
@@ -46,6 +47,9 @@ pub struct RunRecord {
     /// The first run of a re-run scenario failed: `iut` is that run, and the measured run
     /// (with the probers, the fault, the stale marker) never happened.
     pub prior_failed: bool,
+    /// The suite's options the run was made with, for a control run of the same
+    /// implementation in a sandbox of its own ([`Ctx::control_run_output`]).
+    pub opts: Option<SuiteOptions>,
 }
 
 impl RunRecord {
@@ -59,6 +63,7 @@ impl RunRecord {
             state_after: None,
             long_lived: RefCell::default(),
             prior_failed: false,
+            opts: None,
         }
     }
 
@@ -100,6 +105,49 @@ impl Expect {
             Expect::RejectedFast => v.is_rejected_fast(target),
             Expect::Connects => v.is_connected(),
         }
+    }
+
+    /// Whether a first verdict is confirmed by a second probe before it is reported. Only an
+    /// ambiguous miss is: a connect that failed where one was expected, or a rejection that
+    /// timed out or came late. A connect where a rejection was expected is not: the packet got
+    /// through, which no later rejection undoes (a firewall that lets the first SYN of a flow
+    /// through and rejects the next would otherwise pass).
+    fn confirm(self, target: &SocketAddr, v: &Verdict) -> bool {
+        match self {
+            Expect::RejectedFast => !v.is_connected() && !v.is_rejected_fast(target),
+            Expect::Connects => !v.is_connected(),
+        }
+    }
+
+    /// The verdict on every attempt at one target, in order: `None` when the expectation holds.
+    /// Where a rejection is expected, any attempt that connected is a leak, whatever came after;
+    /// otherwise the last attempt decides (the earlier ones were the misses it confirms).
+    pub(crate) fn judge(self, target: &SocketAddr, attempts: &[Verdict]) -> Option<String> {
+        let leak = (self == Expect::RejectedFast)
+            .then(|| attempts.iter().find(|v| v.is_connected()))
+            .flatten();
+        let Some(decisive) = leak.or(attempts.last()) else {
+            return Some(format!("{target}: never probed"));
+        };
+        if leak.is_none() && self.met(target, decisive) {
+            return None;
+        }
+        let tries = if attempts.len() > 1 {
+            format!(
+                " [attempts: {}]",
+                attempts
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "{target}: {decisive} (expected {}){tries}",
+            self.words()
+        ))
     }
 
     /// How long a probe waits: a rejection that is not fast is decided at the fast limit.
@@ -211,6 +259,69 @@ impl<'a> Ctx<'a> {
         format!("{}\n{}", self.run.iut.stdout, self.run.iut.stderr)
     }
 
+    /// A successful run of the same implementation where nothing is hidden: its output. The
+    /// run is made in a fresh sandbox of this scenario without its hidden tools, so nothing of
+    /// this sandbox changes and nothing this run left (a firewall closed by a failure) makes it
+    /// fail (FAIL-09's control, see [`crate::output_evidence`]). `Ok(Err(why))` when the
+    /// implementation failed there too; `Err` when the control could not be made.
+    pub fn control_run_output(&self) -> Result<Result<String, String>> {
+        let opts = self
+            .run
+            .opts
+            .as_ref()
+            .context("the suite's options were not recorded with the run")?;
+        if opts.tier != crate::scenario::Tier::Netns {
+            anyhow::bail!("a control sandbox is built in the netns tier only");
+        }
+        let mut scenario = self.scenario().clone();
+        scenario.hidden_tools.clear();
+        let sb = Sandbox::build(&scenario, opts).context("building the control sandbox")?;
+        let run = sb.execute(opts).context("the control run")?.iut;
+        if let Some(how) = run.how_ended() {
+            let tail: Vec<&str> = run.stderr.lines().rev().take(3).collect();
+            return Ok(Err(format!(
+                "the control run (a fresh sandbox, nothing hidden) {how} (its last lines: {:?})",
+                tail.into_iter().rev().collect::<Vec<_>>()
+            )));
+        }
+        self.note(format!(
+            "control run (a fresh sandbox, nothing hidden): succeeded in {} ms",
+            run.elapsed.as_millis()
+        ));
+        Ok(Ok(format!("{}\n{}", run.stdout, run.stderr)))
+    }
+
+    /// VER-04: `None` when the implementation asked api.github.com for `/zen` and got the rate
+    /// limit's 403 (noted); else why the scenario's fault was never met. Read before any probe
+    /// of the check (the harness's probes ask for `/`, never `/zen`).
+    pub fn rate_limit_met(&self) -> Option<String> {
+        let asked = self.sb.https_requests_to("api.github.com");
+        let limited = asked
+            .iter()
+            .filter(|r| r.path.starts_with("/zen") && r.status == Some(403))
+            .count();
+        if limited > 0 {
+            self.note(format!(
+                "api.github.com answered the implementation's /zen with the rate limit's 403 \
+                 {limited} time(s)"
+            ));
+            return None;
+        }
+        let seen: Vec<String> = asked
+            .iter()
+            .map(|r| format!("{} {} -> {:?}", r.method, r.path, r.status))
+            .collect();
+        Some(format!(
+            "not applicable: the implementation never asked api.github.com for /zen, so it never \
+             met the rate limit (its requests there: {})",
+            if seen.is_empty() {
+                "none".to_owned()
+            } else {
+                seen.join(", ")
+            }
+        ))
+    }
+
     pub fn marker_present(&self) -> bool {
         self.sb.marker_present()
     }
@@ -255,24 +366,33 @@ impl<'a> Ctx<'a> {
             .next())
     }
 
-    /// Probes every target at once (a target that does not answer as expected is probed once
-    /// more, to confirm): the reasons of those that still do not, in the targets' order. At
-    /// once, because a firewall that drops makes each probe wait out its limit.
+    /// Probes every target at once: the reasons of those that do not answer as expected, in the
+    /// targets' order. An ambiguous miss is probed once more to confirm it ([`Expect::confirm`]);
+    /// a connect where a rejection was expected is final ([`Expect::judge`]). At once, because a
+    /// firewall that drops makes each probe wait out its limit.
     pub fn expect_all(&self, expect: Expect, targets: &[SocketAddr]) -> Result<Vec<String>> {
         let first = self.probe_tcp_all(expect, targets)?;
-        let retry: Vec<SocketAddr> = targets
+        let confirm: Vec<bool> = targets
             .iter()
             .zip(&first)
-            .filter(|(t, v)| !expect.met(t, v))
+            .map(|(t, v)| expect.confirm(t, v))
+            .collect();
+        let retry: Vec<SocketAddr> = targets
+            .iter()
+            .zip(&confirm)
+            .filter(|(_, c)| **c)
             .map(|(t, _)| *t)
             .collect();
-        let again = self.probe_tcp_all(expect, &retry)?;
-        Ok(retry
-            .iter()
-            .zip(again)
-            .filter(|(t, v)| !expect.met(t, v))
-            .map(|(t, v)| format!("{t}: {v} (expected {})", expect.words()))
-            .collect())
+        let mut again = self.probe_tcp_all(expect, &retry)?.into_iter();
+        let mut bad = Vec::new();
+        for ((t, v), c) in targets.iter().zip(first).zip(confirm) {
+            let mut attempts = vec![v];
+            if c {
+                attempts.extend(again.next());
+            }
+            bad.extend(expect.judge(t, &attempts));
+        }
+        Ok(bad)
     }
 
     /// One TCP connect from the container to each target, concurrently, each waiting as long as
@@ -389,24 +509,39 @@ impl<'a> Ctx<'a> {
         Ok(arrived)
     }
 
-    /// TCP and UDP on 127.0.0.1 (and ::1 in dual stack) on arbitrary ports, inside the
-    /// container.
+    /// TCP and UDP on 127.0.0.1 and on [::1] on arbitrary ports, inside the container: a
+    /// listener on a fresh port, a connect and a byte back; a datagram between two sockets.
+    /// [::1] whenever the container had IPv6 loopback before the run (a network namespace
+    /// always has; a Docker container may not, and then it is noted as not applicable), so a
+    /// firewall that filters IPv6 loopback fails with evidence naming [::1].
     pub fn loopback_problems(&self) -> Result<Vec<String>> {
-        let dual = self.scenario().dual_stack;
-        let problems = self.sb.topo.container.block_on(move || async move {
-            let mut bad = Vec::new();
-            let mut addrs = vec!["127.0.0.1:0"];
-            if dual {
-                addrs.push("[::1]:0");
-            }
+        let mut addrs = vec!["127.0.0.1"];
+        if self.sb.loopback_v6 {
+            addrs.push("::1");
+        } else {
+            self.note(
+                "[::1] not probed: the container had no IPv6 loopback before the run".to_owned(),
+            );
+        }
+        let results = self.sb.topo.container.block_on(move || async move {
+            let mut out = Vec::new();
             for a in addrs {
-                match loopback_roundtrip(a).await {
-                    Ok(()) => {}
-                    Err(e) => bad.push(format!("loopback {a}: {e:#}")),
-                }
+                out.push((a, loopback_roundtrip(a).await));
             }
-            bad
+            out
         })?;
+        let mut problems = Vec::new();
+        for (a, r) in results {
+            let shown = if a.contains(':') {
+                format!("[{a}]")
+            } else {
+                a.to_owned()
+            };
+            match r {
+                Ok(ports) => self.note(format!("loopback {shown}: {ports}")),
+                Err(e) => problems.push(format!("loopback {shown}: {e:#}")),
+            }
+        }
         for p in &problems {
             self.note(p.clone());
         }
@@ -447,22 +582,36 @@ impl<'a> Ctx<'a> {
         Ok((!v.is_connected()).then(|| format!("{peer} to {target}: {v} (expected to connect)")))
     }
 
+    /// POL-03's positive control ([`crate::controls::prove_forwarding`]): `None` when
+    /// forwarding through the container was proven before the run (noted); `Some(why)` when the
+    /// control failed (the Docker tier: the machine's own Docker rules drop routed traffic on
+    /// the bridge, so POL-03 cannot be observed there); `Err` when it was not made.
+    pub fn forwarding_unobservable(&self) -> Result<Option<String>> {
+        match &self.sb.forwarding {
+            Some(Ok(evidence)) => {
+                self.note(evidence.clone());
+                Ok(None)
+            }
+            Some(Err(why)) => Ok(Some(format!(
+                "not observable here: before the run, with nothing of the implementation in \
+                 place, {why}"
+            ))),
+            None => anyhow::bail!("forwarding through the container was not tried before the run"),
+        }
+    }
+
     /// Turns on forwarding in the container and routes a sidecar's traffic to a world host
-    /// through it. `Some(evidence)` when a connection got through.
+    /// through it. `Some(evidence)` when a connection got through. Judged only after
+    /// [`Ctx::forwarding_unobservable`] showed the same connection getting through before the
+    /// run: nothing getting through now is the implementation's doing.
     pub fn forwarded_through_container(&self) -> Result<Option<String>> {
-        self.sb.topo.container.sysctl("net.ipv4.ip_forward", "1")?;
-        let via = crate::catalog::CONTAINER_B;
-        let dest = "203.0.113.99";
-        self.sb
-            .topo
-            .svc
-            .ip(&["route", "replace", &format!("{dest}/32"), "via", via])?;
-        let target = sa(dest, 8080);
-        let v = self.sb.topo.svc.block_on(move || async move {
-            probe::tcp_connect(target, Duration::from_secs(2)).await
-        })??;
+        let target = sa(
+            crate::controls::FORWARD_TARGET,
+            crate::controls::FORWARD_PORT,
+        );
+        let v = crate::controls::connect_routed_through_container(&self.sb.topo)?;
         self.note(format!(
-            "sidecar to {target} routed through the container: {v}"
+            "after the run, the sidecar's connection to {target} through the container: {v}"
         ));
         self.record(
             "tcp",
@@ -538,26 +687,28 @@ impl<'a> Ctx<'a> {
     }
 
     fn long_lived_works(stream: &mut TcpStream) -> Option<String> {
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-        let msg = b"fwt-long-lived\n";
-        if let Err(e) = stream.write_all(msg) {
-            return Some(format!("write failed: {e}"));
+        crate::controls::echo_fails(stream, b"fwt-long-lived\n")
+    }
+
+    /// The positive control of the long-lived connections: `Err` unless both were proven to
+    /// carry data before the run (the sandbox fails to build otherwise, so this holds whenever
+    /// they were opened), else the evidence, noted.
+    fn long_lived_proven(&self) -> Result<()> {
+        let ll = self.run.long_lived.borrow();
+        if ll.proof.len() < 2 {
+            anyhow::bail!(
+                "the long-lived connections were not proven to carry data before the run"
+            );
         }
-        let mut buf = [0u8; 256];
-        let mut got = Vec::new();
-        while !got.windows(msg.len()).any(|w| w == msg) {
-            match stream.read(&mut buf) {
-                Ok(0) => return Some("closed by the peer or reset".into()),
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e) => return Some(format!("read failed: {e}")),
-            }
+        for p in &ll.proof {
+            self.note(p.clone());
         }
-        None
+        Ok(())
     }
 
     /// `None` when the connection to the sidecar opened before init still carries data.
     pub fn long_lived_to_peer_works(&self) -> Result<Option<String>> {
+        self.long_lived_proven()?;
         let mut ll = self.run.long_lived.borrow_mut();
         let s = ll
             .to_peer
@@ -572,8 +723,10 @@ impl<'a> Ctx<'a> {
     }
 
     /// `Some(evidence)` when the connection to a blocked host opened before init still carries
-    /// data.
+    /// data. A harness error unless it was proven to carry data before the run: "no echo now"
+    /// means the run cut it only if one came back before.
     pub fn long_lived_to_blocked_works(&self) -> Result<Option<String>> {
+        self.long_lived_proven()?;
         let mut ll = self.run.long_lived.borrow_mut();
         let s = ll
             .to_blocked
@@ -631,9 +784,14 @@ impl<'a> Ctx<'a> {
     }
 }
 
-async fn loopback_roundtrip(bind: &str) -> Result<()> {
+/// A TCP exchange and a UDP datagram on loopback address `ip` (fresh ports): which ports
+/// worked, or what failed, naming the port.
+async fn loopback_roundtrip(ip: &str) -> Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let l = tokio::net::TcpListener::bind(bind).await?;
+    let bind = SocketAddr::new(ip.parse().context("a loopback address")?, 0);
+    let l = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = l.local_addr()?;
     let accept = tokio::spawn(async move {
         let (mut s, _) = l.accept().await?;
@@ -642,21 +800,23 @@ async fn loopback_roundtrip(bind: &str) -> Result<()> {
     });
     let mut c = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
         .await
-        .context("TCP connect timed out")??;
+        .with_context(|| format!("TCP connect to {addr} timed out"))?
+        .with_context(|| format!("TCP connect to {addr}"))?;
     let mut buf = [0u8; 2];
     tokio::time::timeout(Duration::from_secs(2), c.read_exact(&mut buf))
         .await
-        .context("TCP read timed out")??;
-    accept.await??;
+        .with_context(|| format!("TCP read from {addr} timed out"))??;
+    accept.abort();
     let u1 = tokio::net::UdpSocket::bind(bind).await?;
     let u2 = tokio::net::UdpSocket::bind(bind).await?;
-    u1.connect(u2.local_addr()?).await?;
+    let to = u2.local_addr()?;
+    u1.connect(to).await?;
     u1.send(b"ok").await?;
     let mut b = [0u8; 2];
     tokio::time::timeout(Duration::from_secs(2), u2.recv(&mut b))
         .await
-        .context("UDP datagram lost")??;
-    Ok(())
+        .with_context(|| format!("UDP datagram to {to} lost"))??;
+    Ok(format!("TCP to {addr} and UDP to {to} work"))
 }
 
 /// A tag unique enough to tell one probe's datagram from another's.
@@ -665,4 +825,66 @@ pub fn rand_tag() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(std::process::id().into());
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn connected() -> Verdict {
+        Verdict::Connected { elapsed_ms: 1 }
+    }
+
+    fn refused() -> Verdict {
+        Verdict::Rejected {
+            errno: "EHOSTUNREACH".into(),
+            elapsed_ms: 3,
+        }
+    }
+
+    fn timed_out() -> Verdict {
+        Verdict::TimedOut { elapsed_ms: 2250 }
+    }
+
+    /// A firewall that lets the first SYN of a flow through and rejects the next: the connect
+    /// is final, never re-probed, and no later rejection hides it.
+    #[test]
+    fn a_connect_where_a_rejection_is_expected_is_a_leak_whatever_follows() {
+        let t: SocketAddr = "198.51.100.10:8080".parse().unwrap();
+        let e = Expect::RejectedFast;
+        assert!(!e.confirm(&t, &connected()), "a connect is not re-probed");
+        let why = e.judge(&t, &[connected(), refused()]).unwrap();
+        assert!(
+            why.starts_with("198.51.100.10:8080: connected in 1 ms (expected a fast rejection)"),
+            "{why}"
+        );
+        assert!(why.contains("EHOSTUNREACH after 3 ms"), "{why}");
+        assert!(e.judge(&t, &[connected()]).is_some());
+        assert!(e.judge(&t, &[refused(), connected()]).is_some());
+    }
+
+    #[test]
+    fn an_ambiguous_miss_is_confirmed_by_the_second_attempt() {
+        let t: SocketAddr = "198.51.100.10:443".parse().unwrap();
+        let e = Expect::RejectedFast;
+        assert!(e.confirm(&t, &timed_out()));
+        assert!(!e.confirm(&t, &refused()));
+        assert_eq!(e.judge(&t, &[refused()]), None);
+        assert_eq!(e.judge(&t, &[timed_out(), refused()]), None);
+        let why = e.judge(&t, &[timed_out(), timed_out()]).unwrap();
+        assert!(
+            why.starts_with("198.51.100.10:443: timed out after 2250 ms"),
+            "{why}"
+        );
+
+        let c = Expect::Connects;
+        assert!(c.confirm(&t, &refused()));
+        assert!(!c.confirm(&t, &connected()));
+        assert_eq!(c.judge(&t, &[refused(), connected()]), None);
+        let why = c.judge(&t, &[refused(), refused()]).unwrap();
+        assert!(why.contains("(expected to connect)"), "{why}");
+        assert!(c.judge(&t, &[]).is_some(), "no attempt is no proof");
+    }
 }

@@ -575,6 +575,12 @@ impl DockerBox {
             elapsed,
             // The process runs under the engine, not as the harness's child: not measured.
             max_rss_kib: None,
+            // A `docker exec` gets the container's capability set: its first process's.
+            caps: spec.watch_caps.then(|| {
+                let mut seen = crate::caps::CapsSeen::default();
+                crate::caps::sample_pid(self.pid, true, &mut seen);
+                seen
+            }),
             cpu: Duration::ZERO,
             locked_out,
         })

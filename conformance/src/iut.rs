@@ -115,6 +115,8 @@ pub struct RunSpec {
     pub cwd: PathBuf,
     /// Read the main process's `VmHWM` every few milliseconds while it runs (benchmarks).
     pub watch_peak_rss: bool,
+    /// Read the capabilities of every process of the run every few milliseconds (CAP-01).
+    pub watch_caps: bool,
     /// Stop the run when one of the container's connections stays unanswered this long (see
     /// [`crate::iut_watch`]); `None` waits for the time limit whatever happens.
     pub stall_limit: Option<Duration>,
@@ -132,6 +134,7 @@ impl RunSpec {
             bounding_caps: docker_caps_with_net_admin(),
             cwd: PathBuf::from("/"),
             watch_peak_rss: false,
+            watch_caps: false,
             stall_limit: Some(crate::iut_watch::STALL_LIMIT),
         }
     }
@@ -154,6 +157,8 @@ pub struct IutRun {
     /// [`RunSpec::watch_peak_rss`]. Not `wait4`'s `ru_maxrss`: the child is forked from the
     /// harness, and `ru_maxrss` keeps the harness's resident size from before the exec.
     pub max_rss_kib: Option<u64>,
+    /// The capabilities its processes were seen with, with [`RunSpec::watch_caps`].
+    pub caps: Option<crate::caps::CapsSeen>,
     /// CPU time (user + system) of the main process and the descendants it waited for.
     pub cpu: Duration,
     /// It was stopped before its time limit because it had locked itself out (the evidence;
@@ -260,8 +265,10 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         })
         .context("cannot spawn the IUT waiter")?;
     let mut peak_rss_kib = None;
+    let mut caps = None;
     let watch = Watch {
         peak_rss: spec.watch_peak_rss,
+        caps: spec.watch_caps,
         stall_limit: spec.stall_limit,
     };
     let received = iut_watch::wait(
@@ -270,6 +277,7 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         &done_rx,
         start + spec.timeout,
         &mut peak_rss_kib,
+        &mut caps,
     );
     let mut locked_out = None;
     let (timed_out, waited) = match received {
@@ -305,6 +313,7 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         stderr,
         elapsed: ended.duration_since(start),
         max_rss_kib: peak_rss_kib,
+        caps,
         cpu,
         locked_out,
     })

@@ -36,6 +36,8 @@ pub(crate) enum Waited<T> {
 pub(crate) struct Watch {
     /// Read the IUT's `VmHWM`.
     pub peak_rss: bool,
+    /// Read the capabilities of every process of the run ([`crate::caps`]).
+    pub caps: bool,
     /// Stop when a connection stays in `SYN_SENT` this long.
     pub stall_limit: Option<Duration>,
 }
@@ -49,8 +51,9 @@ pub(crate) fn wait<T>(
     done: &mpsc::Receiver<T>,
     deadline: Instant,
     peak_kib: &mut Option<u64>,
+    caps: &mut Option<crate::caps::CapsSeen>,
 ) -> Waited<T> {
-    let tick = if watch.peak_rss {
+    let tick = if watch.peak_rss || watch.caps {
         Duration::from_millis(2)
     } else {
         Duration::from_millis(100)
@@ -66,6 +69,15 @@ pub(crate) fn wait<T>(
             if let Some(kib) = iut.and_then(|p| peak_rss(p, harness.as_ref())) {
                 *peak_kib = Some(peak_kib.map_or(kib, |p| p.max(kib)));
             }
+        }
+        if watch.caps
+            && let Some(init) = init.and_then(|p| u32::try_from(p).ok())
+        {
+            crate::caps::sample_tree(
+                init,
+                harness.as_ref(),
+                caps.get_or_insert_with(Default::default),
+            );
         }
         if let (Some(limit), Some(init)) = (watch.stall_limit, init)
             && let Some(why) = stalls.check(init, limit, Instant::now())

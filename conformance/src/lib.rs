@@ -10,8 +10,10 @@
 //! - [`iut`]: running the implementation under test in the container's namespaces.
 
 pub mod bench;
+pub mod caps;
 pub mod catalog;
 pub mod confine;
+pub mod controls;
 pub mod ctx;
 pub mod docker;
 pub mod environment;
@@ -21,8 +23,10 @@ pub mod iut_watch;
 pub mod mocks;
 pub mod netns;
 pub mod observations;
+pub mod output_evidence;
 pub mod probe;
 pub mod report;
+pub mod requirements_list;
 pub mod runner;
 pub mod sandbox;
 pub mod scenario;

@@ -94,6 +94,29 @@ pub const OBSERVATIONS: &[Observation] = &[
         "a failure leaves no marker",
         "failed but left a marker",
     ),
+    o(
+        "FAIL-09",
+        "a missing tool fails the run",
+        "init reported success",
+    ),
+    o("FAIL-09", "a line names the missing tool", "no line names"),
+    o(
+        "FAIL-09",
+        "the container is not left open",
+        "198.51.100.10:",
+    ),
+    o(
+        "VER-04",
+        "a rate-limited GitHub does not fail a correct firewall",
+        "init exited",
+    ),
+    o("VER-04", "the firewall works after it", "198.51.100.10:443"),
+    o(
+        "CAP-01",
+        "the run succeeds with Docker's capabilities",
+        "init exited",
+    ),
+    o("CAP-01", "the firewall works after it", "198.51.100.10:443"),
 ];
 
 /// The checks of `case`: its listed observations, or the case itself when none is listed.

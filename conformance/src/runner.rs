@@ -564,6 +564,7 @@ mod tests {
             stderr: stderr.to_owned(),
             elapsed: Duration::from_millis(2000),
             max_rss_kib: None,
+            caps: None,
             cpu: Duration::ZERO,
             locked_out: None,
         }

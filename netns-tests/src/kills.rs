@@ -143,12 +143,13 @@ fn parse_header(name: &str, path: &Path, text: &str) -> Result<Mutant, String> {
         ));
     }
     let expected = expected_failures()?;
-    if let Some(k) = kills
-        .iter()
-        .find(|k| expected.iter().any(|e| e.kill.case == k.case))
-    {
+    if let Some(k) = kills.iter().find(|k| {
+        expected
+            .iter()
+            .any(|e| e.kill.case == k.case && same_check(&k.case, &k.evidence, &e.kill.evidence))
+    }) {
         return Err(format!(
-            "{name}: {} already fails against the unpatched reference \
+            "{name}: {} already fails that check against the unpatched reference \
              (netns-tests/expected/init-firewall.sh.txt): a mutant cannot show it",
             k.case
         ));
@@ -167,6 +168,16 @@ fn parse_header(name: &str, path: &Path, text: &str) -> Result<Mutant, String> {
         kills,
         timeout,
     })
+}
+
+/// Whether two evidences of `case` are about the same check: always for a case with a single
+/// check, else when one observation's marker is in both.
+fn same_check(case: &str, a: &str, b: &str) -> bool {
+    let obs = conformance::observations::of(case);
+    obs.is_empty()
+        || obs
+            .iter()
+            .any(|o| a.contains(o.marker) && b.contains(o.marker))
 }
 
 /// Every catalog mutant, in directory then name order; the errors of unreadable ones.

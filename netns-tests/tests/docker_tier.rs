@@ -29,6 +29,12 @@ static BASH: OnceLock<Result<Report, String>> = OnceLock::new();
 /// Cases none of whose scenarios can be built in a container.
 const NOT_APPLICABLE: &[&str] = &["POL-06", "SEQ-02", "FAIL-09"];
 
+/// Cases built in a container but not observable there, reported as skipped with the reason:
+/// POL-03's positive control (a sidecar routing through the container, before the run) does not
+/// get through, since Docker's rules for internal networks in the machine's FORWARD chain drop
+/// bridged traffic addressed outside the network (`conformance::controls`).
+const UNOBSERVABLE: &[&str] = &["POL-03"];
+
 fn judge(which: &'static str, id: &'static str, level: Level) -> Result<(), Failed> {
     if !docker_may_run(&format!("docker::{which}::{id}"))? {
         return Ok(());
@@ -58,7 +64,7 @@ fn judge(which: &'static str, id: &'static str, level: Level) -> Result<(), Fail
     let na = NOT_APPLICABLE.contains(&id);
     match r.verdict {
         Verdict::Error => Err(explain(r).into()),
-        Verdict::Skip if na => Ok(()),
+        Verdict::Skip if na || UNOBSERVABLE.contains(&id) => Ok(()),
         Verdict::Skip if level == Level::Info => Ok(()),
         Verdict::Skip => {
             Err(format!("{id} was skipped in the Docker tier:\n{}", explain(r)).into())

@@ -3,10 +3,14 @@
 //! Docker runs its resolver in the container's namespace on 127.0.0.11 at two random ports (UDP
 //! and TCP) and writes nat rules that send 127.0.0.11:53 there and make answers come back from
 //! port 53 (moby `daemon/libnetwork/resolver_unix.go`, `setupIptablesNAT` and
-//! `setupNftablesNAT`). The emulation does exactly that with the mock DNS, so an implementation
-//! sees what it would see in a real container: the same chains, the same rule text in
-//! `iptables-save`, the same dependency of DNS on those rules (flush the nat table and DNS over
-//! TCP is refused). SEQ-01/02 then check the rules survive the implementation's init.
+//! `setupNftablesNAT`). The resolver answers by forwarding each query to its upstream, from
+//! inside the container's namespace for an upstream given with `--dns`. The emulation does
+//! exactly that with a [`Forwarder`] to the world's resolver, so an implementation sees what it
+//! would see in a real container: the same chains, the same rule text in `iptables-save`, the
+//! same dependency of DNS on those rules (flush the nat table and DNS over TCP is refused), and
+//! the same dependency on its own OUTPUT rules letting the forwarded query reach the upstream
+//! (the container's resolv.conf names it: `# ExtServers: [198.51.100.2]`). SEQ-01/02 then check
+//! that DNS through 127.0.0.11 and the rules survive the implementation's init.
 //!
 //! The backends are those Docker uses: iptables-nft (Debian's default `iptables`),
 //! iptables-legacy (a host whose dockerd uses legacy; `iptables-nft-save` in the container
@@ -17,11 +21,10 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 
-use super::dns::{DnsServer, Zone, start_dns};
+use super::forwarder::{Forwarder, start_forwarder};
 use crate::netns::Netns;
 
 /// The address of Docker's embedded resolver in every container.
@@ -128,31 +131,27 @@ pub struct DockerDns {
     variant: DockerDnsVariant,
     udp_port: u16,
     tcp_port: u16,
-    server: DnsServer,
+    forwarder: Forwarder,
 }
 
-/// Starts Docker's embedded DNS in `container` for `variant`: the mock DNS for `zone` on
-/// 127.0.0.11 at two random ports, then Docker's nat rules in that backend, in Docker's order.
-/// `None` installs nothing and returns `Ok(None)`.
+/// Starts Docker's embedded DNS in `container` for `variant`: a forwarder to `upstream` on
+/// 127.0.0.11 at two random ports, its queries leaving from `container`, then Docker's nat
+/// rules in that backend, in Docker's order. `None` installs nothing and returns `Ok(None)`.
 pub fn install(
     container: &Netns,
     variant: DockerDnsVariant,
-    zone: Arc<Zone>,
+    upstream: SocketAddr,
 ) -> Result<Option<DockerDns>> {
     if variant == DockerDnsVariant::None {
         return Ok(None);
     }
     container.ensure_ours()?;
-    let any = SocketAddr::from((RESOLVER_IP, 0));
-    let server = start_dns(container, vec![any], vec![any], zone)?;
-    let (Some(udp), Some(tcp)) = (server.udp_addrs().first(), server.tcp_addrs().first()) else {
-        bail!("the embedded DNS did not report its ports");
-    };
+    let forwarder = start_forwarder(container, SocketAddr::from((RESOLVER_IP, 0)), upstream)?;
     let dns = DockerDns {
         variant,
-        udp_port: udp.port(),
-        tcp_port: tcp.port(),
-        server,
+        udp_port: forwarder.udp_addr().port(),
+        tcp_port: forwarder.tcp_addr().port(),
+        forwarder,
     };
     match variant.iptables() {
         Some((bin, _)) => {
@@ -214,9 +213,9 @@ impl DockerDns {
         self.tcp_port
     }
 
-    /// The mock DNS behind 127.0.0.11 (its query log shows what the container asked).
-    pub fn server(&self) -> &DnsServer {
-        &self.server
+    /// The forwarder behind 127.0.0.11 (its log shows what it forwarded and how it went).
+    pub fn forwarder(&self) -> &Forwarder {
+        &self.forwarder
     }
 
     /// The four translations installed, for SEQ-01's before/after comparison.
@@ -510,16 +509,24 @@ pub fn parse_nft(listing: &str) -> NatState {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use std::sync::Arc;
+
     use super::*;
-    use crate::mocks::dns::catch_all_v4;
+    use crate::mocks::dns::{DnsServer, Zone, catch_all_v4, start_dns};
     use crate::mocks::testing::{privileged, run};
 
-    fn zone() -> Arc<Zone> {
-        Arc::new(
+    /// The upstream the tests' embedded DNS forwards to: the mock DNS on 127.0.0.53 of the same
+    /// namespace (a query to it leaves through the namespace's OUTPUT chain all the same).
+    const UPSTREAM: &str = "127.0.0.53:53";
+
+    fn upstream(ns: &Netns) -> DnsServer {
+        let zone = Arc::new(
             Zone::builder()
                 .a("api.github.com", ["192.0.2.70".parse().unwrap()])
                 .build(),
-        )
+        );
+        let a: SocketAddr = UPSTREAM.parse().unwrap();
+        start_dns(ns, vec![a], vec![a], zone).unwrap()
     }
 
     /// `dig @127.0.0.11 NAME` over UDP or TCP in the container: the answer, or None.
@@ -579,8 +586,9 @@ table ip docker-dns {
             return;
         }
         let ns = Netns::create("ddns-none").unwrap();
+        let _up = upstream(&ns);
         assert!(
-            install(&ns, DockerDnsVariant::None, zone())
+            install(&ns, DockerDnsVariant::None, UPSTREAM.parse().unwrap())
                 .unwrap()
                 .is_none()
         );
@@ -599,7 +607,10 @@ table ip docker-dns {
             return;
         }
         let ns = Netns::create("ddns").unwrap();
-        let dns = install(&ns, variant, zone()).unwrap().unwrap();
+        let up = upstream(&ns);
+        let dns = install(&ns, variant, UPSTREAM.parse().unwrap())
+            .unwrap()
+            .unwrap();
         assert_ne!(dns.udp_port(), 53);
         assert_ne!(dns.tcp_port(), 53);
 
@@ -613,7 +624,47 @@ table ip docker-dns {
         );
         let other = catch_all_v4("other.example.test").to_string();
         assert_eq!(dig(&ns, true, "other.example.test"), Some(other));
-        assert_eq!(dns.server().queries_for("api.github.com").len(), 2);
+        // Answered by the upstream, through the forwarder.
+        assert_eq!(up.queries_for("api.github.com").len(), 2);
+        let sent = dns.forwarder().forwarded();
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        assert!(sent.iter().all(|f| f.outcome.is_ok()), "{sent:?}");
+
+        // The forwarded queries leave through the namespace's own OUTPUT chain: a firewall
+        // that lets 127.0.0.11 through but not the upstream breaks DNS, over both transports.
+        let block = |op: &str| {
+            for proto in ["udp", "tcp"] {
+                ns.exec(
+                    "iptables",
+                    &[
+                        op,
+                        "OUTPUT",
+                        "-d",
+                        "127.0.0.53",
+                        "-p",
+                        proto,
+                        "--dport",
+                        "53",
+                        "-j",
+                        "REJECT",
+                    ],
+                )
+                .unwrap();
+            }
+        };
+        block("-A");
+        assert_eq!(dig(&ns, false, "api.github.com"), None);
+        assert_eq!(dig(&ns, true, "api.github.com"), None);
+        let sent = dns.forwarder().forwarded();
+        assert!(
+            sent[3..].iter().all(|f| f.outcome.is_err()) && sent.len() >= 5,
+            "{sent:?}"
+        );
+        block("-D");
+        assert_eq!(
+            dig(&ns, false, "api.github.com").as_deref(),
+            Some("192.0.2.70")
+        );
 
         let state = dns.current_state(&ns).unwrap();
         assert!(state.hooked, "{state:?}");

@@ -3,8 +3,10 @@
 //!
 //! - [`dns`]: the mock DNS (a zone with per-name behaviours and a stable catch-all), used both as
 //!   the world's resolver and behind Docker's embedded-DNS emulation.
-//! - [`docker_dns`]: Docker's embedded DNS at 127.0.0.11 inside the container namespace: the mock
-//!   DNS on two random ports plus Docker's own nat rules, in each firewall backend Docker uses.
+//! - [`docker_dns`]: Docker's embedded DNS at 127.0.0.11 inside the container namespace: a
+//!   [`forwarder`] to the world's resolver on two random ports plus Docker's own nat rules, in
+//!   each firewall backend Docker uses.
+//! - [`forwarder`]: a DNS forwarder whose upstream queries leave from the namespace it runs in.
 //! - [`https`]: the per-run test CA, certificates issued on demand for any name, the mock GitHub
 //!   meta (every fault of FAIL-01..05 and VER-04) and the world's HTTPS responder.
 //! - [`hosts`]: the world's test hosts: TCP banner-and-echo listeners and a UDP echo, each
@@ -14,6 +16,7 @@
 
 pub mod dns;
 pub mod docker_dns;
+pub mod forwarder;
 pub mod hosts;
 pub mod https;
 
