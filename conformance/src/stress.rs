@@ -133,6 +133,9 @@ pub struct StressOptions {
     pub reruns: usize,
     /// Only the first cells of the fault matrix (the CI form), or all.
     pub matrix_limit: Option<usize>,
+    /// Only the cells of this world (named by its fresh scenario, e.g. `ver-github-outside`),
+    /// or all.
+    pub matrix_world: Option<String>,
     pub seed: u64,
 }
 
@@ -152,6 +155,7 @@ impl StressOptions {
             concurrency: if short { vec![2, 4] } else { vec![2, 4, 8] },
             reruns: if short { 5 } else { 20 },
             matrix_limit: short.then_some(4),
+            matrix_world: None,
             seed,
         }
     }

@@ -207,7 +207,21 @@ pub(super) fn matrix(
         None => profiles.push(("as given", &opts.strict)),
     }
     let mut cells: Vec<(Scenario, Vec<&'static str>, &str, &SuiteOptions)> = Vec::new();
-    for (s, ids) in matrix_scenarios() {
+    let mut scenarios = matrix_scenarios();
+    if let Some(only) = &opts.matrix_world {
+        let fresh_named = |s: &Scenario| {
+            scenarios
+                .iter()
+                .any(|(f, _)| f.name == only && world(f) == world(s))
+        };
+        let keep: Vec<bool> = scenarios.iter().map(|(s, _)| fresh_named(s)).collect();
+        let mut k = keep.into_iter();
+        scenarios.retain(|_| k.next().unwrap_or(false));
+        if scenarios.is_empty() {
+            bail!("no world of the fault matrix is named {only}");
+        }
+    }
+    for (s, ids) in scenarios {
         for &(name, suite) in &profiles {
             cells.push((s.clone(), ids.clone(), name, suite));
         }
