@@ -821,7 +821,7 @@ impl Sandbox {
                 r.control_dns = Some((!got.resolved()).then(|| format!("{got:?}")));
                 let peer = sa(SVC, PEER_PORT);
                 let v = probe::tcp_connect(peer, Duration::from_secs(2)).await?;
-                r.control_connect = Some((!v.is_connected()).then(|| format!("{peer}: {v}")));
+                r.control_connect = Some((!v.is_connected()).then(|| v.to_string()));
                 let _ = ready_tx.send(());
                 while !stop.load(Ordering::SeqCst) {
                     let got = probe::dns_query(
