@@ -205,14 +205,6 @@ fn s_ver04() -> Vec<Scenario> {
     vec![s]
 }
 
-fn hidden_tools() -> Vec<Scenario> {
-    let mut a = Scenario::base("hidden-ipset");
-    a.hidden_tools = vec!["ipset"];
-    let mut b = Scenario::base("hidden-ip6tables-restore");
-    b.hidden_tools = vec!["ip6tables-restore"];
-    vec![a, b]
-}
-
 fn required_unresolvable() -> Vec<Scenario> {
     let mut s = Scenario::base("required-unresolvable");
     s.required_unresolvable = true;
@@ -278,6 +270,14 @@ fn failures_all() -> Vec<Scenario> {
     let mut v = failures_fresh();
     v.extend(failures_planted());
     v
+}
+
+fn hidden_tools() -> Vec<Scenario> {
+    let mut a = Scenario::base("hidden-ipset");
+    a.hidden_tools = vec!["ipset"];
+    let mut b = Scenario::base("hidden-ip6tables-restore");
+    b.hidden_tools = vec!["ip6tables-restore"];
+    vec![a, b]
 }
 
 fn docker_caps() -> Vec<Scenario> {
