@@ -8,13 +8,13 @@
 
 use std::net::SocketAddr;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::ctx::{Ctx, Expect};
 use crate::report::Level;
 use crate::scenario::{
     CNAME_FINAL_ADDRS, DnsVariant, EXTRA_NXDOMAIN, EXTRA_OK, EXTRA_SERVFAIL, ExampleCom, Meta,
-    Prior, REQUIRED, Scenario, ip,
+    Prior, REQUIRED, REQUIRED_UNRESOLVABLE, Scenario, ip,
 };
 
 /// What a check concluded.
@@ -181,22 +181,6 @@ fn s_fail05() -> Vec<Scenario> {
         .collect()
 }
 
-fn rerun_failing() -> Vec<Scenario> {
-    let mut s = with_meta("rerun-meta-500", Meta::Status500);
-    s.prior = Prior::Firewalled;
-    s.stale_marker = true;
-    vec![s]
-}
-
-/// Every FAIL scenario on a fresh container (the hanging meta aside: it is slow, and judged
-/// by FAIL-04 itself).
-fn fail_fresh() -> Vec<Scenario> {
-    let mut v = fail01();
-    v.extend(fail02());
-    v.extend(fail03());
-    v
-}
-
 fn ver01() -> Vec<Scenario> {
     let mut s = Scenario::base("ver-example-allowlisted");
     s.example_com = ExampleCom::Allowlisted;
@@ -221,26 +205,71 @@ fn s_ver04() -> Vec<Scenario> {
     vec![s]
 }
 
-fn ver_fresh() -> Vec<Scenario> {
-    let mut v = ver01();
+fn required_unresolvable() -> Vec<Scenario> {
+    let mut s = Scenario::base("required-unresolvable");
+    s.required_unresolvable = true;
+    vec![s]
+}
+
+/// Every scenario of the catalog whose fault fails init, or may (a bad CIDR may be skipped, a
+/// hidden tool may be one the implementation does not use), on a fresh container: the meta
+/// faults, the blocked-check failures, the missing tools, the unresolvable required domain.
+/// The names are those of the FAIL, VER and FAIL-09 cases, so the runner builds each once
+/// when cases share sandboxes.
+fn failures_fresh() -> Vec<Scenario> {
+    let mut v = fail01();
+    v.extend(fail02());
+    v.extend(fail03());
+    v.extend(s_fail04());
+    v.extend(s_fail05());
+    v.extend(hidden_tools());
+    v.extend(ver01());
     v.extend(ver02());
+    v.extend(required_unresolvable());
     v
 }
 
-fn fail_and_ver_fresh() -> Vec<Scenario> {
-    let mut v = fail_fresh();
-    v.extend(ver_fresh());
-    v
+/// The re-run variant of each fresh failure scenario: the same fault met by a run on the
+/// harness's planted firewall and marker ([`Prior::Planted`]), so that it exists whether or
+/// not the implementation's own first run could succeed there. The hanging meta has none: its
+/// run takes FAIL-04's 61 s, and it is judged once, fresh.
+const PLANTED_NAMES: &[(&str, &str)] = &[
+    ("meta-refused", "planted-meta-refused"),
+    ("meta-invalid-json", "planted-meta-invalid-json"),
+    ("meta-missing-key", "planted-meta-missing-key"),
+    ("meta-empty-body", "planted-meta-empty-body"),
+    ("meta-500", "planted-meta-500"),
+    ("meta-403-rate-limit", "planted-meta-403-rate-limit"),
+    ("meta-bad-cidr-text", "planted-meta-bad-cidr-text"),
+    ("meta-bad-cidr-octet", "planted-meta-bad-cidr-octet"),
+    ("meta-bad-cidr-prefix", "planted-meta-bad-cidr-prefix"),
+    ("hidden-ipset", "planted-hidden-ipset"),
+    (
+        "hidden-ip6tables-restore",
+        "planted-hidden-ip6tables-restore",
+    ),
+    ("ver-example-allowlisted", "planted-ver-example-allowlisted"),
+    ("ver-github-outside", "planted-ver-github-outside"),
+    ("required-unresolvable", "planted-required-unresolvable"),
+];
+
+fn failures_planted() -> Vec<Scenario> {
+    failures_fresh()
+        .into_iter()
+        .filter_map(|s| {
+            let (_, name) = PLANTED_NAMES.iter().find(|(fresh, _)| *fresh == s.name)?;
+            let mut p = s;
+            p.name = name;
+            p.prior = Prior::Planted;
+            Some(p)
+        })
+        .collect()
 }
 
-fn fail_and_ver_all() -> Vec<Scenario> {
-    let mut v = fail_and_ver_fresh();
-    v.extend(rerun_failing());
+fn failures_all() -> Vec<Scenario> {
+    let mut v = failures_fresh();
+    v.extend(failures_planted());
     v
-}
-
-fn stale_marker_failing() -> Vec<Scenario> {
-    rerun_failing()
 }
 
 fn hidden_tools() -> Vec<Scenario> {
@@ -527,29 +556,9 @@ fn seq03(ctx: &Ctx) -> Result<Outcome> {
     Ok(first_fail(bad))
 }
 
-/// The MUST allowlist, quickly: what must still hold after a re-run or concurrent runs.
-fn must_allowlist_holds(ctx: &Ctx) -> Result<Vec<String>> {
-    let mut bad = blocked_hosts_rejected(ctx)?;
-    let server = ctx.configured_resolver();
-    if !ctx.dns(server, "api.anthropic.com", false)?.resolved() {
-        bad.push(format!("DNS through {server} fails"));
-    }
-    bad.extend(ctx.expect_all(
-        Expect::Connects,
-        &[
-            sa(GIT_HOST, 22),
-            sa(WEB_HOST, 443),
-            sa(VERCEL_HOSTS[0], 443),
-            sa(REQUIRED[0].1[0], 443),
-            sa(SVC, PEER_PORT),
-        ],
-    )?);
-    Ok(bad)
-}
-
 fn seq04(ctx: &Ctx) -> Result<Outcome> {
     after_success!(ctx);
-    Ok(first_fail(must_allowlist_holds(ctx)?))
+    Ok(first_fail(crate::recheck::must_cases_again(ctx, None)?))
 }
 
 fn seq05(ctx: &Ctx) -> Result<Outcome> {
@@ -571,18 +580,15 @@ fn seq06(ctx: &Ctx) -> Result<Outcome> {
         return Ok(skip);
     }
     let p = ctx.prober_results()?;
-    Ok(if p.dns_failures == 0 {
+    let fresh = ctx.scenario().prior == Prior::Fresh;
+    let o = crate::probers::judge_dns(&p, ctx.configured_resolver(), fresh)?;
+    if o == Outcome::Pass {
         ctx.note(format!(
-            "{} DNS queries during the run, none failed",
+            "{} DNS queries during the run, none failed (the control query before it answered)",
             p.dns_queries
         ));
-        Outcome::Pass
-    } else {
-        Outcome::Fail(format!(
-            "{} of {} DNS queries through the configured resolver failed during the run (first: {})",
-            p.dns_failures, p.dns_queries, p.first_dns_failure
-        ))
-    })
+    }
+    Ok(o)
 }
 
 fn seq07(ctx: &Ctx) -> Result<Outcome> {
@@ -590,18 +596,16 @@ fn seq07(ctx: &Ctx) -> Result<Outcome> {
         return Ok(skip);
     }
     let p = ctx.prober_results()?;
-    Ok(if p.blocked_connected == 0 {
+    let fresh = ctx.scenario().prior == Prior::Fresh;
+    let o = crate::probers::judge_blocked(&p, fresh)?;
+    if o == Outcome::Pass {
         ctx.note(format!(
-            "{} connects to a blocked host during the re-run, none connected",
+            "{} connects to a blocked host during the re-run, none connected (the control \
+             connect to the Docker peer before it connected)",
             p.blocked_attempts
         ));
-        Outcome::Pass
-    } else {
-        Outcome::Fail(format!(
-            "{} of {} connects to {BLOCKED} succeeded during the re-run",
-            p.blocked_connected, p.blocked_attempts
-        ))
-    })
+    }
+    Ok(o)
 }
 
 fn seq08(ctx: &Ctx) -> Result<Outcome> {
@@ -640,7 +644,17 @@ fn seq10(ctx: &Ctx) -> Result<Outcome> {
             eb.as_deref().unwrap_or("succeeded")
         )));
     }
-    Ok(first_fail(must_allowlist_holds(ctx)?))
+    // The MUST cases are judged with the run that succeeded as the run (its output, for
+    // ALW-09's warnings).
+    let ok = if a == Some(0) {
+        &ctx.run.iut
+    } else {
+        ctx.run
+            .second
+            .as_ref()
+            .context("no second run in this scenario")?
+    };
+    Ok(first_fail(crate::recheck::must_cases_again(ctx, Some(ok))?))
 }
 
 fn failed_without_marker(ctx: &Ctx) -> Result<Outcome> {
@@ -692,16 +706,27 @@ fn fail06(ctx: &Ctx) -> Result<Outcome> {
 }
 
 fn fail07(ctx: &Ctx) -> Result<Outcome> {
-    Ok(first_fail(blocked_hosts_rejected(ctx)?))
+    let mut bad = Vec::new();
+    // Fail closed: a firewall that comes up without a domain the seed requires is not the one
+    // asked for ("required for Claude Code and core tooling to function"), just as one without
+    // GitHub's ranges is not; init must fail (closed) instead of warning.
+    if ctx.scenario().required_unresolvable && ctx.init_failed().is_none() {
+        bad.push(format!(
+            "init reported success although the required domain {REQUIRED_UNRESOLVABLE} does \
+             not resolve (NXDOMAIN)"
+        ));
+    }
+    bad.extend(blocked_hosts_rejected(ctx)?);
+    Ok(first_fail(bad))
 }
 
 fn fail08(ctx: &Ctx) -> Result<Outcome> {
-    if let Some(why) = ctx.not_measured() {
-        return Ok(Outcome::Skip(format!(
-            "{why}, so no stale marker was planted"
-        )));
+    if ctx.scenario().prior != Prior::Planted {
+        anyhow::bail!("FAIL-08 is judged on a planted prior state only");
     }
-    Ok(if ctx.marker_present() {
+    Ok(if ctx.init_failed().is_none() {
+        Outcome::Skip("the run succeeded: the marker is its own (judged by MRK-01)".into())
+    } else if ctx.marker_present() {
         Outcome::Fail("the marker of the previous success survived the failed run".into())
     } else {
         Outcome::Pass
@@ -761,10 +786,14 @@ fn mrk01(ctx: &Ctx) -> Result<Outcome> {
 }
 
 fn mrk02(ctx: &Ctx) -> Result<Outcome> {
-    Ok(if ctx.marker_present() {
-        Outcome::Fail("the marker exists after a failure".into())
-    } else if ctx.init_failed().is_none() {
+    // A success is not judged here: whether the scenario's fault had to fail the run is its
+    // own case's question (FAIL-01..03 and VER-01/02 must fail; a bad CIDR may be skipped, a
+    // hidden tool may be one the implementation does not use, an unresolvable required
+    // domain is FAIL-07's).
+    Ok(if ctx.init_failed().is_none() {
         Outcome::Skip("the run succeeded (judged by its own case)".into())
+    } else if ctx.marker_present() {
+        Outcome::Fail("the marker exists after a failure".into())
     } else {
         Outcome::Pass
     })
@@ -829,7 +858,7 @@ pub fn catalog() -> Vec<Case> {
         pol03,
     );
     pol03.mutates = true;
-    vec![
+    let mut all = vec![
         c(
             "POL-01",
             Must,
@@ -1003,7 +1032,7 @@ pub fn catalog() -> Vec<Case> {
             "SEQ-04",
             Must,
             "Re-running is safe",
-            "a second init succeeds and the MUST allowlist still holds",
+            "a second init succeeds, then every MUST POL and ALW case of the default world is judged again (each failure named by its case)",
             rerun,
             seq04,
         ),
@@ -1011,7 +1040,7 @@ pub fn catalog() -> Vec<Case> {
             "SEQ-05",
             Should,
             "Idempotent",
-            "two runs leave identical iptables-save, ip6tables-save and ipset save, no temporary sets",
+            "the state after a re-run equals the state after a single clean run, object by object: every ipset, iptables chain (nft and legacy, IPv4 and IPv6), nft table, set and chain; the observer is proven on objects of its own first",
             rerun,
             seq05,
         ),
@@ -1019,7 +1048,7 @@ pub fn catalog() -> Vec<Case> {
             "SEQ-06",
             Should,
             "No DNS gap",
-            "a prober queries the configured resolver every 10 ms during a fresh init and a re-run: no failure",
+            "a prober queries the configured resolver every 10 ms during a fresh init and a re-run: at least 3 queries, none failing; its first query, before init, must answer",
             probed,
             seq06,
         ),
@@ -1027,7 +1056,7 @@ pub fn catalog() -> Vec<Case> {
             "SEQ-07",
             Should,
             "No open window",
-            "during a re-run, a prober connecting to a blocked host every 10 ms never connects",
+            "during a re-run, a prober connects to a blocked host every 10 ms: at least 3 attempts, none connects; its first connect, to the Docker peer before the re-run, must connect",
             probed_rerun,
             seq07,
         ),
@@ -1051,7 +1080,7 @@ pub fn catalog() -> Vec<Case> {
             "SEQ-10",
             Should,
             "Concurrent runs are serialised",
-            "two inits at once: both end, one succeeds, the MUST allowlist holds",
+            "two inits at once: both end, one succeeds, then every MUST POL and ALW case of the default world is judged",
             concurrent,
             seq10,
         ),
@@ -1099,24 +1128,24 @@ pub fn catalog() -> Vec<Case> {
             "FAIL-06",
             Must,
             "Never locked out after a failure",
-            "after each failure: loopback, the configured resolver and the Docker peers work",
-            fail_and_ver_all,
+            "after each failure (every meta fault, bad CIDR, missing tool, blocked-check failure, unresolvable required domain), fresh and on a planted firewall and marker: loopback, the configured resolver and the Docker peers work",
+            failures_all,
             fail06,
         ),
         c(
             "FAIL-07",
             Should,
             "Fail closed",
-            "after each failure, fresh and re-run: blocked hosts rejected",
-            fail_and_ver_all,
+            "after each failure, fresh and on a planted firewall and marker: blocked hosts rejected; an unresolvable required domain must fail init",
+            failures_all,
             fail07,
         ),
         c(
             "FAIL-08",
             Should,
             "A stale marker does not survive a failed run",
-            "a failed re-run leaves no marker",
-            stale_marker_failing,
+            "each failure on a planted firewall with the marker of a previous success: no marker after it",
+            failures_planted,
             fail08,
         ),
         c(
@@ -1171,8 +1200,8 @@ pub fn catalog() -> Vec<Case> {
             "MRK-02",
             Must,
             "No marker on failure",
-            "after every FAIL and VER case on a fresh container, no marker",
-            fail_and_ver_fresh,
+            "after each failure on a fresh container, no marker",
+            failures_fresh,
             mrk02,
         ),
         c(
@@ -1199,7 +1228,14 @@ pub fn catalog() -> Vec<Case> {
             default,
             inf02,
         ),
-    ]
+    ];
+    // They end with the MUST POL cases, POL-03 among them, which changes the sandbox.
+    for case in &mut all {
+        if matches!(case.id, "SEQ-04" | "SEQ-10") {
+            case.mutates = true;
+        }
+    }
+    all
 }
 
 /// Cases whose ID starts with one of `prefixes` (all when empty), at `level` or stricter.
@@ -1268,6 +1304,28 @@ mod tests {
             .map(|c| c.id)
             .collect();
         assert_eq!(ids, ["SEQ-01", "SEQ-03", "SEQ-04", "SEQ-08"]);
+    }
+
+    #[test]
+    fn every_failure_scenario_has_a_planted_re_run_but_the_hanging_meta() {
+        let fresh = failures_fresh();
+        let planted = failures_planted();
+        for s in &fresh {
+            let twin = planted.iter().find(|p| {
+                let mut w = (*p).clone();
+                w.name = s.name;
+                w.prior = Prior::Fresh;
+                &w == s
+            });
+            assert_eq!(
+                twin.is_some(),
+                s.meta != Meta::AcceptAndHang,
+                "{}: a planted variant in PLANTED_NAMES",
+                s.name
+            );
+        }
+        assert!(planted.iter().all(|p| p.prior == Prior::Planted));
+        assert!(fresh.iter().all(|s| s.prior == Prior::Fresh));
     }
 
     #[test]

@@ -17,6 +17,12 @@ use crate::scenario::{DnsVariant, Scenario};
 /// What the background probers saw while the implementation ran (SEQ-06, SEQ-07).
 #[derive(Debug, Clone, Default)]
 pub struct ProberResults {
+    /// The positive control before the implementation started: `Some(None)` when the first DNS
+    /// query through the configured resolver answered, `Some(Some(why))` when it did not.
+    pub control_dns: Option<Option<String>>,
+    /// The same for a connect to the Docker peer (proof that the prober's connects connect).
+    pub control_connect: Option<Option<String>>,
+    /// Samples taken while the implementation ran (the control's not counted).
     pub dns_queries: usize,
     pub dns_failures: usize,
     pub first_dns_failure: String,
@@ -40,9 +46,12 @@ pub struct RunRecord {
     /// The second of two concurrent runs (SEQ-10).
     pub second: Option<IutRun>,
     pub probers: Option<ProberResults>,
-    /// Normalised kernel state after the prior run and after the measured run (SEQ-05).
-    pub state_before: Option<String>,
-    pub state_after: Option<String>,
+    /// The container's state after the prior run and after the measured run (SEQ-05).
+    pub state_before: Option<crate::state::Snapshot>,
+    pub state_after: Option<crate::state::Snapshot>,
+    /// The state observer's positive control ([`crate::state::observer_control`]), run on the
+    /// fresh container of a re-run scenario: `Err` with why it failed.
+    pub observer_control: Option<Result<(), String>>,
     pub long_lived: RefCell<LongLived>,
     /// The first run of a re-run scenario failed: `iut` is that run, and the measured run
     /// (with the probers, the fault, the stale marker) never happened.
@@ -61,6 +70,7 @@ impl RunRecord {
             probers: None,
             state_before: None,
             state_after: None,
+            observer_control: None,
             long_lived: RefCell::default(),
             prior_failed: false,
             opts: None,
@@ -653,30 +663,48 @@ impl<'a> Ctx<'a> {
             .collect())
     }
 
-    /// The difference between the kernel state after the first and the second run.
+    /// How the state after the re-run differs from the state the first (single, clean) run
+    /// left, every object of every tool compared ([`crate::state`]); `None` when identical.
+    /// `Err` when the states were not recorded or the observer failed its positive control.
     pub fn state_difference(&self) -> Result<Option<String>> {
-        let (Some(a), Some(b)) = (&self.run.state_before, &self.run.state_after) else {
+        match &self.run.observer_control {
+            Some(Ok(())) => {}
+            Some(Err(why)) => anyhow::bail!("{why}"),
+            None => anyhow::bail!("the state observer's control did not run in this scenario"),
+        }
+        let (Some(first), Some(second)) = (&self.run.state_before, &self.run.state_after) else {
             anyhow::bail!("the states of the two runs were not recorded");
         };
-        if b.contains("-next") || b.contains("-tmp") || b.contains("-new") {
-            return Ok(Some("a temporary set is left after the second run".into()));
-        }
-        if a == b {
+        self.note(format!(
+            "state after the first run: {} objects ({} rules, {} sets, {} set entries)",
+            first.objects().len(),
+            first.counts().0,
+            first.counts().1,
+            first.counts().2
+        ));
+        let d = second.compare(first);
+        if d.is_empty() {
             return Ok(None);
         }
-        let only_a: Vec<&str> = a
-            .lines()
-            .filter(|l| !b.lines().any(|m| m == *l))
-            .take(3)
-            .collect();
-        let only_b: Vec<&str> = b
-            .lines()
-            .filter(|l| !a.lines().any(|m| m == *l))
-            .take(3)
-            .collect();
-        Ok(Some(format!(
-            "the second run changed the state: first only {only_a:?}, second only {only_b:?}"
-        )))
+        let mut parts = Vec::new();
+        if !d.extra.is_empty() {
+            parts.push(format!(
+                "extra after the re-run (not left by a single clean run): {}",
+                d.extra.join(", ")
+            ));
+        }
+        if !d.missing.is_empty() {
+            parts.push(format!(
+                "gone after the re-run (left by a single clean run): {}",
+                d.missing.join(", ")
+            ));
+        }
+        for (source, a, b) in &d.changed {
+            parts.push(format!(
+                "{source} changed: first run only {a:?}, re-run only {b:?}"
+            ));
+        }
+        Ok(Some(parts.join("; ")))
     }
 
     pub fn prober_results(&self) -> Result<ProberResults> {

@@ -188,6 +188,42 @@ impl Netns {
         )
     }
 
+    /// Runs a program inside the namespace with `input` on its stdin (`iptables-restore`,
+    /// `ipset restore`), checked.
+    pub fn exec_with_input(&self, program: &str, args: &[&str], input: &str) -> Result<Output> {
+        use std::io::Write;
+        self.ensure_ours()?;
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name, program])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot run {program} in {}", self.name))?;
+        // Written from a thread: a program that answers before reading all of its input must
+        // not deadlock on a full pipe.
+        let mut stdin = child.stdin.take().context("no stdin")?;
+        let text = input.to_owned();
+        let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
+        let out = child
+            .wait_with_output()
+            .with_context(|| format!("cannot wait for {program} in {}", self.name))?;
+        let written = writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the writer of {program}'s input panicked"))?;
+        if !out.status.success() {
+            bail!(
+                "{program} {args:?} in {} failed ({}): {}",
+                self.name,
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        written.with_context(|| format!("cannot feed {program}"))?;
+        Ok(out)
+    }
+
     /// Runs a program inside the namespace and returns its output whatever its status.
     pub fn exec_unchecked(&self, program: &str, args: &[&str]) -> Result<Output> {
         self.ensure_ours()?;

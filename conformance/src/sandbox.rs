@@ -21,8 +21,8 @@ use crate::netns::{Netns, Service};
 use crate::probe;
 use crate::scenario::{
     CNAME_FINAL, CNAME_FINAL_ADDRS, CNAME_MID, DnsVariant, EXTRA_CNAME, EXTRA_NXDOMAIN, EXTRA_OK,
-    EXTRA_SERVFAIL, ExampleCom, Meta, NPM_ADDRS, Prior, REQUIRED, REQUIRED_AAAA, Scenario, Tier,
-    extra_domains_env, ip,
+    EXTRA_SERVFAIL, ExampleCom, Meta, NPM_ADDRS, Prior, REQUIRED, REQUIRED_AAAA,
+    REQUIRED_UNRESOLVABLE, Scenario, Tier, extra_domains_env, ip,
 };
 use crate::topology::{Topology, TopologyOptions};
 
@@ -41,7 +41,8 @@ pub struct SuiteOptions {
     pub jobs: usize,
     /// Give every case its own sandbox (and implementation run) for each of its scenarios,
     /// instead of sharing one per scenario among the cases that name it. Slower; for when a
-    /// case's verdict is suspected to depend on another's.
+    /// case's verdict is suspected to depend on another's. The hanging meta's scenario is
+    /// shared all the same (61 s of waiting per run; its cases only look).
     pub isolate: bool,
     /// Network namespaces, or real Docker containers.
     pub tier: Tier,
@@ -141,6 +142,10 @@ fn v6(s: &str) -> Ipv6Addr {
 fn zone(s: &Scenario, npm_host: &str) -> Zone {
     let mut z = Zone::builder().a(npm_host, NPM_ADDRS.iter().map(|a| v4(a)));
     for (d, addrs) in REQUIRED {
+        if s.required_unresolvable && *d == REQUIRED_UNRESOLVABLE {
+            z = z.nxdomain(d);
+            continue;
+        }
         z = z.a(d, addrs.iter().map(|a| v4(a)));
     }
     for (d, a) in REQUIRED_AAAA {
@@ -529,51 +534,48 @@ impl Sandbox {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// The container's firewall state, normalised: comments dropped, counters zeroed, ipset's
-    /// random `initval` dropped and its members sorted.
-    pub fn kernel_state(&self) -> Result<String> {
-        let mut out = String::new();
-        for prog in ["iptables-save", "ip6tables-save"] {
-            out.push_str(&format!("## {prog}\n"));
-            for l in self
-                .iptables_save(prog)?
-                .lines()
-                .filter(|l| !l.starts_with('#'))
-            {
-                let l = match l.rfind(" [") {
-                    Some(i) if l.starts_with(':') => format!("{} [0:0]", &l[..i]),
-                    _ => l.to_owned(),
-                };
-                out.push_str(&l);
-                out.push('\n');
-            }
-        }
-        let sets = self.topo.container.exec_unchecked("ipset", &["save"])?;
-        let mut lines: Vec<String> = String::from_utf8_lossy(&sets.stdout)
-            .lines()
-            .map(|l| match l.find(" initval ") {
-                Some(i) => l[..i].to_owned(),
-                None => l.to_owned(),
-            })
-            .collect();
-        lines.sort();
-        out.push_str("## ipset save\n");
-        out.push_str(&lines.join("\n"));
-        Ok(out)
+    /// The container's whole packet-filter state ([`crate::state`]).
+    pub fn snapshot(&self) -> Result<crate::state::Snapshot> {
+        crate::state::take(&self.topo.container)
     }
 
-    fn restart_https(&self, meta: &Meta) -> Result<()> {
+    /// Serves `meta` at api.github.com/meta from now on (the refresh test changes GitHub's
+    /// ranges between two runs).
+    pub fn serve_meta(&self, meta: MetaBehaviour) -> Result<()> {
         let mut guard = self
             .https
             .lock()
             .map_err(|_| anyhow::anyhow!("the HTTPS lock is poisoned"))?;
         // Stop the old one first: the new one binds the same port.
         guard.take();
-        *guard = Some(start_https(
-            &self.topo.world,
-            https_options(&self.scenario, &self.ca, meta),
-        )?);
+        let mut o = https_options(&self.scenario, &self.ca, &self.scenario.meta);
+        o.meta = meta;
+        *guard = Some(start_https(&self.topo.world, o)?);
         Ok(())
+    }
+
+    /// Writes the marker into the container, as a previous success would have left it.
+    /// Resolved beneath the container's /tmp (the netns tier) or root (Docker): a symlink in
+    /// the marker's place (from the image, or left by an earlier run) must not lead the harness
+    /// to a file of the machine.
+    pub fn write_marker(&self, bytes: &[u8]) -> Result<()> {
+        match &self.container {
+            Container::Netns(fs) => std::fs::File::open(fs.tmp())
+                .map_err(anyhow::Error::from)
+                .and_then(|tmp| {
+                    crate::docker::write_beneath(
+                        std::os::fd::AsFd::as_fd(&tmp),
+                        "/.firewall-init-done",
+                        bytes,
+                        0o644,
+                    )
+                }),
+            Container::Docker(d) => d.write_file("/tmp/.firewall-init-done", bytes, 0o644),
+        }
+    }
+
+    fn restart_https(&self, meta: &Meta) -> Result<()> {
+        self.serve_meta(meta_behaviour(meta))
     }
 
     fn plant_stale_rules(&self) -> Result<()> {
@@ -709,19 +711,27 @@ impl Sandbox {
     /// long-lived connections), and records what happened.
     pub fn execute(&self, opts: &SuiteOptions) -> Result<RunRecord> {
         let mut state_before = None;
+        let mut observer_control = None;
         match self.scenario.prior {
             Prior::Fresh => {}
             Prior::StaleRules => self.plant_stale_rules().context("planting stale rules")?,
+            Prior::Planted => crate::planted::plant(self).context("planting the prior state")?,
             Prior::Firewalled => {
+                // SEQ-05's observer, proved on the fresh container before anything runs.
+                observer_control = Some(
+                    crate::state::observer_control(&self.topo.container)
+                        .map_err(|e| format!("{e:#}")),
+                );
                 let first = self.run_in_container(&self.run_spec(opts, false))?;
                 if !first.success() {
                     // The implementation failed where it must succeed: that run is the record.
                     return Ok(RunRecord {
                         prior_failed: true,
+                        observer_control,
                         ..RunRecord::of(first)
                     });
                 }
-                state_before = Some(self.kernel_state()?);
+                state_before = Some(self.snapshot()?);
                 if self.scenario.meta != Meta::Realistic {
                     self.restart_https(&self.scenario.meta)?;
                 }
@@ -745,28 +755,6 @@ impl Sandbox {
                     "tcp-reset",
                 ],
             )?;
-        }
-        if self.scenario.stale_marker {
-            let stale = b"stale marker of an earlier run\n";
-            // Resolved beneath the container's /tmp (the netns tier) or root (Docker): the
-            // implementation's first run may have left a symlink to a file of the machine in
-            // the marker's place.
-            match &self.container {
-                Container::Netns(fs) => std::fs::File::open(fs.tmp())
-                    .map_err(anyhow::Error::from)
-                    .and_then(|tmp| {
-                        crate::docker::write_beneath(
-                            std::os::fd::AsFd::as_fd(&tmp),
-                            "/.firewall-init-done",
-                            stale,
-                            0o644,
-                        )
-                    })
-                    .context("writing the stale marker")?,
-                Container::Docker(d) => d
-                    .write_file("/tmp/.firewall-init-done", stale, 0o644)
-                    .context("writing the stale marker")?,
-            }
         }
         let long_lived = if self.scenario.long_lived {
             crate::controls::open_long_lived(&self.topo.container)?
@@ -803,7 +791,7 @@ impl Sandbox {
             None => None,
         };
         let state_after = if self.scenario.prior == Prior::Firewalled {
-            Some(self.kernel_state()?)
+            Some(self.snapshot()?)
         } else {
             None
         };
@@ -813,6 +801,7 @@ impl Sandbox {
             probers,
             state_before,
             state_after,
+            observer_control,
             long_lived: std::cell::RefCell::new(long_lived),
             prior_failed: false,
             opts: Some(opts.clone()),
@@ -821,6 +810,11 @@ impl Sandbox {
 
     /// Probers on a thread in the container: a DNS query to the configured resolver and a
     /// connect to a blocked host, every 10 ms, until `stop`.
+    ///
+    /// First, before this returns (so before the implementation starts), the positive
+    /// control: one DNS query and one connect to the Docker peer, which must both succeed
+    /// (a prober that cannot resolve or connect would count nothing worth counting). Its
+    /// result is in [`ProberResults::control_dns`] and [`ProberResults::control_connect`].
     pub fn start_probers(
         &self,
         stop: Arc<AtomicBool>,
@@ -831,13 +825,22 @@ impl Sandbox {
         };
         let path = self.topo.container.path();
         let name = self.topo.container.name().to_owned();
-        std::thread::spawn(move || -> Result<ProberResults> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::spawn(move || -> Result<ProberResults> {
             crate::netns::enter_path(&path).with_context(|| format!("entering {name}"))?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             rt.block_on(async move {
                 let mut r = ProberResults::default();
+                let got =
+                    probe::dns_query(server, "api.anthropic.com", false, Duration::from_secs(2))
+                        .await?;
+                r.control_dns = Some((!got.resolved()).then(|| format!("{got:?}")));
+                let peer = sa(SVC, PEER_PORT);
+                let v = probe::tcp_connect(peer, Duration::from_secs(2)).await?;
+                r.control_connect = Some((!v.is_connected()).then(|| v.to_string()));
+                let _ = ready_tx.send(());
                 while !stop.load(Ordering::SeqCst) {
                     let got = probe::dns_query(
                         server,
@@ -863,7 +866,11 @@ impl Sandbox {
                 }
                 Ok(r)
             })
-        })
+        });
+        // The control's two probes take milliseconds; a prober that failed before them has
+        // dropped the sender, and its error comes out of the join.
+        let _ = ready_rx.recv_timeout(Duration::from_secs(10));
+        handle
     }
 }
 

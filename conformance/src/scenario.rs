@@ -52,6 +52,13 @@ pub enum Prior {
     StaleRules,
     /// The implementation already ran once successfully (a re-run).
     Firewalled,
+    /// A re-run whose prior state the harness builds itself, without the implementation: a
+    /// default-deny firewall of its own rendered from the address plan (iptables-restore,
+    /// ip6tables-restore, ipset restore) and the marker of a previous success
+    /// ([`crate::planted`]). The measured run then meets the scenario's fault on a firewalled
+    /// container with a stale marker, whether or not the implementation could have built that
+    /// state itself (in the VER worlds it cannot: its own first run would fail).
+    Planted,
 }
 
 /// Where example.com points (VER-01, VER-03).
@@ -75,11 +82,12 @@ pub struct Scenario {
     pub dual_stack: bool,
     /// The meta behaviour during the measured run (a `Firewalled` prior run always succeeds).
     pub meta: Meta,
+    /// [`REQUIRED_UNRESOLVABLE`], a required domain, answers NXDOMAIN (fail closed: a
+    /// firewall without a domain the seed requires is a failure, not a warning).
+    pub required_unresolvable: bool,
     /// `/zen` answers 403 rate limited (VER-04).
     pub zen_rate_limited: bool,
     pub prior: Prior,
-    /// A stale marker is present before the run (FAIL-08).
-    pub stale_marker: bool,
     pub example_com: ExampleCom,
     /// api.github.com resolves outside every meta range (VER-02).
     pub api_github_outside: bool,
@@ -163,7 +171,7 @@ impl Scenario {
             && matches!(self.dns, DnsVariant::IptablesNft | DnsVariant::None)
             && !self.dual_stack
             && !self.zen_rate_limited
-            && !self.stale_marker
+            && !self.required_unresolvable
             && self.example_com == ExampleCom::Blocked
             && !self.api_github_outside
             && self.hidden_tools.is_empty()
@@ -180,9 +188,9 @@ impl Scenario {
             dns: DnsVariant::IptablesNft,
             dual_stack: false,
             meta: Meta::Realistic,
+            required_unresolvable: false,
             zen_rate_limited: false,
             prior: Prior::Fresh,
-            stale_marker: false,
             example_com: ExampleCom::Blocked,
             api_github_outside: false,
             hidden_tools: Vec::new(),
@@ -231,6 +239,9 @@ pub const REQUIRED: &[(&str, &[&str])] = &[
     ("playwright.dev", &["203.0.113.20"]),
 ];
 
+/// The required domain that answers NXDOMAIN in the scenarios with `required_unresolvable`.
+pub const REQUIRED_UNRESOLVABLE: &str = "statsig.com";
+
 /// The sandbox's npm registry host (the suite's `--npm-registry-host` default).
 pub const NPM_HOST_DEFAULT: &str = "registry.npm.test";
 pub const NPM_ADDRS: &[&str] = &["203.0.113.30", "203.0.113.31"];
@@ -261,6 +272,7 @@ mod tests {
         for a in all {
             assert!(a.parse::<IpAddr>().is_ok(), "{a}");
         }
+        assert!(REQUIRED.iter().any(|(d, _)| *d == REQUIRED_UNRESOLVABLE));
         assert_eq!(
             extra_domains_env(),
             "extra-one.example.test extra-two.example.test nx.example.test servfail.example.test cname.example.test"

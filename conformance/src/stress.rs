@@ -8,11 +8,18 @@
 //!   through the configured resolver; the next init must succeed) and on fresh containers (the
 //!   state after the kill is classified untouched, firewalled or safe closed);
 //! - **concurrency**: 2, 4, 8 inits at once, then consecutive re-runs that must leave an
-//!   identical state each time (no leaked temporary sets, no growth);
+//!   identical state each time (no leaked objects, no growth);
 //! - **fault matrix**: every scenario of the FAIL and VER cases, fresh and re-run, in the strict
 //!   and compat profiles; each cell is judged by its own cases' checks plus MRK-02 (no marker
 //!   after a failure) or MRK-01 (a marker after a success), FAIL-06 (not locked out) and
-//!   FAIL-07 (fail closed).
+//!   FAIL-07 (fail closed). The re-run cells meet the fault on the harness's planted firewall
+//!   and marker ([`crate::planted`]), so no cell depends on the implementation's own first run
+//!   succeeding under the fault (in the VER worlds it cannot).
+//!
+//! Leftovers are found without knowing anyone's names: the whole packet-filter state
+//! ([`crate::state`]: every ipset, iptables chain in both backends, nft table, set and chain)
+//! is compared with the state a single clean run leaves, measured once per campaign on a
+//! sandbox of its own after the observer passed its positive control.
 //!
 //! Every violation is named in the report; the exit status is 1 when there is one.
 
@@ -24,12 +31,17 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::catalog::{self, API_HOST, BLOCKED, GIT_HOST, Outcome, PEER_PORT, SVC, WEB_HOST, sa};
-use crate::ctx::{Ctx, ProberResults};
+use crate::catalog::{API_HOST, BLOCKED, GIT_HOST, PEER_PORT, SVC, WEB_HOST, sa};
+use crate::ctx::ProberResults;
 use crate::iut::{IutRun, RunSpec, StagedArgv};
 use crate::probe;
 use crate::sandbox::{Sandbox, SuiteOptions};
-use crate::scenario::{NPM_HOST_DEFAULT, Prior, Scenario};
+use crate::scenario::{NPM_HOST_DEFAULT, Scenario};
+use crate::state::Snapshot;
+
+mod matrix;
+pub use matrix::CellRecord;
+use matrix::matrix;
 
 /// `fw-conformance stress` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -121,6 +133,9 @@ pub struct StressOptions {
     pub reruns: usize,
     /// Only the first cells of the fault matrix (the CI form), or all.
     pub matrix_limit: Option<usize>,
+    /// Only the cells of this world (named by its fresh scenario, e.g. `ver-github-outside`),
+    /// or all.
+    pub matrix_world: Option<String>,
     pub seed: u64,
 }
 
@@ -140,6 +155,7 @@ impl StressOptions {
             concurrency: if short { vec![2, 4] } else { vec![2, 4, 8] },
             reruns: if short { 5 } else { 20 },
             matrix_limit: short.then_some(4),
+            matrix_world: None,
             seed,
         }
     }
@@ -169,8 +185,9 @@ pub struct KillRecord {
     pub killed: bool,
     pub exit: Option<i32>,
     pub after: AfterKill,
-    /// Sets left by the killed run (before the next init cleans up).
-    pub leftover_sets: usize,
+    /// Objects (sets, chains, tables: [`crate::state`]) the killed run left that a single clean
+    /// run does not (before the next init cleans up).
+    pub leftover_objects: usize,
     pub next_init_ok: bool,
     pub probes: ProbeCounts,
     pub violations: Vec<String>,
@@ -238,39 +255,11 @@ pub struct RerunRecord {
     pub runs: usize,
     pub succeeded: usize,
     pub identical: usize,
+    /// Rules, sets and set entries after the first run.
     pub rules: usize,
     pub sets: usize,
     pub set_entries: usize,
     pub violations: Vec<String>,
-}
-
-/// One cell of the fault matrix.
-#[derive(Debug, Clone, Serialize)]
-pub struct CellRecord {
-    pub scenario: String,
-    pub prior: String,
-    pub profile: String,
-    pub cases: Vec<String>,
-    pub exit: Option<i32>,
-    pub marker: bool,
-    /// The re-run could not be reached: the prior run already fails under the scenario's
-    /// fault (the VER worlds), so the cell judges that first run.
-    pub prior_failed: bool,
-    pub passed: bool,
-    pub violations: Vec<String>,
-}
-
-impl CellRecord {
-    /// "pass", the violations, or why a cell that found none did not pass.
-    fn result(&self) -> String {
-        if self.passed {
-            "pass".to_owned()
-        } else if self.violations.is_empty() {
-            "n/a: the prior run fails too (no violation)".to_owned()
-        } else {
-            self.violations.join("; ")
-        }
-    }
 }
 
 /// The whole campaign.
@@ -408,13 +397,13 @@ impl StressReport {
                 .count()
         };
         if !kill_parts.is_empty() {
-            s.push_str("\nState after a kill (killed runs only):\n\n| container | untouched | firewalled | safe closed | other | with leftover sets |\n|---|---|---|---|---|---|\n");
+            s.push_str("\nState after a kill (killed runs only):\n\n| container | untouched | firewalled | safe closed | other | with leftover objects |\n|---|---|---|---|---|---|\n");
         }
         for &(fresh, _, name) in &kill_parts {
             let left = self
                 .kills
                 .iter()
-                .filter(|k| k.fresh == fresh && k.killed && k.leftover_sets > 0)
+                .filter(|k| k.fresh == fresh && k.killed && k.leftover_objects > 0)
                 .count();
             s.push_str(&format!(
                 "| {name} | {} | {} | {} | {} | {left} |\n",
@@ -444,23 +433,17 @@ impl StressReport {
             ));
         }
         let passed = self.matrix.iter().filter(|c| c.passed).count();
-        let na = self.matrix.iter().filter(|c| c.prior_failed).count();
         if ran(Part::Matrix) {
             s.push_str(&format!(
-                "\nFault matrix: {passed}/{} cells passed ({na} re-run cells judged the first run: the prior run fails under the same fault)\n\n| scenario | prior | profile | cases | exit | marker | result |\n|---|---|---|---|---|---|---|\n",
+                "\nFault matrix: {passed}/{} cells passed (re-run cells on the harness's planted firewall and marker)\n\n| scenario | prior | profile | cases | exit | marker | result |\n|---|---|---|---|---|---|---|\n",
                 self.matrix.len()
             ));
         }
         for c in &self.matrix {
             s.push_str(&format!(
-                "| {} | {}{} | {} | {} | {:?} | {} | {} |\n",
+                "| {} | {} | {} | {} | {:?} | {} | {} |\n",
                 c.scenario,
                 c.prior,
-                if c.prior_failed {
-                    " (prior failed)"
-                } else {
-                    ""
-                },
                 c.profile,
                 c.cases.join(" "),
                 c.exit,
@@ -552,19 +535,9 @@ fn observe(sb: &Sandbox) -> Result<Observed> {
     })
 }
 
-/// The iptables part of the kernel state (the ipset part apart).
-fn rules_part(state: &str) -> &str {
-    state.split("## ipset save").next().unwrap_or(state)
-}
-
-/// Sets whose names mark them temporary (the swap-in copy of an update).
-fn temporary_sets(sb: &Sandbox) -> Result<Vec<String>> {
-    let out = sb.topo.container.exec_unchecked("ipset", &["list", "-n"])?;
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|n| n.contains("-next") || n.contains("-tmp") || n.contains("-new"))
-        .map(str::to_owned)
-        .collect())
+/// The objects the container holds now that a single clean run does not leave.
+fn leftovers(sb: &Sandbox, reference: &Snapshot) -> Result<Vec<String>> {
+    Ok(sb.snapshot()?.extra_objects(reference))
 }
 
 fn classify(o: Observed, untouched: bool, violations: &mut Vec<String>) -> AfterKill {
@@ -645,6 +618,7 @@ fn ms(d: Duration) -> u64 {
 /// Kills on one firewalled container.
 fn kills_firewalled(
     opts: &StressOptions,
+    reference: &Snapshot,
     rng: &mut Rng,
     report: &mut StressReport,
     progress: &dyn Fn(&str),
@@ -661,7 +635,7 @@ fn kills_firewalled(
         let (run, during) = probed_run(&sb, &spec)?;
         let o = observe(&sb)?;
         let after = classify(o, false, &mut violations);
-        let leftover = temporary_sets(&sb)?.len();
+        let leftover = leftovers(&sb, reference)?.len();
         let (next, after_next) = probed_run(&sb, &sb.run_spec(&opts.strict, false))?;
         let mut probes = ProbeCounts::from(&during);
         probes += ProbeCounts::from(&after_next);
@@ -682,14 +656,14 @@ fn kills_firewalled(
                 probes.dns_failures, during.dns_failures, after_next.dns_failures
             ));
         }
-        violations.extend(next_init_problems(&sb, &next)?);
+        violations.extend(next_init_problems(&sb, &next, reference)?);
         let record = KillRecord {
             fresh: false,
             at_ms: ms(at),
             killed: run.timed_out,
             exit: run.status,
             after,
-            leftover_sets: leftover,
+            leftover_objects: leftover,
             next_init_ok: next.success(),
             probes,
             violations,
@@ -703,6 +677,7 @@ fn kills_firewalled(
 /// Kills on fresh containers, one sandbox each.
 fn kills_fresh(
     opts: &StressOptions,
+    reference: &Snapshot,
     rng: &mut Rng,
     report: &mut StressReport,
     progress: &dyn Fn(&str),
@@ -716,16 +691,16 @@ fn kills_fresh(
     progress(&format!("a fresh init takes {} ms", report.fresh_ms));
     for at in kill_moments(rng, opts.kills, duration) {
         let sb = Sandbox::build(&scenario, &opts.strict)?;
-        let before = sb.kernel_state()?;
+        let before = sb.snapshot()?;
         let mut spec = sb.run_spec(&opts.strict, false);
         spec.timeout = at;
         let mut violations = Vec::new();
         let (run, during) = probed_run(&sb, &spec)?;
-        let state = sb.kernel_state()?;
-        let untouched = rules_part(&state) == rules_part(&before);
+        let state = sb.snapshot()?;
+        let untouched = state.rules_only() == before.rules_only();
         let o = observe(&sb)?;
         let after = classify(o, untouched, &mut violations);
-        let leftover = temporary_sets(&sb)?.len();
+        let leftover = state.extra_objects(reference).len();
         if during.dns_failures > 0 {
             violations.push(format!(
                 "{} DNS queries failed during the killed run (first: {})",
@@ -741,14 +716,14 @@ fn kills_fresh(
             ));
         }
         let next = sb.run_in_container(&sb.run_spec(&opts.strict, false))?;
-        violations.extend(next_init_problems(&sb, &next)?);
+        violations.extend(next_init_problems(&sb, &next, reference)?);
         let record = KillRecord {
             fresh: true,
             at_ms: ms(at),
             killed: run.timed_out,
             exit: run.status,
             after,
-            leftover_sets: leftover,
+            leftover_objects: leftover,
             next_init_ok: next.success(),
             probes: ProbeCounts::from(&during),
             violations,
@@ -761,15 +736,16 @@ fn kills_fresh(
 
 /// What is wrong after the init that follows a kill: it failed, or it left the container
 /// other than firewalled.
-fn next_init_problems(sb: &Sandbox, next: &IutRun) -> Result<Vec<String>> {
+fn next_init_problems(sb: &Sandbox, next: &IutRun, reference: &Snapshot) -> Result<Vec<String>> {
     if next.success() {
-        return firewalled_problems(sb);
+        return firewalled_problems(sb, reference);
     }
     Ok(vec![failed("the next init", next)])
 }
 
-/// Checks that the container is firewalled as after a good init.
-fn firewalled_problems(sb: &Sandbox) -> Result<Vec<String>> {
+/// Checks that the container is firewalled as after a good init, and holds nothing a single
+/// clean run does not leave.
+fn firewalled_problems(sb: &Sandbox, reference: &Snapshot) -> Result<Vec<String>> {
     let o = observe(sb)?;
     let mut bad = Vec::new();
     if o.blocked_open {
@@ -784,9 +760,12 @@ fn firewalled_problems(sb: &Sandbox) -> Result<Vec<String>> {
     if !o.peer_ok {
         bad.push(format!("the Docker peer {SVC}:{PEER_PORT} is unreachable"));
     }
-    let tmp = temporary_sets(sb)?;
-    if !tmp.is_empty() {
-        bad.push(format!("temporary sets left: {tmp:?}"));
+    let left = leftovers(sb, reference)?;
+    if !left.is_empty() {
+        bad.push(format!(
+            "objects a single clean run does not leave: {}",
+            left.join(", ")
+        ));
     }
     if !sb.marker_present() {
         bad.push("no marker".into());
@@ -795,7 +774,7 @@ fn firewalled_problems(sb: &Sandbox) -> Result<Vec<String>> {
 }
 
 /// `n` inits at once on a fresh container, then one more alone that must change nothing.
-fn concurrent(opts: &StressOptions, n: usize) -> Result<ConcurrentRecord> {
+fn concurrent(opts: &StressOptions, reference: &Snapshot, n: usize) -> Result<ConcurrentRecord> {
     let sb = Sandbox::build(&Scenario::base("stress-concurrent"), &opts.strict)?;
     let spec = sb.run_spec(&opts.strict, false);
     let runs: Vec<Result<IutRun>> = std::thread::scope(|s| {
@@ -822,13 +801,18 @@ fn concurrent(opts: &StressOptions, n: usize) -> Result<ConcurrentRecord> {
     if succeeded == 0 {
         violations.push(format!("no run succeeded: exits {exits:?}"));
     }
-    violations.extend(firewalled_problems(&sb)?);
-    let state = sb.kernel_state()?;
+    violations.extend(firewalled_problems(&sb, reference)?);
+    let state = sb.snapshot()?;
     let after = sb.run_in_container(&sb.run_spec(&opts.strict, false))?;
     if !after.success() {
         violations.push(failed("the init after the concurrent ones", &after));
-    } else if sb.kernel_state()? != state {
-        violations.push("an init after the concurrent ones changed the state".into());
+    } else {
+        let d = sb.snapshot()?.compare(&state);
+        if !d.is_empty() {
+            violations.push(format!(
+                "an init after the concurrent ones changed the state: {d}"
+            ));
+        }
     }
     Ok(ConcurrentRecord {
         runs: n,
@@ -838,19 +822,13 @@ fn concurrent(opts: &StressOptions, n: usize) -> Result<ConcurrentRecord> {
     })
 }
 
-fn count_state(state: &str) -> (usize, usize, usize) {
-    let rules = state.lines().filter(|l| l.starts_with("-A ")).count();
-    let sets = state.lines().filter(|l| l.starts_with("create ")).count();
-    let entries = state.lines().filter(|l| l.starts_with("add ")).count();
-    (rules, sets, entries)
-}
-
-/// Consecutive re-runs: each must succeed and leave exactly the state of the first.
+/// Consecutive re-runs: each must succeed and leave exactly the state of the first (a single
+/// clean run), object for object.
 fn reruns(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<RerunRecord> {
     let sb = Sandbox::build(&Scenario::base("stress-reruns"), &opts.strict)?;
     init_must_succeed(&sb, opts, "the first init")?;
-    let first = sb.kernel_state()?;
-    let (rules, sets, set_entries) = count_state(&first);
+    let first = sb.snapshot()?;
+    let (rules, sets, set_entries) = first.counts();
     let mut r = RerunRecord {
         rules,
         sets,
@@ -865,148 +843,39 @@ fn reruns(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<RerunRecord> 
         } else {
             r.violations.push(failed(&format!("re-run {i}"), &run));
         }
-        let now = sb.kernel_state()?;
-        if now == first {
+        let now = sb.snapshot()?;
+        let d = now.compare(&first);
+        if d.is_empty() {
             r.identical += 1;
-        } else {
-            let (a, b, c) = count_state(&now);
+            continue;
+        }
+        if !d.extra.is_empty() {
             r.violations.push(format!(
-                "re-run {i} changed the state: {a} rules, {b} sets, {c} entries (first: {rules}, {sets}, {set_entries})"
+                "re-run {i} left objects a single clean run does not: {}",
+                d.extra.join(", ")
             ));
         }
-        let tmp = temporary_sets(&sb)?;
-        if !tmp.is_empty() {
-            r.violations
-                .push(format!("re-run {i} left temporary sets {tmp:?}"));
-        }
+        let (a, b, c) = now.counts();
+        r.violations.push(format!(
+            "re-run {i} changed the state: {a} rules, {b} sets, {c} entries (first: {rules}, {sets}, {set_entries}): {d}"
+        ));
     }
     progress(&format!("{} re-runs: {} identical", r.runs, r.identical));
     Ok(r)
 }
 
-/// The cases of the fault matrix, by id prefix.
-const MATRIX_PREFIXES: [&str; 2] = ["FAIL-", "VER-"];
-
-/// The scenarios of the FAIL and VER cases, each once, with the cases that name it.
-fn matrix_scenarios() -> Vec<(Scenario, Vec<&'static str>)> {
-    let mut out: Vec<(Scenario, Vec<&'static str>)> = Vec::new();
-    for case in catalog::select(&MATRIX_PREFIXES.map(String::from), &[]) {
-        for s in (case.scenarios)() {
-            match out.iter_mut().find(|(o, _)| o.name == s.name) {
-                Some((_, ids)) => ids.push(case.id),
-                None => out.push((s, vec![case.id])),
-            }
-        }
-    }
-    out
-}
-
-fn outcome_problem(id: &str, o: Result<Outcome>) -> Option<String> {
-    match o {
-        Ok(Outcome::Pass | Outcome::Skip(_) | Outcome::Info(_)) => None,
-        Ok(Outcome::Fail(why)) => Some(format!("{id}: {why}")),
-        Err(e) => Some(format!("{id}: harness error: {e:#}")),
-    }
-}
-
-/// One cell: build the world, run the implementation, judge.
-fn cell(
-    scenario: &Scenario,
-    cases: &[&'static str],
-    profile: &str,
-    suite: &SuiteOptions,
-) -> Result<CellRecord> {
-    let sb = Sandbox::build(scenario, suite)?;
-    let record = sb.execute(suite)?;
-    let ctx = Ctx::new(&sb, &record);
-    let all = catalog::catalog();
-    let check = |id: &str| all.iter().find(|c| c.id == id).map(|c| c.check);
-    let prior_failed = scenario.prior == Prior::Firewalled && record.state_before.is_none();
-    let mut violations = Vec::new();
-    let mut judged: Vec<&str> = cases.to_vec();
-    // The marker: none after a failure (MRK-02), present after a success (MRK-01; VER-04 and
-    // FAIL-05 may succeed).
-    let marker_case = if ctx.init_failed().is_some() {
-        "MRK-02"
-    } else {
-        "MRK-01"
-    };
-    for extra in [marker_case, "FAIL-06", "FAIL-07"] {
-        if !judged.contains(&extra) {
-            judged.push(extra);
-        }
-    }
-    for id in &judged {
-        let Some(f) = check(id) else {
-            bail!("{id} is not in the catalog");
-        };
-        if let Some(p) = outcome_problem(id, f(&ctx)) {
-            violations.push(p);
-        }
-    }
-    Ok(CellRecord {
-        scenario: scenario.name.to_owned(),
-        prior: match scenario.prior {
-            Prior::Firewalled => "re-run".into(),
-            _ => "fresh".into(),
-        },
-        profile: profile.to_owned(),
-        cases: cases.iter().map(|s| (*s).to_owned()).collect(),
-        exit: record.iut.status,
-        marker: ctx.marker_present(),
-        prior_failed,
-        passed: violations.is_empty() && !prior_failed,
-        violations,
-    })
-}
-
-fn matrix(opts: &StressOptions, report: &mut StressReport, progress: &dyn Fn(&str)) -> Result<()> {
-    let compat = opts.compat_argv.as_ref().map(|argv| SuiteOptions {
-        argv: argv.clone(),
-        implementation: format!("{} (compat)", opts.strict.implementation),
-        ..opts.strict.clone()
-    });
-    let mut profiles = Vec::new();
-    match &compat {
-        Some(c) => {
-            profiles.push(("strict", &opts.strict));
-            profiles.push(("compat", c));
-        }
-        None => profiles.push(("as given", &opts.strict)),
-    }
-    let mut cells: Vec<(Scenario, Vec<&'static str>, &str, &SuiteOptions)> = Vec::new();
-    for (s, ids) in matrix_scenarios() {
-        let mut priors = vec![s.clone()];
-        if s.prior == Prior::Fresh {
-            let mut again = s.clone();
-            again.prior = Prior::Firewalled;
-            priors.push(again);
-        }
-        for p in priors {
-            for &(name, suite) in &profiles {
-                cells.push((p.clone(), ids.clone(), name, suite));
-            }
-        }
-    }
-    if let Some(limit) = opts.matrix_limit {
-        // The CI form: a fresh and a re-run cell of the first scenario, in each profile.
-        cells.truncate(limit);
-    }
-    for (s, ids, profile, suite) in cells {
-        let c = cell(&s, &ids, profile, suite)
-            .with_context(|| format!("fault matrix cell {} {profile}", s.name))?;
-        progress(&format!(
-            "matrix {} {} {}: exit {:?} marker {} {}",
-            c.scenario,
-            c.prior,
-            c.profile,
-            c.exit,
-            c.marker,
-            c.result()
-        ));
-        report.matrix.push(c);
-    }
-    Ok(())
+/// The state a single clean run leaves, on a sandbox of its own, after the state observer
+/// proved on that fresh container that it sees objects of every kind by name.
+fn reference_state(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<Snapshot> {
+    let sb = Sandbox::build(&Scenario::base("stress-reference"), &opts.strict)?;
+    crate::state::observer_control(&sb.topo.container)?;
+    init_must_succeed(&sb, opts, "the reference init")?;
+    let state = sb.snapshot()?;
+    progress(&format!(
+        "a single clean run leaves {} objects",
+        state.objects().len()
+    ));
+    Ok(state)
 }
 
 /// Runs the campaign. `Err` is a harness fault; violations are in the report.
@@ -1038,11 +907,21 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
         ..StressReport::default()
     };
     let runs = |p: Part| opts.parts.contains(&p);
-    if runs(Part::KillsFirewalled) {
-        kills_firewalled(&opts, &mut rng, &mut report, progress).context("kills, firewalled")?;
+    let reference = if [Part::KillsFirewalled, Part::KillsFresh, Part::Concurrency]
+        .iter()
+        .any(|p| runs(*p))
+    {
+        Some(reference_state(&opts, progress).context("the state of a single clean run")?)
+    } else {
+        None
+    };
+    let reference = reference.as_ref();
+    if let (true, Some(reference)) = (runs(Part::KillsFirewalled), reference) {
+        kills_firewalled(&opts, reference, &mut rng, &mut report, progress)
+            .context("kills, firewalled")?;
     }
-    if runs(Part::KillsFresh) {
-        kills_fresh(&opts, &mut rng, &mut report, progress).context("kills, fresh")?;
+    if let (true, Some(reference)) = (runs(Part::KillsFresh), reference) {
+        kills_fresh(&opts, reference, &mut rng, &mut report, progress).context("kills, fresh")?;
     }
     let concurrency: &[usize] = if runs(Part::Concurrency) {
         &opts.concurrency
@@ -1050,7 +929,8 @@ pub fn run(opts: &StressOptions, progress: &dyn Fn(&str)) -> Result<StressReport
         &[]
     };
     for &n in concurrency {
-        let c = concurrent(&opts, n).with_context(|| format!("{n} inits at once"))?;
+        let Some(reference) = reference else { break };
+        let c = concurrent(&opts, reference, n).with_context(|| format!("{n} inits at once"))?;
         progress(&format!(
             "{n} at once: exits {:?}{}",
             c.exits,
@@ -1191,21 +1071,6 @@ mod tests {
         for absent in ["| part | runs | killed", "Concurrency:", "Fault matrix:"] {
             assert!(!md.contains(absent), "{absent} in {md}");
         }
-    }
-
-    #[test]
-    fn the_matrix_covers_every_fail_and_ver_case() {
-        let scenarios = matrix_scenarios();
-        let mut named: Vec<&str> = scenarios.iter().flat_map(|(_, ids)| ids.clone()).collect();
-        named.sort_unstable();
-        named.dedup();
-        let mut want: Vec<&str> = catalog::catalog()
-            .iter()
-            .map(|c| c.id)
-            .filter(|id| id.starts_with("FAIL-") || id.starts_with("VER-"))
-            .collect();
-        want.sort_unstable();
-        assert_eq!(named, want);
     }
 
     fn obs(blocked_open: bool, allowed_ok: bool, dns_ok: bool, peer_ok: bool) -> Observed {

@@ -605,6 +605,15 @@ async fn refresh_once(config: &Config, world: &RealWorld, tools: &dyn Tools) -> 
     }
     let domains: Vec<Domain> = config.domains.iter().map(|d| d.domain.clone()).collect();
     let resolved = world.resolve(&domains).await;
+    // A required domain that does not resolve now would drop out of the sets: the refresh
+    // fails instead, and the previous allowlist stays.
+    let unresolved = config.required_unresolved(&resolved);
+    if !unresolved.is_empty() {
+        bail!(
+            "required domains did not resolve: {}",
+            unresolved.join(", ")
+        );
+    }
     let meta = world.fetch_meta(&config.meta).await?;
     let resolvers = world.resolvers().unwrap_or_default();
     let inputs = Inputs {

@@ -263,6 +263,19 @@ impl<W: World> Run<'_, W> {
             self.timed("open the meta host", t, ());
         }
         resolved.retain(|r| domains.contains(&r.domain));
+        // Fail closed: a required domain that does not resolve is an error, an extra one a
+        // warning (the plan's).
+        let unresolved = self.config.required_unresolved(&resolved);
+        if !unresolved.is_empty() {
+            return Err(InitError::Gather {
+                what: "the required domains",
+                cause: anyhow::anyhow!(
+                    "{} did not resolve: a firewall without a domain the seed requires is not \
+                     applied",
+                    unresolved.join(", ")
+                ),
+            });
+        }
 
         let t = Instant::now();
         let meta = self.world.fetch_meta(&self.config.meta).await;
@@ -817,6 +830,39 @@ mod tests {
             }
             assert_safe_closed(&k);
         }
+    }
+
+    #[test]
+    fn a_required_domain_that_does_not_resolve_fails_closed_an_extra_one_warns() {
+        let k = FakeKernel::new();
+        let mut w = FakeWorld::new();
+        for r in &mut w.inputs.resolved {
+            if r.domain.as_str() == "api.anthropic.com" {
+                *r = Resolution::failed(r.domain.clone(), "NXDOMAIN");
+            }
+        }
+        let c = config("required-nx");
+        std::fs::write(&c.marker_path, "stale").unwrap();
+        let f = block_on(init(&c, &w, &k, &opts())).unwrap_err();
+        assert_eq!(f.error.step(), Step::Gather, "{}", f.error);
+        assert!(
+            f.error
+                .to_string()
+                .contains("api.anthropic.com (NXDOMAIN) did not resolve"),
+            "{}",
+            f.error
+        );
+        assert!(!c.marker_path.exists());
+        assert!(matches!(f.after, AfterFailure::SafeClosed), "{:?}", f.after);
+        assert_safe_closed(&k);
+        // nx.example.test (an extra domain) fails too in every sample run: a warning only.
+        let k = FakeKernel::new();
+        let s = block_on(init(&config("extra-nx"), &FakeWorld::new(), &k, &opts())).unwrap();
+        assert!(
+            s.warnings.iter().any(|w| w.contains("nx.example.test")),
+            "{:?}",
+            s.warnings
+        );
     }
 
     #[test]

@@ -293,6 +293,34 @@ impl Config {
     pub fn cidr_list(&self) -> Vec<IpNet> {
         self.cidrs.iter().map(|e| e.net).collect()
     }
+
+    /// The domains the seed requires: its built-in list and the npm registry's host. Unlike an
+    /// extra domain, whose failure is a warning (the seed: "If a domain fails to resolve, a
+    /// warning is logged but the firewall continues"), a required domain that does not resolve
+    /// fails init, closed: the seed lists them as "required for Claude Code and core tooling
+    /// to function", and a firewall without one is as useless as one without GitHub's ranges,
+    /// whose failure the seed makes an error.
+    pub fn required_domains(&self) -> impl Iterator<Item = &Domain> {
+        self.domains
+            .iter()
+            .filter(|e| matches!(e.origin, Origin::Default | Origin::Npm(_)))
+            .map(|e| &e.domain)
+    }
+
+    /// The required domains (see [`Config::required_domains`]) that `resolved` has no address
+    /// for, each with why ("statsig.com (NXDOMAIN)").
+    pub fn required_unresolved(&self, resolved: &[crate::inputs::Resolution]) -> Vec<String> {
+        self.required_domains()
+            .filter_map(|d| match resolved.iter().find(|r| &r.domain == d) {
+                Some(r) if !r.addrs.is_empty() => None,
+                Some(r) => Some(format!(
+                    "{d} ({})",
+                    r.warning.as_deref().unwrap_or("no addresses")
+                )),
+                None => Some(format!("{d} (not resolved)")),
+            })
+            .collect()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1295,6 +1323,37 @@ mod tests {
             Ok(d) => d,
             Err(e) => panic!("{s}: {e}"),
         }
+    }
+
+    #[test]
+    fn required_domains_are_the_seeds_and_npms_and_their_failures_are_named() {
+        use crate::inputs::Resolution;
+        let mut c = Config::defaults(Some((d("registry.npm.test"), "npmrc".to_owned())));
+        c.domains.push(DomainEntry {
+            domain: d("extra.example.test"),
+            origin: Origin::Env(DOMAINS_VAR.to_owned()),
+        });
+        let required: Vec<&str> = c.required_domains().map(Domain::as_str).collect();
+        assert_eq!(required.len(), 11);
+        assert_eq!(required[0], "registry.npm.test");
+        assert!(!required.contains(&"extra.example.test"));
+        let ip = std::net::IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
+        let mut resolved: Vec<Resolution> = c
+            .domain_list()
+            .into_iter()
+            .map(|dom| Resolution::ok(dom, vec![ip]))
+            .collect();
+        assert!(c.required_unresolved(&resolved).is_empty());
+        for r in &mut resolved {
+            if ["statsig.com", "extra.example.test"].contains(&r.domain.as_str()) {
+                *r = Resolution::failed(r.domain.clone(), "NXDOMAIN");
+            }
+        }
+        resolved.retain(|r| r.domain.as_str() != "claude.ai");
+        assert_eq!(
+            c.required_unresolved(&resolved),
+            ["claude.ai (not resolved)", "statsig.com (NXDOMAIN)"]
+        );
     }
 
     #[test]

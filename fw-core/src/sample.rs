@@ -37,18 +37,26 @@ fn addr(s: &str) -> IpAddr {
     }
 }
 
-/// A configuration with the seed's Vercel CIDRs, two sample domains and an unresolvable one.
+/// A configuration with the seed's Vercel CIDRs, two sample required domains and an
+/// unresolvable extra one (from `CSPACE_FIREWALL_DOMAINS`: a warning, not a failure).
 pub fn base_config() -> Config {
     Config {
         enabled: true,
         profile: Profile::Strict,
-        domains: ["registry.npm.test", "api.anthropic.com", "nx.example.test"]
-            .iter()
-            .map(|d| DomainEntry {
-                domain: domain(d),
-                origin: Origin::Default,
-            })
-            .collect(),
+        domains: [
+            ("registry.npm.test", Origin::Default),
+            ("api.anthropic.com", Origin::Default),
+            (
+                "nx.example.test",
+                Origin::Env("CSPACE_FIREWALL_DOMAINS".to_owned()),
+            ),
+        ]
+        .into_iter()
+        .map(|(d, origin)| DomainEntry {
+            domain: domain(d),
+            origin,
+        })
+        .collect(),
         cidrs: ["76.76.21.0/24", "64.29.17.0/24", "216.198.79.0/24"]
             .iter()
             .map(|c| CidrEntry {

@@ -1,13 +1,20 @@
 //! fw-cli's other subcommands in a real sandbox (needs root): `status` before and after `init`,
-//! `verify`, `refresh` (sets swapped, rules untouched), `plan --rules` (what init applies), and
+//! `verify`, `refresh` (GitHub's ranges changed under it: the new block connects and the old one
+//! is rejected after it, the rules untouched, no object left over), `plan --rules` (what init applies), and
 //! `init` with `firewall.enabled: false`. Without root or namespaces each test prints why and
 //! passes, except under CI=true.
 
 #![allow(clippy::unwrap_used)]
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use conformance::catalog::{GIT_HOST, sa};
 use conformance::iut::StagedArgv;
+use conformance::mocks::https::{META_SEED, MetaBehaviour};
 use conformance::sandbox::{Sandbox, SuiteOptions};
 use conformance::scenario::{NPM_HOST_DEFAULT, Scenario};
+use conformance::topology::{ConnectKind, connect_from};
 use netns_tests::{privileged_may_run, workspace_bin};
 
 /// The sandbox and the fw-cli binary, staged where the IUT can see it (a checkout under /tmp
@@ -39,6 +46,28 @@ fn sandbox(name: &'static str) -> Option<(Sandbox, String, StagedArgv)> {
     ))
 }
 
+/// How a TCP connect from the container to `to` ends.
+fn connect(sb: &Sandbox, to: SocketAddr) -> ConnectKind {
+    connect_from(&sb.topo.container, to, Duration::from_secs(2))
+        .unwrap()
+        .kind
+}
+
+/// The sandbox's meta with the `git` key's IPv4 block replaced by 198.18.200.0/24 (a block
+/// under `actions` only until now).
+fn moved_git_block() -> Vec<u8> {
+    let mut meta = fw_core::fixtures::realistic_meta(META_SEED);
+    let git = meta["git"].as_array_mut().unwrap();
+    let before = git.len();
+    git.retain(|v| !v.as_str().unwrap().starts_with("192.0.2."));
+    assert!(
+        git.len() < before,
+        "the fixture's git key has no 192.0.2.x entry"
+    );
+    git.push(serde_json::Value::from("198.18.200.0/24"));
+    fw_core::fixtures::body(&meta)
+}
+
 fn run(sb: &Sandbox, bin: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let mut argv = vec![bin.to_owned()];
     argv.extend(args.iter().map(|a| (*a).to_owned()));
@@ -67,10 +96,23 @@ fn status_verify_and_refresh_around_init() {
     let (code, out, err) = run(&sb, &bin, &["verify"]);
     assert_eq!(code, Some(0), "verify: {out}\n{err}");
     assert!(out.contains("pass"), "{out}");
+    let objects_after_init = sb.snapshot().unwrap().objects();
+
+    // GitHub's ranges change before the refresh: the git block goes, a block that was under
+    // `actions` only comes under `git`. Positive control first: as init left it, the old block
+    // connects and the new one is rejected, so a refresh that did nothing cannot pass below.
+    let (old, new) = (sa(GIT_HOST, 443), sa("198.18.200.10", 443));
+    assert_eq!(connect(&sb, old), ConnectKind::Connected, "{old} before");
+    assert_ne!(connect(&sb, new), ConnectKind::Connected, "{new} before");
+    sb.serve_meta(MetaBehaviour::Custom(moved_git_block()))
+        .unwrap();
 
     let rules_before = sb.iptables_save("iptables-save").unwrap();
     let (code, out, err) = run(&sb, &bin, &["refresh", "--json"]);
     assert_eq!(code, Some(0), "refresh: {out}\n{err}");
+    // The sets follow the new meta: the new block connects, the old one is rejected.
+    assert_eq!(connect(&sb, new), ConnectKind::Connected, "{new} after");
+    assert_ne!(connect(&sb, old), ConnectKind::Connected, "{old} after");
     let after = sb.iptables_save("iptables-save").unwrap();
     // Comments and the chains' packet counters aside.
     let strip = |t: &str| {
@@ -88,9 +130,12 @@ fn status_verify_and_refresh_around_init() {
         strip(&after),
         "refresh changed the rules"
     );
-    let sets = sb.topo.container.exec("ipset", &["list", "-n"]).unwrap();
-    let names = String::from_utf8_lossy(&sets.stdout).to_string();
-    assert!(!names.contains("-next"), "a temporary set is left: {names}");
+    // Nothing left over by the swap, whatever it is called: the same objects as after init.
+    let objects_after_refresh = sb.snapshot().unwrap().objects();
+    assert_eq!(
+        objects_after_refresh, objects_after_init,
+        "the refresh left or removed objects"
+    );
     // Still in effect after the refresh.
     let (code, _, _) = run(&sb, &bin, &["status"]);
     assert_eq!(code, Some(0));

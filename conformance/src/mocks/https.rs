@@ -39,7 +39,7 @@ pub const GITHUB_API: &str = "api.github.com";
 pub const ZEN: &str = "Design for failure.";
 
 /// Seed of the meta fixtures: fixed, so a run's meta is the same on every machine.
-const META_SEED: u64 = 1;
+pub const META_SEED: u64 = 1;
 
 /// Longest request head read; a client sending more gets a 431 and the connection closes.
 const MAX_HEAD: usize = 64 * 1024;
