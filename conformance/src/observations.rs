@@ -95,6 +95,16 @@ pub const OBSERVATIONS: &[Observation] = &[
         "failed but left a marker",
     ),
     o(
+        "FAIL-07",
+        "a required domain that does not resolve fails the run",
+        "does not resolve (NXDOMAIN)",
+    ),
+    o(
+        "FAIL-07",
+        "the container is closed after a failure",
+        "198.51.100.10:",
+    ),
+    o(
         "FAIL-09",
         "a missing tool fails the run",
         "init reported success",
