@@ -52,8 +52,8 @@ pub fn ipset_script() -> String {
 }
 
 /// `iptables-restore` input: default deny with REJECT; loopback, established flows, the Docker
-/// networks both ways, DNS to the configured world resolver and the allowlist set allowed.
-pub fn iptables_script(s: &Scenario) -> String {
+/// networks both ways, DNS to the world resolver and the allowlist set allowed.
+pub fn iptables_script() -> String {
     let mut r =
         String::from("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n");
     r.push_str("-A INPUT -i lo -j ACCEPT\n");
@@ -68,12 +68,13 @@ pub fn iptables_script(s: &Scenario) -> String {
     for net in [NET_A, NET_B] {
         r.push_str(&format!("-A OUTPUT -d {net} -j ACCEPT\n"));
     }
-    if s.dns == DnsVariant::None {
-        for proto in ["udp", "tcp"] {
-            r.push_str(&format!(
-                "-A OUTPUT -d {WORLD_RESOLVER}/32 -p {proto} --dport 53 -j ACCEPT\n"
-            ));
-        }
+    // DNS to the world resolver: the configured resolver in the `none` variant, and the
+    // upstream that Docker's embedded DNS forwards to from inside the container otherwise
+    // (ExtServers), so a firewall that keeps 127.0.0.11 working must allow it too.
+    for proto in ["udp", "tcp"] {
+        r.push_str(&format!(
+            "-A OUTPUT -d {WORLD_RESOLVER}/32 -p {proto} --dport 53 -j ACCEPT\n"
+        ));
     }
     r.push_str(&format!(
         "-A OUTPUT -m set --match-set {PLANTED_SET} dst -j ACCEPT\n"
@@ -123,7 +124,7 @@ pub fn plant(sb: &Sandbox) -> Result<()> {
     let c = &sb.topo.container;
     c.exec_with_input("ipset", &["-exist", "restore"], &ipset_script())
         .context("loading the planted allowlist set")?;
-    c.exec_with_input("iptables-restore", &[], &iptables_script(&sb.scenario))
+    c.exec_with_input("iptables-restore", &[], &iptables_script())
         .context("loading the planted IPv4 rules")?;
     c.exec_with_input("ip6tables-restore", &[], &ip6tables_script(&sb.scenario))
         .context("loading the planted IPv6 rules")?;
@@ -182,15 +183,12 @@ mod tests {
     #[test]
     fn the_planted_firewall_is_rendered_from_the_plan() {
         let s = Scenario::base("x");
-        let v4 = iptables_script(&s);
+        let v4 = iptables_script();
         assert!(v4.starts_with("*filter\n:INPUT DROP"), "{v4}");
         assert!(v4.ends_with("COMMIT\n"), "{v4}");
         assert!(v4.contains("-A OUTPUT -d 172.19.0.0/16 -j ACCEPT"), "{v4}");
         assert!(v4.contains("--match-set fwt-planted-allow dst"), "{v4}");
-        assert!(!v4.contains("--dport 53"), "{v4}");
-        let mut none = Scenario::base("y");
-        none.dns = DnsVariant::None;
-        assert!(iptables_script(&none).contains("-d 198.51.100.2/32 -p udp --dport 53"));
+        assert!(v4.contains("-d 198.51.100.2/32 -p udp --dport 53"), "{v4}");
         let sets = ipset_script();
         for want in [
             "192.0.2.0/26",
