@@ -25,6 +25,7 @@ pub mod netns;
 pub mod observations;
 pub mod output_evidence;
 pub mod probe;
+pub mod recovery;
 pub mod report;
 pub mod requirements_list;
 pub mod runner;

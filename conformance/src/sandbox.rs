@@ -334,11 +334,12 @@ impl Sandbox {
                 .context("installing Docker's embedded DNS")?,
             Tier::Docker => None,
         };
-        // A prior run sees a working meta; the measured run gets the scenario's behaviour.
-        let first_meta = if scenario.prior == Prior::Firewalled {
-            Meta::Realistic
-        } else {
-            scenario.meta.clone()
+        // A prior run sees a working meta (a failing one before FAIL-10's); the measured run
+        // gets the scenario's behaviour.
+        let first_meta = match scenario.prior {
+            Prior::Firewalled => Meta::Realistic,
+            Prior::FailedRun => crate::recovery::FIRST_META,
+            Prior::Fresh | Prior::StaleRules => scenario.meta.clone(),
         };
         let https = start_https(&topo.world, https_options(scenario, &ca, &first_meta))
             .context("starting the HTTPS responder")?;
@@ -562,7 +563,7 @@ impl Sandbox {
         Ok(out)
     }
 
-    fn restart_https(&self, meta: &Meta) -> Result<()> {
+    pub(crate) fn restart_https(&self, meta: &Meta) -> Result<()> {
         let mut guard = self
             .https
             .lock()
@@ -709,8 +710,10 @@ impl Sandbox {
     /// long-lived connections), and records what happened.
     pub fn execute(&self, opts: &SuiteOptions) -> Result<RunRecord> {
         let mut state_before = None;
+        let mut prior_run = None;
         match self.scenario.prior {
             Prior::Fresh => {}
+            Prior::FailedRun => prior_run = Some(crate::recovery::fail_first(self, opts)?),
             Prior::StaleRules => self.plant_stale_rules().context("planting stale rules")?,
             Prior::Firewalled => {
                 let first = self.run_in_container(&self.run_spec(opts, false))?;
@@ -815,6 +818,7 @@ impl Sandbox {
             state_after,
             long_lived: std::cell::RefCell::new(long_lived),
             prior_failed: false,
+            prior_run,
             opts: Some(opts.clone()),
         })
     }

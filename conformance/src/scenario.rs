@@ -52,6 +52,9 @@ pub enum Prior {
     StaleRules,
     /// The implementation already ran once successfully (a re-run).
     Firewalled,
+    /// The implementation already ran once and failed: the meta API answered HTTP 500 then,
+    /// and answers as `meta` says for the measured run (FAIL-10, [`crate::recovery`]).
+    FailedRun,
 }
 
 /// Where example.com points (VER-01, VER-03).
@@ -73,7 +76,8 @@ pub struct Scenario {
     pub name: &'static str,
     pub dns: DnsVariant,
     pub dual_stack: bool,
-    /// The meta behaviour during the measured run (a `Firewalled` prior run always succeeds).
+    /// The meta behaviour during the measured run (a `Firewalled` prior run always succeeds, a
+    /// `FailedRun` prior run always gets HTTP 500).
     pub meta: Meta,
     /// `/zen` answers 403 rate limited (VER-04).
     pub zen_rate_limited: bool,
