@@ -280,6 +280,12 @@ fn hidden_tools() -> Vec<Scenario> {
     vec![a, b]
 }
 
+fn after_failed_run() -> Vec<Scenario> {
+    let mut s = Scenario::base("after-failed-run");
+    s.prior = Prior::FailedRun;
+    vec![s]
+}
+
 fn docker_caps() -> Vec<Scenario> {
     let mut s = Scenario::base("docker-caps");
     s.docker_caps = true;
@@ -759,6 +765,36 @@ fn fail09(ctx: &Ctx) -> Result<Outcome> {
     Ok(first_fail(bad))
 }
 
+/// The measured run follows a run that failed because the meta API answered HTTP 500, and the
+/// API answers again ([`crate::recovery`]): it must succeed and leave a working firewall. A
+/// first run that succeeded despite the fault left nothing to recover from: not judged. An
+/// implementation that fails open passes trivially (the evidence says so).
+fn fail10(ctx: &Ctx) -> Result<Outcome> {
+    let Some(first) = &ctx.run.prior_run else {
+        anyhow::bail!(
+            "the failed first run of scenario {} was not recorded",
+            ctx.scenario().name
+        );
+    };
+    let Some(how) = &first.failed else {
+        return Ok(Outcome::Skip(
+            "the failure condition did not make it fail: the first run, with the meta API answering HTTP 500, succeeded".into(),
+        ));
+    };
+    ctx.note(format!("the first run {how}; after it, {}", first.left()));
+    if let Some(again) = ctx.run.how_ended() {
+        return Ok(Outcome::Fail(format!(
+            "the run after a failed run {again}, with the meta API answering again (after the failed run, {})",
+            first.left()
+        )));
+    }
+    let mut bad = crate::recheck::must_cases_again(ctx, None)?;
+    if !ctx.marker_present() {
+        bad.push("succeeded without a marker".to_owned());
+    }
+    Ok(first_fail(bad))
+}
+
 /// The implementation must have met the rate limit (its allowed-destination check got the 403
 /// of `/zen`, which the harness's own probes never ask for), succeeded with a marker, and left
 /// a firewall that works. One that never asked `/zen` was not tested: not applicable.
@@ -1157,6 +1193,14 @@ pub fn catalog() -> Vec<Case> {
             fail09,
         ),
         c(
+            "FAIL-10",
+            Should,
+            "A run after a failed run succeeds once the cause is gone",
+            "a first run with the meta API answering 500 fails; the API fixed, a second run succeeds, every MUST allowlist case holds again (as SEQ-04 judges them) and the marker is there",
+            after_failed_run,
+            fail10,
+        ),
+        c(
             "VER-01",
             Must,
             "Init refuses to report success when the block does not hold",
@@ -1231,7 +1275,7 @@ pub fn catalog() -> Vec<Case> {
     ];
     // They end with the MUST POL cases, POL-03 among them, which changes the sandbox.
     for case in &mut all {
-        if matches!(case.id, "SEQ-04" | "SEQ-10") {
+        if matches!(case.id, "SEQ-04" | "SEQ-10" | "FAIL-10") {
             case.mutates = true;
         }
     }

@@ -56,6 +56,8 @@ pub struct RunRecord {
     /// The first run of a re-run scenario failed: `iut` is that run, and the measured run
     /// (with the probers, the fault, the stale marker) never happened.
     pub prior_failed: bool,
+    /// The failed first run of a `Prior::FailedRun` scenario and what it left (FAIL-10).
+    pub prior_run: Option<crate::recovery::PriorRun>,
     /// The suite's options the run was made with, for a control run of the same
     /// implementation in a sandbox of its own ([`Ctx::control_run_output`]).
     pub opts: Option<SuiteOptions>,
@@ -73,6 +75,7 @@ impl RunRecord {
             observer_control: None,
             long_lived: RefCell::default(),
             prior_failed: false,
+            prior_run: None,
             opts: None,
         }
     }

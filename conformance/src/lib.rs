@@ -28,6 +28,7 @@ pub mod planted;
 pub mod probe;
 pub mod probers;
 pub mod recheck;
+pub mod recovery;
 pub mod report;
 pub mod requirements_list;
 pub mod runner;

@@ -339,11 +339,12 @@ impl Sandbox {
                 .context("installing Docker's embedded DNS")?,
             Tier::Docker => None,
         };
-        // A prior run sees a working meta; the measured run gets the scenario's behaviour.
-        let first_meta = if scenario.prior == Prior::Firewalled {
-            Meta::Realistic
-        } else {
-            scenario.meta.clone()
+        // A prior run sees a working meta (a failing one before FAIL-10's); the measured run
+        // gets the scenario's behaviour.
+        let first_meta = match scenario.prior {
+            Prior::Firewalled => Meta::Realistic,
+            Prior::FailedRun => crate::recovery::FIRST_META,
+            Prior::Fresh | Prior::StaleRules | Prior::Planted => scenario.meta.clone(),
         };
         let https = start_https(&topo.world, https_options(scenario, &ca, &first_meta))
             .context("starting the HTTPS responder")?;
@@ -574,7 +575,7 @@ impl Sandbox {
         }
     }
 
-    fn restart_https(&self, meta: &Meta) -> Result<()> {
+    pub(crate) fn restart_https(&self, meta: &Meta) -> Result<()> {
         self.serve_meta(meta_behaviour(meta))
     }
 
@@ -712,8 +713,10 @@ impl Sandbox {
     pub fn execute(&self, opts: &SuiteOptions) -> Result<RunRecord> {
         let mut state_before = None;
         let mut observer_control = None;
+        let mut prior_run = None;
         match self.scenario.prior {
             Prior::Fresh => {}
+            Prior::FailedRun => prior_run = Some(crate::recovery::fail_first(self, opts)?),
             Prior::StaleRules => self.plant_stale_rules().context("planting stale rules")?,
             Prior::Planted => crate::planted::plant(self).context("planting the prior state")?,
             Prior::Firewalled => {
@@ -804,6 +807,7 @@ impl Sandbox {
             observer_control,
             long_lived: std::cell::RefCell::new(long_lived),
             prior_failed: false,
+            prior_run,
             opts: Some(opts.clone()),
         })
     }

@@ -59,6 +59,9 @@ pub enum Prior {
     /// container with a stale marker, whether or not the implementation could have built that
     /// state itself (in the VER worlds it cannot: its own first run would fail).
     Planted,
+    /// The implementation already ran once and failed: the meta API answered HTTP 500 then,
+    /// and answers as `meta` says for the measured run (FAIL-10, [`crate::recovery`]).
+    FailedRun,
 }
 
 /// Where example.com points (VER-01, VER-03).
@@ -80,7 +83,8 @@ pub struct Scenario {
     pub name: &'static str,
     pub dns: DnsVariant,
     pub dual_stack: bool,
-    /// The meta behaviour during the measured run (a `Firewalled` prior run always succeeds).
+    /// The meta behaviour during the measured run (a `Firewalled` prior run always succeeds, a
+    /// `FailedRun` prior run always gets HTTP 500).
     pub meta: Meta,
     /// [`REQUIRED_UNRESOLVABLE`], a required domain, answers NXDOMAIN (fail closed: a
     /// firewall without a domain the seed requires is a failure, not a warning).

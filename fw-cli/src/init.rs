@@ -18,6 +18,7 @@ use fw_core::apply::{self, ApplyError, Backend};
 use fw_core::config::{Config, MetaSource, VerifyTargets};
 use fw_core::conntrack;
 use fw_core::exec::{Command, ExecError, Tools};
+use fw_core::fetch_path::{self, FetchPath};
 use fw_core::inputs::{Inputs, Resolution, Subnet};
 use fw_core::marker::{self, Marker, MarkerError, Place};
 use fw_core::meta::MetaRanges;
@@ -256,10 +257,15 @@ impl<W: World> Run<'_, W> {
         }
 
         // On a re-run, open the meta host's fresh addresses before the fetch, so that a GitHub
-        // address that changed since the last run cannot fail it. Nothing else is opened.
+        // address that changed since the last run cannot fail it; and where the rules in place
+        // could block the fetch (the safe closed ruleset of a failed run, FAIL-10), a narrow
+        // temporary path to those addresses, closed right after the fetch. Nothing else is
+        // opened.
+        let mut path = FetchPath::default();
         if let Some(h) = &meta_host {
             let t = Instant::now();
             self.open_meta_host(h, &resolved);
+            path = self.open_fetch_path(h, &resolved);
             self.timed("open the meta host", t, ());
         }
         resolved.retain(|r| domains.contains(&r.domain));
@@ -279,6 +285,8 @@ impl<W: World> Run<'_, W> {
 
         let t = Instant::now();
         let meta = self.world.fetch_meta(&self.config.meta).await;
+        let closed = path.close(self.tools, self.opts.backend);
+        self.warnings.extend(closed);
         let meta = self
             .timed("fetch meta", t, meta)
             .map_err(|cause| InitError::Gather {
@@ -323,6 +331,24 @@ impl<W: World> Run<'_, W> {
                 shown.join(", ")
             ));
         }
+    }
+
+    /// Opens a temporary path to the meta host's addresses through rules that could block the
+    /// fetch ([`fetch_path`]); failures are warnings (the fetch then meets the rules as they
+    /// are).
+    fn open_fetch_path(&mut self, host: &Domain, resolved: &[Resolution]) -> FetchPath {
+        let addrs = resolved
+            .iter()
+            .find(|r| &r.domain == host)
+            .map(|r| r.addrs.clone())
+            .unwrap_or_default();
+        let port = reqwest::Url::parse(&self.config.meta.url)
+            .ok()
+            .and_then(|u| u.port_or_known_default())
+            .unwrap_or(443);
+        let (path, warnings) = fetch_path::open(self.tools, self.opts.backend, &addrs, port);
+        self.warnings.extend(warnings);
+        path
     }
 
     /// The tracked flows ([`conntrack::dns_upstreams`] picks the DNS ones).
@@ -546,6 +572,8 @@ mod tests {
         resolved_names: RefCell<Vec<Domain>>,
         /// What the fake kernel held when the meta fetch ran (to check the pre-open).
         sets_at_fetch: RefCell<Option<String>>,
+        /// Its IPv4 tables then (to check the temporary path).
+        rules_at_fetch: RefCell<Option<String>>,
         kernel: Option<&'static FakeKernel>,
         /// The tracked flows the kernel lists once the names are resolved.
         flows_after_resolve: Option<&'static str>,
@@ -560,6 +588,7 @@ mod tests {
                 subnets_error: false,
                 resolved_names: RefCell::new(Vec::new()),
                 sets_at_fetch: RefCell::new(None),
+                rules_at_fetch: RefCell::new(None),
                 kernel: None,
                 flows_after_resolve: None,
             }
@@ -600,6 +629,7 @@ mod tests {
                     "{:?}",
                     k.sets().get("fw-allow-v4").map(|s| s.members.clone())
                 ));
+                *self.rules_at_fetch.borrow_mut() = Some(k.save("nft", false));
             }
             match self.meta_error {
                 Some(e) => Err(anyhow!(e)),
@@ -929,6 +959,52 @@ mod tests {
             .filter(|adds: &Vec<&str>| !adds.is_empty())
             .collect();
         assert_eq!(live_adds, [["add fw-allow-v4 192.0.2.70"]]);
+    }
+
+    /// FAIL-10: the safe closed ruleset of a failed run must not block the next run's fetch.
+    #[test]
+    fn a_run_after_a_failed_run_fetches_through_a_temporary_path() {
+        const PATH: &str = "-A OUTPUT -d 192.0.2.70/32 -p tcp -m tcp --dport 443 -m comment --comment \"fw: meta fetch (temporary)\" -j ACCEPT\n";
+        let k: &'static FakeKernel = Box::leak(Box::new(FakeKernel::new()));
+        let c = config("recover");
+        let failing = |fail_open| {
+            let mut w = FakeWorld::new();
+            w.meta_error = Some("HTTP 500");
+            w.kernel = Some(k);
+            let mut o = opts();
+            o.fail_open = fail_open;
+            let f = block_on(init(&c, &w, k, &o)).unwrap_err();
+            (w.rules_at_fetch.take().unwrap(), f.warnings)
+        };
+        // A fresh container: nothing blocks, no path.
+        let (at_fetch, _) = failing(false);
+        assert!(!at_fetch.contains("meta fetch"), "{at_fetch}");
+        assert_safe_closed(k);
+        // From the closed state: the fetch runs with the path first in OUTPUT, and a failure
+        // leaves the closed state without it (with --fail-open as well: the path closes after
+        // the fetch, not with the closed ruleset).
+        for fail_open in [false, true] {
+            let (at_fetch, warnings) = failing(fail_open);
+            let output = at_fetch.find("-A OUTPUT").unwrap();
+            assert_eq!(at_fetch[output..].find(PATH), Some(0), "{at_fetch}");
+            assert!(
+                !warnings.iter().any(|w| w.contains("meta fetch")),
+                "{warnings:?}"
+            );
+            assert_safe_closed(k);
+            assert!(!k.save("nft", false).contains("meta fetch"));
+        }
+        // The cause gone, the run succeeds and the firewall holds no trace of the path.
+        let mut w = FakeWorld::new();
+        w.kernel = Some(k);
+        block_on(init(&c, &w, k, &opts())).unwrap();
+        assert!(w.rules_at_fetch.take().unwrap().contains(PATH));
+        let saved = k.save("nft", false);
+        assert!(
+            saved.contains("fw: allowlist") && !saved.contains("meta fetch"),
+            "{saved}"
+        );
+        assert!(c.marker_path.exists());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod conntrack;
 pub mod ctnetlink;
 pub mod docker_dns;
 pub mod exec;
+pub mod fetch_path;
 pub mod fixtures;
 pub mod fuzzing;
 pub mod inputs;
