@@ -73,7 +73,12 @@ fn push_id(slot: &mut Option<(Scenario, Vec<&'static str>)>, s: Scenario, id: &'
 pub(super) fn matrix_scenarios() -> Vec<(Scenario, Vec<&'static str>)> {
     let mut rows: Vec<Row> = Vec::new();
     for case in catalog::select(&MATRIX_PREFIXES.map(String::from), &[]) {
-        for s in (case.scenarios)() {
+        // FAIL-10's scenario is already a failed run followed by a recovery: it is no world
+        // to pair fresh and planted.
+        for s in (case.scenarios)()
+            .into_iter()
+            .filter(|s| s.prior != Prior::FailedRun)
+        {
             let w = world(&s);
             let i = match rows.iter().position(|r| r.world == w) {
                 Some(i) => i,
@@ -259,6 +264,7 @@ mod tests {
         named.dedup();
         let mut want: Vec<&str> = catalog::catalog()
             .iter()
+            .filter(|c| (c.scenarios)().iter().any(|s| s.prior != Prior::FailedRun))
             .map(|c| c.id)
             .filter(|id| id.starts_with("FAIL-") || id.starts_with("VER-"))
             .collect();
