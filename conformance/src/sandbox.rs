@@ -339,6 +339,7 @@ impl Sandbox {
                 tcp_ports: vec![22, 80, 8080, HIGH_PORT],
                 udp_ports: vec![UDP_ECHO_PORT],
                 dual_stack: scenario.dual_stack,
+                addrs: Vec::new(),
             },
         )
         .context("starting the world's test hosts")?;
