@@ -70,6 +70,15 @@ pub fn render(columns: &[Column<'_>], generator: &str) -> String {
         esc(generator)
     );
     summary_table(&mut h, columns);
+    for col in columns {
+        if let Some(seed) = col.report.seed {
+            let _ = writeln!(
+                h,
+                "<p class=\"meta\"><code>{}</code>: spread seed {seed} (<code>fw-conformance run --seed {seed}</code> probes the same addresses)</p>",
+                esc(&col.label)
+            );
+        }
+    }
     for col in columns.iter().filter(|c| !c.report.isolation.is_empty()) {
         let _ = writeln!(
             h,

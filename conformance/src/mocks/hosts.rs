@@ -12,6 +12,10 @@
 //! not a timeout. The world's own resolvers, on their addresses, take precedence (the more
 //! specific bind).
 //!
+//! Every port is shared (`SO_REUSEPORT`): with the world's resolvers on port 53, and with the
+//! probes that send from a chosen address and port (a source-port trick from 8.8.8.8:53, or
+//! from the container's own port 443 while its inbound listener holds it).
+//!
 //! UDP listens on the wildcard address and learns each datagram's destination from
 //! `IP_PKTINFO` / `IPV6_PKTINFO`, then answers from that same address, so a connected client
 //! socket accepts the echo; one socket per port serves the whole world.
@@ -155,13 +159,7 @@ pub fn start_hosts(world: &Netns, opts: HostsOptions) -> Result<Hosts> {
             let mut udp = Vec::new();
             for ip in &families {
                 for port in &opts.tcp_ports {
-                    let at = SocketAddr::new(*ip, *port);
-                    // Port 53 is shared with the world's resolvers on their own addresses.
-                    tcp.push(if *port == DNS_PORT {
-                        super::tcp_listen_shared(at)?
-                    } else {
-                        super::tcp_listen(at)?
-                    });
+                    tcp.push(super::tcp_listen_shared(SocketAddr::new(*ip, *port))?);
                 }
                 for port in &opts.udp_ports {
                     udp.push(udp_bind(SocketAddr::new(*ip, *port))?);
@@ -305,11 +303,7 @@ fn canonical(a: SocketAddr) -> SocketAddr {
 
 /// A UDP socket on `addr` that reports each datagram's destination.
 fn udp_bind(addr: SocketAddr) -> Result<UdpSocket> {
-    let s = if addr.port() == DNS_PORT {
-        super::shared_socket(addr, Type::DGRAM)?
-    } else {
-        super::bound_socket(addr, Type::DGRAM)?
-    };
+    let s = super::shared_socket(addr, Type::DGRAM)?;
     if addr.is_ipv6() {
         setsockopt(&s.as_fd(), sockopt::Ipv6RecvPacketInfo, &true)
     } else {
