@@ -96,6 +96,7 @@ impl Probe {
     /// `8.8.8.8:53 -> 172.18.0.2:443 (...)`.
     pub fn label(&self) -> String {
         match self.from {
+            Some(f) if f.port() == 0 => format!("{} -> {} ({})", f.ip(), self.to, self.why),
             Some(f) => format!("{f} -> {} ({})", self.to, self.why),
             None => format!("{} ({})", self.to, self.why),
         }
@@ -121,6 +122,11 @@ pub const INBOUND_UDP_PORTS: [u16; 2] = [UDP_ECHO_PORT, HIGH_PORT];
 const FIXED_V4: &[(&str, &str)] = &[
     (BLOCKED, "a blocked host, example.com"),
     ("198.51.100.200", "the blocked /24"),
+    // Both halves of the address space and a private /8 early: when much is open, a reason
+    // spells out its first failures, and these say at once how much.
+    ("8.8.8.8", "0.0.0.0/1, a public resolver"),
+    ("151.101.1.10", "128.0.0.0/1"),
+    ("10.20.30.40", "private 10.0.0.0/8"),
     ("192.0.1.255", "just below GitHub web 192.0.2.0/26"),
     ("192.0.2.192", "just above GitHub git 192.0.2.128/26"),
     ("192.0.3.10", "the /24 after GitHub's ranges"),
@@ -154,9 +160,6 @@ const FIXED_V4: &[(&str, &str)] = &[
     ("172.20.0.10", "the /16 after Docker net B 172.19.0.0/16"),
     ("172.16.0.10", "172.16.0.0/12 outside the Docker networks"),
     ("172.31.255.10", "172.16.0.0/12 outside the Docker networks"),
-    ("8.8.8.8", "0.0.0.0/1, a public resolver"),
-    ("151.101.1.10", "128.0.0.0/1"),
-    ("10.20.30.40", "private 10.0.0.0/8"),
 ];
 
 /// Fixed IPv6 destinations of every spread (dual stack).
