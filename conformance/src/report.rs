@@ -691,5 +691,27 @@ mod tests {
         assert!(r.cases[0].probes.is_empty() && r.cases[0].runs.is_empty());
         assert!(r.missing_commands.is_empty() && r.cases[0].missing_commands.is_empty());
         assert_eq!(r.summary.incomplete, 0);
+        assert_eq!(r.seed, None);
+    }
+
+    #[test]
+    fn the_spread_seed_is_in_every_report() {
+        let mut r = Report::new("x", vec![case("POL-01", Level::Must, Verdict::Pass)], 1);
+        assert!(!r.to_markdown().contains("Spread seed"));
+        assert!(!r.to_json().contains("\"seed\""));
+        r.seed = Some(12_345);
+        assert!(
+            r.to_markdown().contains(
+                "Spread seed: 12345 (`fw-conformance run --seed 12345` probes the same addresses)."
+            ),
+            "{}",
+            r.to_markdown()
+        );
+        assert!(
+            r.to_junit()
+                .contains("<property name=\"spread-seed\" value=\"12345\"/>")
+        );
+        let back: Report = serde_json::from_str(&r.to_json()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.seed, Some(12_345));
     }
 }

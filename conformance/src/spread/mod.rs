@@ -84,7 +84,7 @@ pub struct Probe {
 }
 
 impl Probe {
-    fn to(to: SocketAddr, why: &str) -> Probe {
+    fn new(to: SocketAddr, why: &str) -> Probe {
         Probe {
             to,
             from: None,
@@ -377,7 +377,7 @@ impl Spread {
         let mut v: Vec<Probe> = TCP_PORTS
             .iter()
             .map(|p| {
-                Probe::to(
+                Probe::new(
                     SocketAddr::new(mapped(BLOCKED), *p),
                     "::ffff: form of the blocked host",
                 )
@@ -390,14 +390,14 @@ impl Spread {
                 "::ffff: form of the /24 after GitHub's ranges",
             ),
         ] {
-            v.push(Probe::to(SocketAddr::new(mapped(a), 443), why));
+            v.push(Probe::new(SocketAddr::new(mapped(a), 443), why));
         }
         if let Some(d) = self.drawn_v4().first() {
             let m = match d.addr {
                 IpAddr::V4(a) => IpAddr::V6(a.to_ipv6_mapped()),
                 other => other,
             };
-            v.push(Probe::to(
+            v.push(Probe::new(
                 SocketAddr::new(m, 443),
                 "::ffff: form of a drawn address",
             ));
@@ -409,11 +409,11 @@ impl Spread {
     pub fn mapped_udp(&self) -> Vec<Probe> {
         let mapped = |a: &str| IpAddr::V6(v4_of(a).to_ipv6_mapped());
         vec![
-            Probe::to(
+            Probe::new(
                 SocketAddr::new(mapped(BLOCKED), UDP_ECHO_PORT),
                 "::ffff: form of the blocked host",
             ),
-            Probe::to(
+            Probe::new(
                 SocketAddr::new(mapped("8.8.8.8"), 443),
                 "::ffff: form of 8.8.8.8",
             ),
@@ -498,7 +498,7 @@ fn tcp_of(dests: &[Dest], extra: &[u16]) -> Vec<Probe> {
         v.extend(
             ports
                 .into_iter()
-                .map(|p| Probe::to(SocketAddr::new(d.addr, p), &d.why)),
+                .map(|p| Probe::new(SocketAddr::new(d.addr, p), &d.why)),
         );
     }
     v
@@ -515,7 +515,7 @@ fn udp_of(dests: &[Dest], port: &[u16]) -> Vec<Probe> {
         v.extend(
             ports
                 .into_iter()
-                .map(|p| Probe::to(SocketAddr::new(d.addr, p), &d.why)),
+                .map(|p| Probe::new(SocketAddr::new(d.addr, p), &d.why)),
         );
     }
     v
