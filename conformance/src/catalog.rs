@@ -88,7 +88,7 @@ pub(crate) fn default_and_none() -> Vec<Scenario> {
     vec![Scenario::base("default"), none]
 }
 
-pub(crate) fn dual() -> Vec<Scenario> {
+fn dual() -> Vec<Scenario> {
     let mut s = Scenario::base("dual-stack");
     s.dual_stack = true;
     vec![s]
