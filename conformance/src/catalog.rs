@@ -16,6 +16,7 @@ use crate::scenario::{
     CNAME_FINAL_ADDRS, DnsVariant, EXTRA_NXDOMAIN, EXTRA_OK, EXTRA_SERVFAIL, ExampleCom, Meta,
     Prior, REQUIRED, REQUIRED_UNRESOLVABLE, Scenario, ip,
 };
+use crate::spread;
 
 /// What a check concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,9 @@ pub struct Case {
     pub check: Check,
     /// The check changes the sandbox (routes, sysctls): it runs after the others.
     pub mutates: bool,
+    /// Why the row exists and has its level, when neither is obvious (the BYP rows); empty
+    /// otherwise.
+    pub rationale: &'static str,
 }
 
 // ---- Addresses the checks use (SANDBOX.md's plan) ----
@@ -74,11 +78,11 @@ pub fn sa(addr: &str, port: u16) -> SocketAddr {
 
 // ---- Scenarios ----
 
-fn default() -> Vec<Scenario> {
+pub(crate) fn default() -> Vec<Scenario> {
     vec![Scenario::base("default")]
 }
 
-fn default_and_none() -> Vec<Scenario> {
+pub(crate) fn default_and_none() -> Vec<Scenario> {
     let mut none = Scenario::base("dns-none");
     none.dns = DnsVariant::None;
     vec![Scenario::base("default"), none]
@@ -88,6 +92,12 @@ fn dual() -> Vec<Scenario> {
     let mut s = Scenario::base("dual-stack");
     s.dual_stack = true;
     vec![s]
+}
+
+pub(crate) fn default_and_dual() -> Vec<Scenario> {
+    let mut v = default();
+    v.extend(dual());
+    v
 }
 
 fn other_backends() -> Vec<Scenario> {
@@ -320,17 +330,12 @@ fn blocked_hosts_rejected(ctx: &Ctx) -> Result<Vec<String>> {
 
 fn pol01(ctx: &Ctx) -> Result<Outcome> {
     after_success!(ctx);
-    Ok(first_fail(blocked_hosts_rejected(ctx)?))
+    Ok(first_fail(spread::checks::pol01(ctx)?))
 }
 
 fn pol02(ctx: &Ctx) -> Result<Outcome> {
     after_success!(ctx);
-    let target = sa(BLOCKED, UDP_ECHO_PORT);
-    Ok(if ctx.udp_arrives(target)? {
-        Outcome::Fail(format!("a datagram to {target} arrived at the world side"))
-    } else {
-        Outcome::Pass
-    })
+    Ok(first_fail(spread::checks::pol02(ctx)?))
 }
 
 fn pol03(ctx: &Ctx) -> Result<Outcome> {
@@ -357,6 +362,7 @@ fn pol04(ctx: &Ctx) -> Result<Outcome> {
     if let Some(why) = ctx.peer_connects_to_container(SVC, CONTAINER_B)? {
         bad.push(why);
     }
+    bad.extend(spread::checks::pol04(ctx)?);
     Ok(first_fail(bad))
 }
 
@@ -372,10 +378,7 @@ fn pol05(ctx: &Ctx) -> Result<Outcome> {
 
 fn pol06(ctx: &Ctx) -> Result<Outcome> {
     after_success!(ctx);
-    let mut bad = ctx.expect_all(
-        Expect::RejectedFast,
-        &[80, 443].map(|port| sa(BLOCKED_V6, port)),
-    )?;
+    let mut bad = spread::checks::pol06(ctx)?;
     for (host, addr) in [
         ("api.github.com", "2001:db8:2::70"),
         ("api.anthropic.com", "2001:db8:10::10"),
@@ -884,6 +887,7 @@ pub fn catalog() -> Vec<Case> {
         scenarios,
         check,
         mutates: false,
+        rationale: "",
     };
     let mut pol03 = c(
         "POL-03",
@@ -899,7 +903,7 @@ pub fn catalog() -> Vec<Case> {
             "POL-01",
             Must,
             "Default deny: blocked IPv4 destinations are unreachable on any TCP port",
-            "TCP to a blocked host on 80, 443, 8080 and a high port: rejected fast",
+            "TCP to a seeded spread of blocked destinations (just outside every allowed range, the next and previous /24 and /16 of GitHub's, the domains' and Vercel's, the Docker networks' neighbours, both halves of the address space, drawn /8s) on 443 and 80, 8080 or a high port: rejected fast",
             default,
             pol01,
         ),
@@ -907,7 +911,7 @@ pub fn catalog() -> Vec<Case> {
             "POL-02",
             Must,
             "Blocked UDP does not leave the container",
-            "a datagram to a blocked host's UDP echo never arrives at the world side",
+            "datagrams to the same spread (UDP echo, QUIC 443, a high port) never arrive at the world side",
             default,
             pol02,
         ),
@@ -916,7 +920,7 @@ pub fn catalog() -> Vec<Case> {
             "POL-04",
             Must,
             "Inbound restricted to established traffic and Docker networks",
-            "a new connection from the world to a container listener fails; from the sidecar it succeeds",
+            "new TCP connections, datagrams and ICMP echo requests from a spread of world sources (blocked, allowlisted, drawn) to the container's listeners on several ports fail; from the sidecar a connection succeeds",
             default,
             pol04,
         ),
@@ -932,7 +936,7 @@ pub fn catalog() -> Vec<Case> {
             "POL-06",
             Should,
             "IPv6 default deny with REJECT",
-            "dual stack: a blocked IPv6 host is rejected fast; GitHub v6, AAAA records and the Docker v6 gateway stay reachable",
+            "dual stack: TCP to a spread of blocked IPv6 destinations (the neighbours of GitHub's, the AAAA records' and the Docker network's prefixes, NAT64, drawn ones) and to ::ffff: forms rejected fast, UDP and ICMPv6 echo to them never arrive; GitHub v6, AAAA records and the Docker v6 gateway stay reachable",
             dual,
             pol06,
         ),
@@ -1273,6 +1277,7 @@ pub fn catalog() -> Vec<Case> {
             inf02,
         ),
     ];
+    all.extend(spread::bypass::rows());
     // They end with the MUST POL cases, POL-03 among them, which changes the sandbox.
     for case in &mut all {
         if matches!(case.id, "SEQ-04" | "SEQ-10" | "FAIL-10") {
@@ -1306,6 +1311,16 @@ pub fn requirements_markdown() -> String {
             c.observation,
             scenarios.join(", ")
         ));
+    }
+    let explained: Vec<Case> = catalog()
+        .into_iter()
+        .filter(|c| !c.rationale.is_empty())
+        .collect();
+    if !explained.is_empty() {
+        m.push_str("\n## Why these rows, at these levels\n\n| ID | Level | Why |\n|---|---|---|\n");
+        for c in explained {
+            m.push_str(&format!("| {} | {} | {} |\n", c.id, c.level, c.rationale));
+        }
     }
     m
 }

@@ -209,6 +209,7 @@ mod tests {
                 tcp_ports: vec![FORWARD_PORT],
                 udp_ports: vec![],
                 dual_stack: false,
+                addrs: vec![],
             },
         )
         .unwrap();

@@ -70,6 +70,15 @@ pub fn render(columns: &[Column<'_>], generator: &str) -> String {
         esc(generator)
     );
     summary_table(&mut h, columns);
+    for col in columns {
+        if let Some(seed) = col.report.seed {
+            let _ = writeln!(
+                h,
+                "<p class=\"meta\"><code>{}</code>: spread seed {seed} (<code>fw-conformance run --seed {seed}</code> probes the same addresses)</p>",
+                esc(&col.label)
+            );
+        }
+    }
     for col in columns.iter().filter(|c| !c.report.isolation.is_empty()) {
         let _ = writeln!(
             h,
@@ -446,6 +455,21 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("<title>Conformance report: &lt;b&gt;</title>"));
         assert!(html.contains("isolation: netns tier: &lt;own&gt; namespaces"));
+        assert!(!html.contains("spread seed"));
+        a.seed = Some(99);
+        let seeded = render(
+            &[Column {
+                label: "x".into(),
+                report: &a,
+            }],
+            "test",
+        );
+        assert!(
+            seeded.contains(
+                "<code>x</code>: spread seed 99 (<code>fw-conformance run --seed 99</code> probes the same addresses)"
+            ),
+            "{seeded}"
+        );
         for external in ["src=", "href=", "<link", "@import", "url("] {
             assert!(!html.contains(external), "{external} in the page");
         }

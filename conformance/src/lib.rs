@@ -8,6 +8,8 @@
 //! - [`mocks`]: mock DNS (and Docker's embedded-DNS emulation), mock GitHub meta over HTTPS,
 //!   the world's test hosts.
 //! - [`iut`]: running the implementation under test in the container's namespaces.
+//! - [`spread`]: the seeded spreads of destinations, ports, protocols and sources that the
+//!   block checks and the bypass rows probe, with their positive controls.
 
 pub mod bench;
 pub mod caps;
@@ -34,6 +36,7 @@ pub mod requirements_list;
 pub mod runner;
 pub mod sandbox;
 pub mod scenario;
+pub mod spread;
 pub mod state;
 pub mod stress;
 pub mod testing;

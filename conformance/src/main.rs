@@ -92,6 +92,11 @@ enum Cmd {
         /// A self-contained HTML page: every case, each expandable to its evidence.
         #[arg(long, value_name = "PATH")]
         html: Option<PathBuf>,
+        /// The seed of the spreads (the destinations, ports and sources the block checks and
+        /// the bypass rows probe beyond their fixed ones). Every report prints the run's seed;
+        /// give it here to probe exactly the same spread again. Default: a fresh one.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
     },
     /// Render one HTML matrix (cases by implementations) from JSON reports of `run --json`.
     Html {
@@ -329,6 +334,7 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             junit,
             markdown,
             html,
+            seed,
         } => {
             let argv = resolve_argv(split_words(&implementation)?, tier)?;
             // Bad usage, not a broken script: nothing can be judged (README, "Exit codes").
@@ -359,12 +365,18 @@ fn run_cmd(cli: Cli) -> Result<i32> {
                 isolate: !share,
                 tier,
                 image,
+                seed: seed.unwrap_or_else(conformance::spread::fresh_seed),
             };
             let cases = catalog::select(&filter, &[]);
             if cases.is_empty() {
                 bail!("no case matches {filter:?}");
             }
-            eprintln!("running {} cases against {implementation}", cases.len());
+            eprintln!(
+                "running {} cases against {implementation} (spread seed {}: --seed {} repeats it)",
+                cases.len(),
+                opts.seed,
+                opts.seed
+            );
             let report = runner::run(&cases, &opts, &|r| {
                 eprintln!(
                     "{:<8} {:<6} {:<5} {:>6.1} s  {}",

@@ -24,6 +24,26 @@ const fn o(case: &'static str, what: &'static str, marker: &'static str) -> Obse
 /// Every case with more than one check, and its checks.
 pub const OBSERVATIONS: &[Observation] = &[
     o(
+        "POL-06",
+        "a blocked IPv6 host is rejected",
+        "(a blocked IPv6 host)",
+    ),
+    o(
+        "POL-06",
+        "IPv6 neighbours of the allowed ranges are rejected",
+        "(the /48 after",
+    ),
+    o(
+        "POL-06",
+        "GitHub's IPv6 addresses stay reachable",
+        "https api.github.com at [2001",
+    ),
+    o(
+        "POL-06",
+        "the Docker IPv6 network stays reachable",
+        "the Docker IPv6 gateway",
+    ),
+    o(
         "ALW-04",
         "the npm registry host read from npm's configuration",
         "https registry.npm.test at",

@@ -170,6 +170,10 @@ pub struct Report {
     /// How the implementation was confined (what it could reach of the machine that ran it).
     #[serde(default)]
     pub isolation: String,
+    /// The seed of the run's spreads (`fw-conformance run --seed` repeats them); absent in
+    /// reports of versions without spreads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 impl Report {
@@ -213,6 +217,7 @@ impl Report {
             cases,
             summary: s,
             isolation: String::new(),
+            seed: None,
         }
     }
 
@@ -267,6 +272,12 @@ impl Report {
             self.cases.len(),
             self.summary.elapsed_ms as f64 / 1000.0
         );
+        if let Some(seed) = self.seed {
+            let _ = writeln!(
+                x,
+                "  <properties><property name=\"spread-seed\" value=\"{seed}\"/></properties>"
+            );
+        }
         for c in &self.cases {
             let _ = write!(
                 x,
@@ -339,10 +350,18 @@ impl Report {
                 String::new()
             },
             s.elapsed_ms as f64 / 1000.0,
-            if self.isolation.is_empty() {
-                String::new()
-            } else {
-                format!("Isolation: {}.\n\n", md(&self.isolation))
+            {
+                let mut head = String::new();
+                if let Some(seed) = self.seed {
+                    let _ = write!(
+                        head,
+                        "Spread seed: {seed} (`fw-conformance run --seed {seed}` probes the same addresses).\n\n"
+                    );
+                }
+                if !self.isolation.is_empty() {
+                    let _ = write!(head, "Isolation: {}.\n\n", md(&self.isolation));
+                }
+                head
             }
         );
         for c in &self.cases {
@@ -672,5 +691,27 @@ mod tests {
         assert!(r.cases[0].probes.is_empty() && r.cases[0].runs.is_empty());
         assert!(r.missing_commands.is_empty() && r.cases[0].missing_commands.is_empty());
         assert_eq!(r.summary.incomplete, 0);
+        assert_eq!(r.seed, None);
+    }
+
+    #[test]
+    fn the_spread_seed_is_in_every_report() {
+        let mut r = Report::new("x", vec![case("POL-01", Level::Must, Verdict::Pass)], 1);
+        assert!(!r.to_markdown().contains("Spread seed"));
+        assert!(!r.to_json().contains("\"seed\""));
+        r.seed = Some(12_345);
+        assert!(
+            r.to_markdown().contains(
+                "Spread seed: 12345 (`fw-conformance run --seed 12345` probes the same addresses)."
+            ),
+            "{}",
+            r.to_markdown()
+        );
+        assert!(
+            r.to_junit()
+                .contains("<property name=\"spread-seed\" value=\"12345\"/>")
+        );
+        let back: Report = serde_json::from_str(&r.to_json()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.seed, Some(12_345));
     }
 }

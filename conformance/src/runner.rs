@@ -249,6 +249,7 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
     let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     let mut report = Report::new(&opts.implementation, results, elapsed);
     report.isolation = isolation(opts);
+    report.seed = Some(opts.seed);
     report
 }
 

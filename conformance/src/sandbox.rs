@@ -13,10 +13,11 @@ use crate::catalog::{BLOCKED, HIGH_PORT, PEER_PORT, SVC, UDP_ECHO_PORT, WEB_HOST
 use crate::ctx::{LongLived, ProberResults, RunRecord};
 use crate::docker::{DockerBox, DockerFiles, DockerOptions};
 use crate::iut::{ContainerFiles, ContainerFs, IutRun, RunSpec, run_iut};
-use crate::mocks::dns::{Zone, start_dns};
+use crate::mocks::dns::{Zone, start_dns_shared};
 use crate::mocks::docker_dns::{self, DockerDns, DockerDnsVariant};
 use crate::mocks::hosts::{Hosts, HostsOptions, start_hosts};
 use crate::mocks::https::{HttpsOptions, HttpsServer, MetaBehaviour, TestCa, start_https};
+use crate::mocks::raw::{RawObserver, start_raw_observer};
 use crate::netns::{Netns, Service};
 use crate::probe;
 use crate::scenario::{
@@ -24,6 +25,7 @@ use crate::scenario::{
     EXTRA_SERVFAIL, ExampleCom, Meta, NPM_ADDRS, Prior, REQUIRED, REQUIRED_AAAA,
     REQUIRED_UNRESOLVABLE, Scenario, Tier, extra_domains_env, ip,
 };
+use crate::spread::control::{Inbound, start_inbound};
 use crate::topology::{Topology, TopologyOptions};
 
 /// What the whole run needs to know.
@@ -48,6 +50,8 @@ pub struct SuiteOptions {
     pub tier: Tier,
     /// The Docker tier's image (`repository:tag`).
     pub image: String,
+    /// The seed of the run's spreads ([`crate::spread`]): `--seed` reproduces a run.
+    pub seed: u64,
 }
 
 impl SuiteOptions {
@@ -62,6 +66,7 @@ impl SuiteOptions {
             isolate: true,
             tier: Tier::Netns,
             image: crate::docker::DEFAULT_IMAGE.to_owned(),
+            seed: crate::spread::fresh_seed(),
         }
     }
 }
@@ -111,7 +116,7 @@ pub struct Sandbox {
     pub ca_pem: String,
     pub npm_host: String,
     ca: Arc<TestCa>,
-    _world_dns: crate::mocks::dns::DnsServer,
+    pub(crate) world_dns: crate::mocks::dns::DnsServer,
     docker: Option<DockerDns>,
     https: Mutex<Option<HttpsServer>>,
     hosts: Hosts,
@@ -122,6 +127,12 @@ pub struct Sandbox {
     /// ([`crate::controls::prove_forwarding`]): `Ok(evidence)`, `Err(why not)` (the Docker
     /// tier only: in the netns tier the sandbox fails to build), `None` when not made.
     pub forwarding: Option<Result<String, String>>,
+    /// The seed of the spreads probed here (the run's).
+    pub seed: u64,
+    /// What reaches the world over raw protocols (ICMP echo, SCTP, GRE).
+    pub(crate) world_raw: RawObserver,
+    /// The container's inbound listeners.
+    pub(crate) inbound: Inbound,
 }
 
 fn v4(s: &str) -> Ipv4Addr {
@@ -321,7 +332,8 @@ impl Sandbox {
             SocketAddr::new(ip(crate::catalog::WORLD_RESOLVER), 53),
             SocketAddr::new(ip(crate::catalog::UNCONFIGURED_RESOLVER), 53),
         ];
-        let world_dns = start_dns(
+        // Shared: the world's test hosts answer DNS on port 53 of every other address.
+        let world_dns = start_dns_shared(
             &topo.world,
             resolvers.to_vec(),
             resolvers.to_vec(),
@@ -351,12 +363,16 @@ impl Sandbox {
         let hosts = start_hosts(
             &topo.world,
             HostsOptions {
-                tcp_ports: vec![22, 80, 8080, HIGH_PORT],
-                udp_ports: vec![UDP_ECHO_PORT],
+                tcp_ports: crate::spread::WORLD_TCP_PORTS.to_vec(),
+                udp_ports: crate::spread::WORLD_UDP_PORTS.to_vec(),
                 dual_stack: scenario.dual_stack,
+                addrs: Vec::new(),
             },
         )
         .context("starting the world's test hosts")?;
+        let world_raw = start_raw_observer(&topo.world, scenario.dual_stack)
+            .context("starting the world's raw-packet observer")?;
+        let inbound = start_inbound(&topo.container)?;
         // In the Docker tier the gateways are Docker's bridges in the machine's namespace: the
         // listener there binds the gateway addresses only, never the machine's others.
         let host_peer = match opts.tier {
@@ -393,16 +409,21 @@ impl Sandbox {
             container,
             docker_nat_before,
             ca,
-            _world_dns: world_dns,
+            world_dns,
             docker,
             https: Mutex::new(Some(https)),
             hosts,
             _peers: peers,
             loopback_v6: false,
             forwarding: None,
+            seed: opts.seed,
+            world_raw,
+            inbound,
         };
         sb.baseline()
             .context("baseline (before the implementation ran)")?;
+        crate::spread::control::prove(&sb)
+            .context("baseline of the spreads (before the implementation ran)")?;
         Ok(sb)
     }
 

@@ -5,10 +5,13 @@
 //!                                                                             br-b ═══ eth0 ── svc
 //! ```
 //!
-//! - **world** ("the internet") owns every test address through *local routes* on its loopback
-//!   (this kernel has no dummy links): a socket bound to `0.0.0.0:PORT` or `[::]:PORT` there
-//!   answers for every address of the plan at once. It routes the Docker networks back through
-//!   host, and has no default route, so a stray destination fails at once instead of looping.
+//! - **world** ("the internet") answers for every address, IPv4 and IPv6, through a *local
+//!   default route* on its loopback (AnyIP; this kernel has no dummy links): a socket bound to
+//!   `0.0.0.0:PORT` or `[::]:PORT` there answers for any destination at once, so a probe of an
+//!   arbitrary address (another /8, the next /24 of an allowed range, the metadata address)
+//!   that the container's firewall lets through is a connection, never a timeout. Only the
+//!   Docker networks themselves, and host's end of the transfer link, are routed back through
+//!   host ([`world_answers_everywhere`]).
 //! - **host** ("the Docker host") forwards, and is the gateway of net A and net B, each a bridge
 //!   (as Docker's are), so a case can attach more peers to either.
 //! - **container** is where the IUT runs; **svc** is a sidecar on net B.
@@ -127,25 +130,10 @@ pub const TRANSFER_HOST_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xff, 0, 0, 0, 0, 0
 /// World's end of the IPv6 transfer network.
 pub const TRANSFER_WORLD_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xff, 0, 0, 0, 0, 0, 2);
 
-/// Everything world answers for (local routes on its loopback). Covers every world address
-/// above: the GitHub ranges, the other-key ranges, domains, Vercel and blocked hosts.
-pub const WORLD_LOCAL_V4: [Ipv4Net; 7] = [
-    Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 0), 24),
-    Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 0), 24),
-    Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 0), 24),
-    Ipv4Net::new_assert(Ipv4Addr::new(76, 76, 21, 0), 24),
-    Ipv4Net::new_assert(Ipv4Addr::new(64, 29, 17, 0), 24),
-    Ipv4Net::new_assert(Ipv4Addr::new(216, 198, 79, 0), 24),
-    Ipv4Net::new_assert(Ipv4Addr::new(198, 18, 0, 0), 16),
-];
-/// Everything world answers for over IPv6 (the documentation prefix holds all of it).
-pub const WORLD_LOCAL_V6: Ipv6Net =
-    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32);
-/// What world routes back through host: every Docker network (and the IPv6 ULA space).
-pub const WORLD_RETURN_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(172, 16, 0, 0), 12);
-/// What world routes back through host over IPv6.
-pub const WORLD_RETURN_V6: Ipv6Net =
-    Ipv6Net::new_assert(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0), 8);
+/// The Docker networks world routes back (through host, or in the Docker tier straight into the
+/// container): nothing wider, so that a neighbour of a Docker network (172.17.255.10,
+/// 172.20.0.10, the rest of 172.16.0.0/12) is a world address like any other.
+pub const DOCKER_NETS_V4: [Ipv4Net; 2] = [NET_A, NET_B];
 
 // Interface names (at most 15 bytes).
 /// World's link to host.
@@ -249,7 +237,6 @@ impl Topology {
     fn configure_docker(&self) -> Result<()> {
         let world = &self.world;
         let ctr = &self.container;
-        world_answers_for_the_plan(world)?;
         veth(world, WORLD_IF, ctr, DOCKER_WAN_IF)?;
         addr(
             world,
@@ -278,14 +265,22 @@ impl Topology {
             "src",
             &CONTAINER_A.to_string(),
         ])?;
-        world.ip(&[
+        // The metadata address (BYP-03) is probed like any other world address: make sure no
+        // route Docker might have written sends link-local traffic onto its bridge, towards
+        // the machine (and a real metadata service), instead of into the world.
+        ctr.ip(&[
             "route",
-            "add",
-            &WORLD_RETURN_V4.to_string(),
+            "replace",
+            "169.254.0.0/16",
+            "via",
+            &TRANSFER_WORLD.to_string(),
             "dev",
-            WORLD_IF,
+            DOCKER_WAN_IF,
+            "onlink",
+            "src",
+            &CONTAINER_A.to_string(),
         ])?;
-        Ok(())
+        world_answers_everywhere(world, &ReturnPath::Direct)
     }
 
     fn warm_docker(&self) -> Result<()> {
@@ -328,7 +323,6 @@ impl Topology {
                 ],
             )?;
         }
-        world_answers_for_the_plan(&self.world)?;
         let mut host_sysctls = vec![("net/ipv4/ip_forward", "1")];
         if dual {
             host_sysctls.push(("net/ipv6/conf/all/forwarding", "1"));
@@ -465,25 +459,8 @@ impl Topology {
             ])?;
         }
 
-        // world routes the Docker side back.
-        world.ip(&[
-            "route",
-            "add",
-            &WORLD_RETURN_V4.to_string(),
-            "via",
-            &TRANSFER_HOST.to_string(),
-        ])?;
-        if dual {
-            world.ip(&[
-                "-6",
-                "route",
-                "add",
-                &WORLD_RETURN_V6.to_string(),
-                "via",
-                &TRANSFER_HOST_V6.to_string(),
-            ])?;
-        }
-        Ok(())
+        // world answers everything and routes the Docker side back.
+        world_answers_everywhere(world, &ReturnPath::ViaHost { dual })
     }
 
     /// Proves each hop both ways with a connect to a closed port (a RST answers at once), which
@@ -553,10 +530,26 @@ impl Topology {
     }
 }
 
-/// World answers for every address of the plan (local routes on its loopback, IPv4 and IPv6),
-/// and its services may bind any single one of them: IPv6 refuses to bind an address that is
-/// only covered by a local route (IPv4 allows it), non-local binds lift that.
-fn world_answers_for_the_plan(world: &Netns) -> Result<()> {
+/// How world reaches the Docker side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReturnPath {
+    /// Through host, at the other end of the transfer link (the netns tier).
+    ViaHost { dual: bool },
+    /// Straight over the veth into the container (the Docker tier).
+    Direct,
+}
+
+/// World answers for every address (IPv4 and IPv6) except the Docker side's, which it routes
+/// back.
+///
+/// A `local` default route does it, and it must be in the `local` table: the kernel accepts a
+/// reply's source address (a SYN-ACK from 8.8.8.8, a UDP answer sent from the address reached)
+/// only when the `local` table says it is ours, whatever the other tables say. That table is
+/// consulted before every other, so the return routes go there too, where they win by being
+/// more specific: the Docker networks, host's end of the transfer link, and the IPv6 link-local
+/// prefix (neighbour discovery). Binding any single address is allowed by non-local binds
+/// (IPv6 does not count route-local addresses as its own).
+fn world_answers_everywhere(world: &Netns, back: &ReturnPath) -> Result<()> {
     write_sysctls(
         world,
         &[
@@ -564,18 +557,37 @@ fn world_answers_for_the_plan(world: &Netns) -> Result<()> {
             ("net/ipv6/ip_nonlocal_bind", "1"),
         ],
     )?;
-    for net in WORLD_LOCAL_V4 {
-        world.ip(&["route", "add", "local", &net.to_string(), "dev", "lo"])?;
+    let in_local = |family: &str, route: &[&str]| -> Result<()> {
+        let mut args = vec![family, "route", "add"];
+        args.extend_from_slice(route);
+        args.extend_from_slice(&["table", "local"]);
+        world.ip(&args)
+    };
+    match back {
+        ReturnPath::ViaHost { dual } => {
+            let host = TRANSFER_HOST.to_string();
+            in_local("-4", &[&format!("{host}/32"), "dev", WORLD_IF])?;
+            for net in DOCKER_NETS_V4 {
+                in_local("-4", &[&net.to_string(), "via", &host, "dev", WORLD_IF])?;
+            }
+            if *dual {
+                let host6 = TRANSFER_HOST_V6.to_string();
+                in_local("-6", &[&format!("{host6}/128"), "dev", WORLD_IF])?;
+                in_local(
+                    "-6",
+                    &[&NET_A_V6.to_string(), "via", &host6, "dev", WORLD_IF],
+                )?;
+            }
+        }
+        ReturnPath::Direct => {
+            for net in DOCKER_NETS_V4 {
+                in_local("-4", &[&net.to_string(), "dev", WORLD_IF])?;
+            }
+        }
     }
-    world.ip(&[
-        "-6",
-        "route",
-        "add",
-        "local",
-        &WORLD_LOCAL_V6.to_string(),
-        "dev",
-        "lo",
-    ])
+    in_local("-6", &["fe80::/64", "dev", WORLD_IF])?;
+    in_local("-4", &["local", "0.0.0.0/0", "dev", "lo"])?;
+    in_local("-6", &["local", "::/0", "dev", "lo"])
 }
 
 /// Proves each hop with a connect to a closed port (a RST, or a listener, answers at once),
@@ -757,14 +769,38 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out.kind, ConnectKind::Error(libc::ECONNREFUSED), "{out}");
-        // Outside the plan: world has no route, so it fails fast rather than looping.
+        // World answers for any address, the Docker networks' neighbours and the metadata
+        // address included: a listener there accepts, a closed port is refused at once.
+        for far in [
+            "8.8.8.8:8080",
+            "151.101.1.10:8080",
+            "169.254.169.254:8080",
+            "172.17.255.10:8080",
+            "172.20.0.10:8080",
+            "192.0.3.10:443",
+        ] {
+            assert_connects(&t.container, far);
+        }
         let out = connect_from(
             &t.container,
             "10.1.2.3:80".parse().unwrap(),
             Duration::from_secs(2),
         )
         .unwrap();
-        assert_ne!(out.kind, ConnectKind::Connected, "{out}");
+        assert_eq!(out.kind, ConnectKind::Error(libc::ECONNREFUSED), "{out}");
+        // World can speak from any address: a connection from 8.8.8.8:53 reaches the container.
+        let from_far = t
+            .world
+            .run(|| {
+                let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+                s.bind(&"8.8.8.8:53".parse::<SocketAddr>().unwrap().into())?;
+                s.connect_timeout(
+                    &"172.18.0.2:7001".parse::<SocketAddr>().unwrap().into(),
+                    Duration::from_secs(2),
+                )
+            })
+            .unwrap();
+        assert!(from_far.is_ok(), "{from_far:?}");
         t.inet_check().unwrap();
     }
 
@@ -811,6 +847,14 @@ mod tests {
         assert_connects(&t.container, "[2001:db8:1::5]:80");
         assert_connects(&t.container, "[2001:db8:10::99]:80");
         assert_connects(&t.container, "198.51.100.10:80");
+        for far in [
+            "[2606:4700:4700::1111]:80",
+            "[2001:db8:4::10]:80",
+            "[fd00:19::10]:80",
+            "[fd00:18:0:1::10]:80",
+        ] {
+            assert_connects(&t.container, far);
+        }
         let _c = listen(&t.container, "[::]:7002");
         assert_connects(&t.world, "[fd00:18::2]:7002");
         assert_connects(&t.host, "[fd00:18::2]:7002");

@@ -38,6 +38,7 @@ fn sandbox(name: &'static str) -> Option<(Sandbox, String, StagedArgv)> {
         isolate: false,
         tier: conformance::scenario::Tier::Netns,
         image: conformance::docker::DEFAULT_IMAGE.into(),
+        seed: conformance::spread::fresh_seed(),
     };
     Some((
         Sandbox::build(&Scenario::base(name), &opts).unwrap(),

@@ -47,6 +47,7 @@ fn judge(m: &Mutant) -> Result<(), Failed> {
         isolate: false,
         tier: conformance::scenario::Tier::Netns,
         image: conformance::docker::DEFAULT_IMAGE.to_owned(),
+        seed: conformance::spread::fresh_seed(),
     };
     let start = Instant::now();
     let report = conformance::runner::run(&cases, &opts, &|_| {});

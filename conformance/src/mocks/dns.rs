@@ -450,6 +450,28 @@ pub fn start_dns(
     tcp: Vec<SocketAddr>,
     zone: Arc<Zone>,
 ) -> Result<DnsServer> {
+    serve_dns(ns, udp, tcp, zone, false)
+}
+
+/// [`start_dns`] on sockets that share their port with other binds of it (`SO_REUSEPORT`):
+/// the world's resolvers on their own addresses, beside the catch-all DNS that the world's
+/// test hosts run on `0.0.0.0:53` (the kernel hands a query to the most specific bind).
+pub fn start_dns_shared(
+    ns: &Netns,
+    udp: Vec<SocketAddr>,
+    tcp: Vec<SocketAddr>,
+    zone: Arc<Zone>,
+) -> Result<DnsServer> {
+    serve_dns(ns, udp, tcp, zone, true)
+}
+
+fn serve_dns(
+    ns: &Netns,
+    udp: Vec<SocketAddr>,
+    tcp: Vec<SocketAddr>,
+    zone: Arc<Zone>,
+    share: bool,
+) -> Result<DnsServer> {
     let log: QueryLog = Arc::default();
     let (tx, rx) = std::sync::mpsc::channel();
     let handler = Handler {
@@ -461,18 +483,25 @@ pub fn start_dns(
             let mut server = Server::new(handler);
             let mut addrs = (Vec::new(), Vec::new());
             for a in udp {
-                let s = tokio::net::UdpSocket::bind(a)
-                    .await
-                    .with_context(|| format!("cannot bind UDP {a}"))?;
+                let s = if share {
+                    super::shared_socket(a, socket2::Type::DGRAM)
+                        .and_then(|s| Ok(tokio::net::UdpSocket::from_std(s.into())?))
+                } else {
+                    tokio::net::UdpSocket::bind(a).await.map_err(Into::into)
+                }
+                .with_context(|| format!("cannot bind UDP {a}"))?;
                 deepen_receive_buffer(&s)
                     .with_context(|| format!("cannot enlarge the receive buffer of UDP {a}"))?;
                 addrs.0.push(s.local_addr()?);
                 server.register_socket(s);
             }
             for a in tcp {
-                let l = tokio::net::TcpListener::bind(a)
-                    .await
-                    .with_context(|| format!("cannot bind TCP {a}"))?;
+                let l = if share {
+                    super::tcp_listen_shared(a)
+                } else {
+                    tokio::net::TcpListener::bind(a).await.map_err(Into::into)
+                }
+                .with_context(|| format!("cannot bind TCP {a}"))?;
                 addrs.1.push(l.local_addr()?);
                 server.register_listener(l, TCP_IDLE, 64);
             }

@@ -7,6 +7,15 @@
 //! whatever the container's socket said. The banner names the port and the address reached,
 //! and the echo lets a case check that a long-lived connection still carries data (SEQ-08/09).
 //!
+//! On port 53 they are the rest of the internet's resolvers: a query (UDP or TCP) to any address
+//! gets a DNS answer ([`dns_answer`]), so DNS to an unconfigured resolver is an answered query,
+//! not a timeout. The world's own resolvers, on their addresses, take precedence (the more
+//! specific bind).
+//!
+//! Every port is shared (`SO_REUSEPORT`): with the world's resolvers on port 53, and with the
+//! probes that send from a chosen address and port (a source-port trick from 8.8.8.8:53, or
+//! from the container's own port 443 while its inbound listener holds it).
+//!
 //! UDP listens on the wildcard address and learns each datagram's destination from
 //! `IP_PKTINFO` / `IPV6_PKTINFO`, then answers from that same address, so a connected client
 //! socket accepts the echo; one socket per port serves the whole world.
@@ -40,6 +49,10 @@ pub struct HostsOptions {
     pub udp_ports: Vec<u16>,
     /// Listen on IPv6 ([::]) as well as IPv4 (0.0.0.0).
     pub dual_stack: bool,
+    /// Listen on these addresses instead of the wildcard ones (the container's inbound
+    /// listeners: an implementation that binds a port on loopback or on the wildcard address
+    /// must not find it taken by the harness).
+    pub addrs: Vec<IpAddr>,
 }
 
 /// One TCP connection accepted.
@@ -138,12 +151,15 @@ pub fn start_hosts(world: &Netns, opts: HostsOptions) -> Result<Hosts> {
         if opts.dual_stack {
             families.push(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
         }
+        if !opts.addrs.is_empty() {
+            families.clone_from(&opts.addrs);
+        }
         let bound = (|| {
             let mut tcp = Vec::new();
             let mut udp = Vec::new();
             for ip in &families {
                 for port in &opts.tcp_ports {
-                    tcp.push(super::tcp_listen(SocketAddr::new(*ip, *port))?);
+                    tcp.push(super::tcp_listen_shared(SocketAddr::new(*ip, *port))?);
                 }
                 for port in &opts.udp_ports {
                     udp.push(udp_bind(SocketAddr::new(*ip, *port))?);
@@ -197,7 +213,67 @@ async fn accept_loop(listener: TcpListener, logs: Arc<Logs>) {
                 at: Instant::now(),
             });
         }
-        tokio::spawn(banner_and_echo(stream, canonical(local)));
+        if local.port() == DNS_PORT {
+            tokio::spawn(dns_over_tcp(stream));
+        } else {
+            tokio::spawn(banner_and_echo(stream, canonical(local)));
+        }
+    }
+}
+
+/// The port on which the hosts answer DNS instead of echoing.
+const DNS_PORT: u16 = 53;
+
+/// What the hosts' DNS answers to every A query: any address would do (the answer only shows
+/// that a query reached a resolver).
+pub const DNS_ANSWER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 99);
+
+/// A DNS answer to `query` as any resolver on the internet would give it: NOERROR, and for an A
+/// question one record, [`DNS_ANSWER`]. `None` when `query` is not a query.
+pub fn dns_answer(query: &[u8]) -> Option<Vec<u8>> {
+    // Header (12 bytes): QR clear, one question.
+    if query.len() < 12 || query[2] & 0x80 != 0 || query[4..6] != [0, 1] {
+        return None;
+    }
+    let mut i = 12;
+    while *query.get(i)? != 0 {
+        i += 1 + usize::from(query[i]);
+    }
+    let end = i + 5;
+    let qtype = query.get(i + 1..i + 3)?;
+    let is_a = qtype == [0, 1];
+    let mut r = query.get(..end)?.to_vec();
+    r[2] = 0x80 | (query[2] & 0x01); // QR, RD as asked
+    r[3] = 0x80; // RA, NOERROR
+    r[6..12].copy_from_slice(&[0, u8::from(is_a), 0, 0, 0, 0]);
+    if is_a {
+        r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4]);
+        r.extend_from_slice(&DNS_ANSWER.octets());
+    }
+    Some(r)
+}
+
+/// DNS over TCP: each length-prefixed query gets [`dns_answer`]; anything else ends the
+/// connection.
+async fn dns_over_tcp(mut stream: TcpStream) {
+    loop {
+        let mut len = [0u8; 2];
+        if stream.read_exact(&mut len).await.is_err() {
+            return;
+        }
+        let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if stream.read_exact(&mut q).await.is_err() {
+            return;
+        }
+        let Some(a) = dns_answer(&q) else { return };
+        let Ok(alen) = u16::try_from(a.len()) else {
+            return;
+        };
+        let mut framed = alen.to_be_bytes().to_vec();
+        framed.extend_from_slice(&a);
+        if stream.write_all(&framed).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -227,7 +303,7 @@ fn canonical(a: SocketAddr) -> SocketAddr {
 
 /// A UDP socket on `addr` that reports each datagram's destination.
 fn udp_bind(addr: SocketAddr) -> Result<UdpSocket> {
-    let s = super::bound_socket(addr, Type::DGRAM)?;
+    let s = super::shared_socket(addr, Type::DGRAM)?;
     if addr.is_ipv6() {
         setsockopt(&s.as_fd(), sockopt::Ipv6RecvPacketInfo, &true)
     } else {
@@ -265,7 +341,10 @@ async fn echo_loop(sock: UdpSocket, logs: Arc<Logs>) {
                 at: Instant::now(),
             });
         }
-        let data = &buf[..n];
+        let answer = (bound.port() == DNS_PORT)
+            .then(|| dns_answer(&buf[..n]))
+            .flatten();
+        let data = answer.as_deref().unwrap_or(&buf[..n]);
         let sent = sock
             .async_io(Interest::WRITABLE, || send_from(fd, data, peer, dst))
             .await;
@@ -275,8 +354,9 @@ async fn echo_loop(sock: UdpSocket, logs: Arc<Logs>) {
     }
 }
 
-/// One datagram: its length, its source and its destination address.
-fn recv_with_dst(
+/// One datagram: its length, its source and its destination address (also for raw IPv6
+/// sockets, [`super::raw`]).
+pub(super) fn recv_with_dst(
     fd: RawFd,
     buf: &mut [u8],
 ) -> std::io::Result<(usize, Option<SocketAddr>, Option<IpAddr>)> {
@@ -404,6 +484,7 @@ mod tests {
                 tcp_ports: vec![22, 80, 8080, 47_123],
                 udp_ports: vec![],
                 dual_stack: true,
+                addrs: Vec::new(),
             },
         )
         .unwrap();
@@ -474,6 +555,7 @@ mod tests {
                 tcp_ports: vec![],
                 udp_ports: vec![5353, 9999],
                 dual_stack: true,
+                addrs: Vec::new(),
             },
         )
         .unwrap();
@@ -532,6 +614,87 @@ mod tests {
     }
 
     #[test]
+    fn a_dns_answer_echoes_the_question_and_answers_a_queries_only() {
+        // Query for "a.test" A, id 0x1234, RD.
+        let q = [
+            0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 4, b't', b'e', b's', b't', 0,
+            0, 1, 0, 1,
+        ];
+        let r = dns_answer(&q).unwrap();
+        assert_eq!(&r[..2], &[0x12, 0x34]);
+        assert_eq!((r[2], r[3]), (0x81, 0x80));
+        assert_eq!(&r[4..8], &[0, 1, 0, 1]);
+        assert_eq!(&r[12..24], &q[12..24]);
+        assert_eq!(&r[r.len() - 4..], &DNS_ANSWER.octets());
+        let mut aaaa = q;
+        aaaa[21] = 28;
+        assert_eq!(dns_answer(&aaaa).unwrap()[7], 0);
+        // A response, a truncated question, no question: not answered.
+        let mut resp = q;
+        resp[2] = 0x81;
+        assert!(dns_answer(&resp).is_none());
+        assert!(dns_answer(&q[..16]).is_none());
+        assert!(dns_answer(&q[..11]).is_none());
+    }
+
+    #[test]
+    fn port_53_answers_dns_everywhere_beside_a_resolver_on_its_own_address() {
+        if !privileged() {
+            return;
+        }
+        let ns = world_like("hosts-dns", &PREFIXES);
+        let _hosts = start_hosts(
+            &ns,
+            HostsOptions {
+                tcp_ports: vec![53],
+                udp_ports: vec![53],
+                dual_stack: true,
+                addrs: Vec::new(),
+            },
+        )
+        .unwrap();
+        let zone = crate::mocks::dns::Zone::builder()
+            .a("x.test", [Ipv4Addr::new(203, 0, 113, 7)])
+            .build();
+        let resolver = sa("198.51.100.53:53");
+        let _dns = crate::mocks::dns::start_dns_shared(
+            &ns,
+            vec![resolver],
+            vec![resolver],
+            Arc::new(zone),
+        )
+        .unwrap();
+        let got = ns
+            .block_on(|| async {
+                let mut out = Vec::new();
+                for (server, tcp) in [
+                    ("203.0.113.77:53", false),
+                    ("203.0.113.77:53", true),
+                    ("[2001:db8:bad::10]:53", false),
+                    ("198.51.100.53:53", false),
+                    ("198.51.100.53:53", true),
+                ] {
+                    let got =
+                        crate::probe::dns_query(sa(server), "x.test", tcp, Duration::from_secs(2))
+                            .await
+                            .unwrap();
+                    out.push(got);
+                }
+                out
+            })
+            .unwrap();
+        let any = crate::probe::DnsOutcome::Answered {
+            rcode: 0,
+            addrs: vec![IpAddr::V4(DNS_ANSWER)],
+        };
+        let real = crate::probe::DnsOutcome::Answered {
+            rcode: 0,
+            addrs: vec!["203.0.113.7".parse().unwrap()],
+        };
+        assert_eq!(got, [any.clone(), any.clone(), any, real.clone(), real]);
+    }
+
+    #[test]
     fn v4_only_hosts_do_not_listen_on_v6() {
         if !privileged() {
             return;
@@ -543,6 +706,7 @@ mod tests {
                 tcp_ports: vec![80],
                 udp_ports: vec![9999],
                 dual_stack: false,
+                addrs: Vec::new(),
             },
         )
         .unwrap();

@@ -10,7 +10,10 @@
 //! - [`https`]: the per-run test CA, certificates issued on demand for any name, the mock GitHub
 //!   meta (every fault of FAIL-01..05 and VER-04) and the world's HTTPS responder.
 //! - [`hosts`]: the world's test hosts: TCP banner-and-echo listeners and a UDP echo, each
-//!   recording what reached it, so a case can assert that a blocked packet never arrived.
+//!   recording what reached it, so a case can assert that a blocked packet never arrived; on
+//!   port 53 they answer DNS, as any resolver on the internet would.
+//! - [`raw`]: raw-socket observers that record every ICMP echo, SCTP and GRE packet reaching a
+//!   namespace (the world, or the container for inbound probes).
 //!
 //! Every service reports its bound addresses once it listens, and stops when its handle drops.
 
@@ -19,6 +22,7 @@ pub mod docker_dns;
 pub mod forwarder;
 pub mod hosts;
 pub mod https;
+pub mod raw;
 
 use std::net::SocketAddr;
 use std::sync::mpsc::Receiver;
@@ -42,9 +46,24 @@ fn wait_ready<T>(rx: &Receiver<Result<T>>, what: &str) -> Result<T> {
 /// from local routes, which IPv6 does not count as its own); address reuse lets a service
 /// restart on a port its last connections still hold.
 fn bound_socket(addr: SocketAddr, ty: Type) -> Result<Socket> {
+    bind_socket(addr, ty, false)
+}
+
+/// [`bound_socket`] that shares its port with sockets of the same kind bound to other
+/// addresses (`SO_REUSEPORT`, which every socket on the port must set): the world's catch-all
+/// DNS on `0.0.0.0:53` and the resolvers on their own addresses live side by side, and the
+/// kernel hands each packet to the most specific bind.
+fn shared_socket(addr: SocketAddr, ty: Type) -> Result<Socket> {
+    bind_socket(addr, ty, true)
+}
+
+fn bind_socket(addr: SocketAddr, ty: Type, share: bool) -> Result<Socket> {
     let s = Socket::new(Domain::for_address(addr), ty, None)
         .with_context(|| format!("cannot make a socket for {addr}"))?;
     s.set_reuse_address(true)?;
+    if share {
+        s.set_reuse_port(true)?;
+    }
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
         s.set_freebind_v6(true)?;
@@ -75,7 +94,15 @@ const BIND_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A TCP listener on `addr` (see [`bound_socket`]); call inside the service's runtime.
 fn tcp_listen(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
-    let s = bound_socket(addr, Type::STREAM)?;
+    listen_on(bound_socket(addr, Type::STREAM)?, addr)
+}
+
+/// A TCP listener on `addr` sharing its port ([`shared_socket`]).
+fn tcp_listen_shared(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+    listen_on(shared_socket(addr, Type::STREAM)?, addr)
+}
+
+fn listen_on(s: Socket, addr: SocketAddr) -> Result<tokio::net::TcpListener> {
     s.listen(1024)
         .with_context(|| format!("cannot listen on {addr}"))?;
     tokio::net::TcpListener::from_std(s.into()).with_context(|| format!("cannot register {addr}"))
