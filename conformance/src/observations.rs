@@ -115,6 +115,21 @@ pub const OBSERVATIONS: &[Observation] = &[
         "failed but left a marker",
     ),
     o(
+        "FAIL-06",
+        "loopback stays open after a failure",
+        "loopback 127.0.0.1",
+    ),
+    o(
+        "FAIL-06",
+        "DNS keeps working after a failure",
+        "DNS through",
+    ),
+    o(
+        "FAIL-06",
+        "the Docker peers stay reachable after a failure",
+        "172.19.0.5:7777",
+    ),
+    o(
         "FAIL-07",
         "a required domain that does not resolve fails the run",
         "does not resolve (NXDOMAIN)",
