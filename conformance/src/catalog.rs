@@ -48,6 +48,29 @@ pub struct Case {
     pub rationale: &'static str,
 }
 
+impl Case {
+    /// A row with no rationale that does not change the sandbox.
+    pub(crate) fn new(
+        id: &'static str,
+        level: Level,
+        title: &'static str,
+        observation: &'static str,
+        scenarios: fn() -> Vec<Scenario>,
+        check: Check,
+    ) -> Case {
+        Case {
+            id,
+            level,
+            title,
+            observation,
+            scenarios,
+            check,
+            mutates: false,
+            rationale: "",
+        }
+    }
+}
+
 // ---- Addresses the checks use (SANDBOX.md's plan) ----
 
 pub const BLOCKED: &str = "198.51.100.10";
@@ -879,16 +902,7 @@ fn inf02(ctx: &Ctx) -> Result<Outcome> {
 /// The whole catalog, in REQUIREMENTS.md's order.
 pub fn catalog() -> Vec<Case> {
     use Level::{Info, Must, Should};
-    let c = |id, level, title, observation, scenarios: fn() -> Vec<Scenario>, check: Check| Case {
-        id,
-        level,
-        title,
-        observation,
-        scenarios,
-        check,
-        mutates: false,
-        rationale: "",
-    };
+    let c = Case::new;
     let mut pol03 = c(
         "POL-03",
         Must,

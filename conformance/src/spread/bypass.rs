@@ -23,12 +23,11 @@ use super::checks::{
 use super::send::{ARRIVAL_WAIT, RawKind, dns_query, record, udp_all};
 use super::{Dest, Probe, Spread, reason};
 use crate::catalog::{
-    self, BLOCKED, CONTAINER_A, Case, Check, Outcome, PEER_PORT, UDP_ECHO_PORT,
-    UNCONFIGURED_RESOLVER,
+    self, BLOCKED, CONTAINER_A, Case, Outcome, PEER_PORT, UDP_ECHO_PORT, UNCONFIGURED_RESOLVER,
 };
 use crate::ctx::Ctx;
 use crate::report::Level;
-use crate::scenario::{Scenario, ip};
+use crate::scenario::ip;
 
 /// Resolvers a container must not reach (BYP-01): public ones, and a world resolver it is not
 /// configured with. The configured resolvers (and Docker's upstream) are never among them.
@@ -352,27 +351,6 @@ fn judged(ctx: &Ctx, check: fn(&Ctx) -> Result<Vec<String>>) -> Result<Outcome> 
     })
 }
 
-/// A catalog row.
-fn c(
-    id: &'static str,
-    level: Level,
-    title: &'static str,
-    observation: &'static str,
-    scenarios: fn() -> Vec<Scenario>,
-    check: Check,
-) -> Case {
-    Case {
-        id,
-        level,
-        title,
-        observation,
-        scenarios,
-        check,
-        mutates: false,
-        rationale: "",
-    }
-}
-
 /// A case with its rationale.
 fn why(mut case: Case, rationale: &'static str) -> Case {
     case.rationale = rationale;
@@ -382,6 +360,7 @@ fn why(mut case: Case, rationale: &'static str) -> Case {
 /// The bypass rows (issue 16): ways around an egress firewall, each probed at a spread of
 /// addresses ([`crate::spread::bypass`]).
 pub fn rows() -> Vec<Case> {
+    let c = Case::new;
     use Level::{Must, Should};
     vec![
         why(

@@ -100,15 +100,37 @@ pub fn udp_not_arriving(ctx: &Ctx, what: &str, probes: &[Probe]) -> Result<Optio
         .collect();
     let local = udp_all(&ctx.sb.topo.container, sends.clone())?;
     std::thread::sleep(ARRIVAL_WAIT);
+    let notes: Vec<String> = sends
+        .iter()
+        .zip(local)
+        .map(|((p, _), local)| {
+            let said = local.as_deref().unwrap_or("sent");
+            format!("udp {}: {said}", p.label())
+        })
+        .collect();
+    let bad = judge_arrivals(ctx, "container", &sends, &notes, |payload| {
+        ctx.sb.udp_arrived(payload)
+    });
+    Ok(reason(what, &bad, probes.len(), ctx.sb.seed))
+}
+
+/// Notes and records whether each tagged datagram arrived (`arrived` asks the listener that
+/// should never see it); the ones that did are the failures.
+fn judge_arrivals(
+    ctx: &Ctx,
+    from: &str,
+    sends: &[(Probe, Vec<u8>)],
+    notes: &[String],
+    arrived: impl Fn(&[u8]) -> bool,
+) -> Vec<String> {
     let mut bad = Vec::new();
-    for ((p, payload), local) in sends.iter().zip(local) {
-        let arrived = ctx.sb.udp_arrived(payload);
-        let said = local.as_deref().unwrap_or("sent");
-        ctx.note(format!("udp {}: {said}, arrived: {arrived}", p.label()));
+    for ((p, payload), note) in sends.iter().zip(notes) {
+        let arrived = arrived(payload);
+        ctx.note(format!("{note}, arrived: {arrived}"));
         record(
             ctx,
             "udp",
-            "container",
+            from,
             p.to,
             if arrived { "arrived" } else { "lost" },
             p.from.map(|f| format!("from {f}")).unwrap_or_default(),
@@ -117,7 +139,7 @@ pub fn udp_not_arriving(ctx: &Ctx, what: &str, probes: &[Probe]) -> Result<Optio
             bad.push(format!("udp {}: arrived", p.label()));
         }
     }
-    Ok(reason(what, &bad, probes.len(), ctx.sb.seed))
+    bad
 }
 
 /// One raw probe: what, from where, to which destination.
@@ -246,25 +268,13 @@ pub fn inbound_udp_not_arriving(ctx: &Ctx, what: &str, probes: &[Probe]) -> Resu
         .collect();
     udp_all(&ctx.sb.topo.world, sends.clone())?;
     std::thread::sleep(ARRIVAL_WAIT);
-    let mut bad = Vec::new();
-    for (p, payload) in &sends {
-        let arrived = ctx.sb.inbound.udp_arrived(payload);
-        ctx.note(format!(
-            "from the world, udp {}: arrived: {arrived}",
-            p.label()
-        ));
-        record(
-            ctx,
-            "udp",
-            "world",
-            p.to,
-            if arrived { "arrived" } else { "lost" },
-            p.from.map(|f| format!("from {f}")).unwrap_or_default(),
-        );
-        if arrived {
-            bad.push(format!("udp {}: arrived", p.label()));
-        }
-    }
+    let notes: Vec<String> = sends
+        .iter()
+        .map(|(p, _)| format!("from the world, udp {}", p.label()))
+        .collect();
+    let bad = judge_arrivals(ctx, "world", &sends, &notes, |payload| {
+        ctx.sb.inbound.udp_arrived(payload)
+    });
     Ok(reason(what, &bad, probes.len(), ctx.sb.seed))
 }
 
