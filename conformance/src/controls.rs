@@ -78,10 +78,15 @@ pub fn connect_routed_through_container(topo: &Topology) -> Result<probe::Verdic
         .block_on(move || async move { probe::tcp_connect(target, Duration::from_secs(1)).await })?
 }
 
-/// Whether `scenario` is POL-03's (the default one): the Docker tier makes the forwarding
-/// control only there, since it waits out a connect time-out in that tier.
+/// Whether POL-03 is judged in `scenario`: its own (the default one), and those whose cases
+/// judge it again after a re-run, concurrent runs or a recovery ([`crate::recheck`]: SEQ-04,
+/// SEQ-10, FAIL-10). The Docker tier makes the forwarding control only there, since it waits
+/// out a connect time-out in that tier.
 pub fn judges_forwarding(scenario: &crate::scenario::Scenario) -> bool {
-    scenario.expects_plain_success() && !scenario.long_lived && !scenario.probers
+    use crate::scenario::Prior;
+    let rechecked =
+        matches!(scenario.prior, Prior::Firewalled | Prior::FailedRun) || scenario.concurrent;
+    (scenario.expects_plain_success() || rechecked) && !scenario.long_lived && !scenario.probers
 }
 
 /// POL-03's positive control, before the implementation runs: reverse-path filtering off on
