@@ -54,7 +54,9 @@ pub fn tcp_rejected(ctx: &Ctx, what: &str, probes: &[Probe]) -> Result<Option<St
     Ok(reason(what, &bad, probes.len(), ctx.sb.seed))
 }
 
-/// Bound TCP probes from the container: the labels of those not rejected fast, twice.
+/// Bound TCP probes from the container: the labels of those that connected, or were not
+/// rejected fast twice. A connect is final (a leak is a leak, whatever a second try gets);
+/// only an unclear miss (a time-out, a late rejection) is tried again.
 fn bound_not_rejected(ctx: &Ctx, probes: &[Probe]) -> Result<Vec<String>> {
     let wait = |ps: &[Probe]| {
         ps.iter()
@@ -63,10 +65,16 @@ fn bound_not_rejected(ctx: &Ctx, probes: &[Probe]) -> Result<Vec<String>> {
             .unwrap_or_default()
     };
     let first = tcp_all(&ctx.sb.topo.container, probes, wait(probes))?;
+    let leaks: Vec<String> = probes
+        .iter()
+        .zip(&first)
+        .filter(|(_, v)| v.is_connected())
+        .map(|(p, v)| format!("{}: {v} (expected a fast rejection)", p.label()))
+        .collect();
     let again: Vec<Probe> = probes
         .iter()
         .zip(&first)
-        .filter(|(p, v)| !v.is_rejected_fast(&p.to))
+        .filter(|(p, v)| !v.is_connected() && !v.is_rejected_fast(&p.to))
         .map(|(p, _)| p.clone())
         .collect();
     let second = tcp_all(&ctx.sb.topo.container, &again, wait(&again))?;
@@ -82,11 +90,15 @@ fn bound_not_rejected(ctx: &Ctx, probes: &[Probe]) -> Result<Vec<String>> {
             format!("from {from}"),
         );
     }
-    Ok(again
-        .iter()
-        .zip(second)
-        .filter(|(p, v)| !v.is_rejected_fast(&p.to))
-        .map(|(p, v)| format!("{}: {v} (expected a fast rejection)", p.label()))
+    Ok(leaks
+        .into_iter()
+        .chain(
+            again
+                .iter()
+                .zip(second)
+                .filter(|(p, v)| !v.is_rejected_fast(&p.to))
+                .map(|(p, v)| format!("{}: {v} (expected a fast rejection)", p.label())),
+        )
         .collect())
 }
 
