@@ -3,7 +3,7 @@
 //! implementation.
 //!
 //! - fw-cli: every case that applies in a container passes; the ones that cannot apply
-//!   (`NOT_APPLICABLE`: IPv6, the emulated DNS backends, hidden tools) are reported as such and
+//!   (`DOCKER_NOT_APPLICABLE`: IPv6, the emulated DNS backends, hidden tools) are reported as such and
 //!   nothing else is.
 //! - the bash reference: every MUST case passes; a failing SHOULD case must be on its
 //!   expected-failures list (`netns-tests/expected/init-firewall.sh.txt`).
@@ -19,21 +19,12 @@ use conformance::report::{Level, Report, Verdict};
 use conformance::scenario::Tier;
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{
-    case_result, docker_may_run, expected_bash_failures, explain, repo_root, run_once_in,
-    workspace_bin,
+    DOCKER_NOT_APPLICABLE, DOCKER_UNOBSERVABLE, case_result, docker_may_run,
+    expected_bash_failures, explain, repo_root, run_once_in, workspace_bin,
 };
 
 static FW_CLI: OnceLock<Result<Report, String>> = OnceLock::new();
 static BASH: OnceLock<Result<Report, String>> = OnceLock::new();
-
-/// Cases none of whose scenarios can be built in a container.
-const NOT_APPLICABLE: &[&str] = &["POL-06", "SEQ-02", "FAIL-09"];
-
-/// Cases built in a container but not observable there, reported as skipped with the reason:
-/// POL-03's positive control (a sidecar routing through the container, before the run) does not
-/// get through, since Docker's rules for internal networks in the machine's FORWARD chain drop
-/// bridged traffic addressed outside the network (`conformance::controls`).
-const UNOBSERVABLE: &[&str] = &["POL-03"];
 
 fn judge(which: &'static str, id: &'static str, level: Level) -> Result<(), Failed> {
     if !docker_may_run(&format!("docker::{which}::{id}"))? {
@@ -61,16 +52,16 @@ fn judge(which: &'static str, id: &'static str, level: Level) -> Result<(), Fail
     .map_err(|e| Failed::from(e.clone()))?;
     let r = case_result(report, id)
         .ok_or_else(|| Failed::from(format!("{id} is not in the report")))?;
-    let na = NOT_APPLICABLE.contains(&id);
+    let na = DOCKER_NOT_APPLICABLE.contains(&id);
     match r.verdict {
         Verdict::Error => Err(explain(r).into()),
-        Verdict::Skip if na || UNOBSERVABLE.contains(&id) => Ok(()),
+        Verdict::Skip if na || DOCKER_UNOBSERVABLE.contains(&id) => Ok(()),
         Verdict::Skip if level == Level::Info => Ok(()),
         Verdict::Skip => {
             Err(format!("{id} was skipped in the Docker tier:\n{}", explain(r)).into())
         }
         Verdict::Pass if na => {
-            Err(format!("{id} ran in the Docker tier: remove it from NOT_APPLICABLE").into())
+            Err(format!("{id} ran in the Docker tier: remove it from DOCKER_NOT_APPLICABLE").into())
         }
         Verdict::Pass => Ok(()),
         Verdict::Fail if which == "bash" && level == Level::Should => {

@@ -29,15 +29,13 @@ use conformance::report::{Level, Report, Verdict};
 use conformance::sandbox::{Sandbox, SuiteOptions};
 use conformance::scenario::{Scenario, Tier};
 use netns_tests::{
-    PatchedScript, docker_may_run, explain, patched_script, privileged_may_run, repo_root,
+    PatchedScript, docker_may_run, docker_skip_allowed, explain, patched_script,
+    privileged_may_run, repo_root,
 };
 
 /// The image's name; its tag is the recipe's hash, printed by the build script.
 const REPO: &str = "fw-conformance-own-test";
 const EXTRA_PACKAGES: &str = "aggregate,dnsmasq";
-
-/// Cases none of whose scenarios can be built in a container (as in tests/docker_tier.rs).
-const NOT_APPLICABLE: &[&str] = &["POL-06", "SEQ-02", "FAIL-09"];
 
 /// The cases that need the GitHub meta ranges in the allowlist (or init's success, which the
 /// script's verification of api.github.com decides): without `aggregate` they cannot pass.
@@ -133,7 +131,7 @@ fn a_script_that_needs_aggregate_passes_in_its_own_image() {
         .iter()
         .filter(|r| match r.verdict {
             Verdict::Pass => false,
-            Verdict::Skip => !NOT_APPLICABLE.contains(&r.id.as_str()),
+            Verdict::Skip => !docker_skip_allowed(&r.id),
             Verdict::Fail | Verdict::Error => true,
         })
         .map(explain)
