@@ -3,17 +3,12 @@
 use crate::netns::available;
 
 /// Whether privileged tests can run here. Without network namespaces (not root, no iproute2)
-/// a test skips with a printed reason, except under `CI=true`, where a silent skip would hide
-/// that nothing was tested: there it panics.
+/// a test skips with a printed reason, except under `CI=true`, where it fails
+/// ([`fw_testkit::ci`]).
 pub fn privileged() -> bool {
-    match available() {
-        Ok(()) => true,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true but network namespaces are unavailable: {e:#}")
-        }
-        Err(e) => {
-            eprintln!("skipped: {e:#}");
-            false
-        }
-    }
+    fw_testkit::ci::may_run_or_panic(
+        available().err().map(|e| format!("{e:#}")),
+        "a test that needs network namespaces",
+        "this test",
+    )
 }

@@ -42,19 +42,12 @@ impl Netns {
             Ok(o) => Some(String::from_utf8_lossy(&o.stderr).trim().to_owned()),
             Err(e) => Some(e.to_string()),
         };
-        match why {
-            None => Some(Netns {
+        let why = why.map(|w| format!("cannot create a network namespace (needs root): {w}"));
+        fw_testkit::ci::may_run_or_panic(why, "a test that needs network namespaces", "this test")
+            .then(|| Netns {
                 name,
                 tools: SystemTools::default(),
-            }),
-            Some(why) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("CI=true but cannot create a network namespace: {why}")
-            }
-            Some(why) => {
-                eprintln!("skipped: cannot create a network namespace (needs root): {why}");
-                None
-            }
-        }
+            })
     }
 
     fn save(&self, program: &str) -> String {

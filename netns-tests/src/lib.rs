@@ -68,22 +68,7 @@ pub fn expected_bash_failures() -> Result<Vec<String>, String> {
         .collect())
 }
 
-pub fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// The rule of every privileged test: `Ok(true)` to go on; `Ok(false)` after printing why
-/// `name` is skipped here; `Err` under CI=true, where nothing may skip.
-fn may_run(why_not: Option<String>, what: &str, name: &str) -> Result<bool, String> {
-    match why_not {
-        None => Ok(true),
-        Some(why) if in_ci() => Err(format!("CI=true but {what} cannot run: {why}")),
-        Some(why) => {
-            eprintln!("skipped {name}: {why}");
-            Ok(false)
-        }
-    }
-}
+pub use fw_testkit::ci::{in_ci, may_run};
 
 /// [`may_run`] for a test that needs root and network namespaces.
 pub fn privileged_may_run(name: &str) -> Result<bool, String> {

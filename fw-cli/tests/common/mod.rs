@@ -77,10 +77,7 @@ pub fn enter_netns(path: &str) -> io::Result<()> {
 
 /// Not being able to run is fine on a developer's machine, not in CI.
 pub fn cannot_run(why: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{why}; CI=true, so this test must run");
-    }
-    eprintln!("skipped: {why}");
+    fw_testkit::ci::may_run_or_panic(Some(why.to_owned()), "this test", "this test");
 }
 
 /// Runs `f` on a thread of its own that entered namespace `ns`.
