@@ -7,12 +7,13 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use conformance::catalog::{self, requirements_markdown};
-use conformance::html::{self, Column};
+use conformance::judge::catalog::{self, requirements_markdown};
+use conformance::judge::runner;
+use conformance::report::html::{self, Column};
 use conformance::report::{self, Report};
-use conformance::sandbox::SuiteOptions;
-use conformance::scenario::Tier;
-use conformance::{netns, runner};
+use conformance::world::netns;
+use conformance::world::sandbox::SuiteOptions;
+use conformance::world::scenario::Tier;
 
 /// The version with the git revision it was built from (build.rs).
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("FW_GIT_REV"), ")");
@@ -69,7 +70,7 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = LevelArg::Must)]
         level: LevelArg,
         /// The npm registry host the container is configured with.
-        #[arg(long, default_value = conformance::scenario::NPM_HOST_DEFAULT)]
+        #[arg(long, default_value = conformance::world::scenario::NPM_HOST_DEFAULT)]
         npm_registry_host: String,
         /// Time limit of one implementation run, in seconds.
         #[arg(long, default_value_t = 180)]
@@ -81,7 +82,7 @@ enum Cmd {
         /// The Docker tier's image: the suite's test image (scripts/build-test-image.sh) or your
         /// own devcontainer image, so that the script runs with the tools it has (a local
         /// Debian or Ubuntu image with iptables and ipset; docs/docker-tier.md).
-        #[arg(long, default_value = conformance::docker::DEFAULT_IMAGE)]
+        #[arg(long, default_value = conformance::world::docker::DEFAULT_IMAGE)]
         image: String,
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
@@ -134,9 +135,9 @@ enum Cmd {
     /// Delete the sandboxes of dead runs.
     Sweep,
     /// The reliability campaign: kills, concurrency, fault matrix (docs/reliability.md).
-    Stress(conformance::stress::StressArgs),
+    Stress(conformance::campaigns::stress::StressArgs),
     /// Time fw-cli init against the bash reference and the kernel's floor (docs/benchmarks.md).
-    Bench(conformance::bench::BenchArgs),
+    Bench(conformance::campaigns::bench::BenchArgs),
 }
 
 /// Splits a command line into words: whitespace separates, single and double quotes group,
@@ -307,15 +308,15 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Stress(args) => {
-            conformance::stress::cli(&args, &|c| resolve_argv(split_words(c)?, Tier::Netns))
-        }
-        Cmd::Bench(args) => conformance::bench::main(&args),
+        Cmd::Stress(args) => conformance::campaigns::stress::cli(&args, &|c| {
+            resolve_argv(split_words(c)?, Tier::Netns)
+        }),
+        Cmd::Bench(args) => conformance::campaigns::bench::main(&args),
         Cmd::Sweep => {
             for n in netns::sweep()? {
                 println!("removed {n}");
             }
-            for n in conformance::docker::sweep()? {
+            for n in conformance::world::docker::sweep()? {
                 println!("removed {n}");
             }
             Ok(0)
@@ -339,16 +340,19 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             let argv = resolve_argv(split_words(&implementation)?, tier)?;
             // Bad usage, not a broken script: nothing can be judged (README, "Exit codes").
             if tier == Tier::Netns {
-                conformance::environment::check_startable(&argv, conformance::iut::IUT_PATH)
-                    .with_context(|| format!("--impl {implementation:?} cannot be started"))?;
+                conformance::world::environment::check_startable(
+                    &argv,
+                    conformance::world::iut::IUT_PATH,
+                )
+                .with_context(|| format!("--impl {implementation:?} cannot be started"))?;
             }
             netns::available().context("the suite needs root and network namespaces")?;
             let mut removed = netns::sweep()?;
             if tier == Tier::Docker {
-                let id = conformance::docker::available(&image)
+                let id = conformance::world::docker::available(&image)
                     .context("the Docker tier needs a Docker engine and a local image")?;
                 eprintln!("Docker tier: image {image} ({id})");
-                removed.extend(conformance::docker::sweep()?);
+                removed.extend(conformance::world::docker::sweep()?);
             }
             if !removed.is_empty() {
                 eprintln!("removed {} sandbox leftovers of dead runs", removed.len());
@@ -361,11 +365,11 @@ fn run_cmd(cli: Cli) -> Result<i32> {
                 argv,
                 npm_host: npm_registry_host,
                 timeout: Duration::from_secs(timeout),
-                jobs: jobs.unwrap_or_else(conformance::sandbox::default_jobs),
+                jobs: jobs.unwrap_or_else(conformance::world::sandbox::default_jobs),
                 isolate: !share,
                 tier,
                 image,
-                seed: seed.unwrap_or_else(conformance::spread::fresh_seed),
+                seed: seed.unwrap_or_else(conformance::judge::spread::fresh_seed),
             };
             let cases = catalog::select(&filter, &[]);
             if cases.is_empty() {

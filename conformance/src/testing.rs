@@ -1,6 +1,6 @@
 //! Helpers for the crate's privileged tests.
 
-use crate::netns::available;
+use crate::world::netns::available;
 
 /// Whether privileged tests can run here. Without network namespaces (not root, no iproute2)
 /// a test skips with a printed reason, except under `CI=true`, where it fails

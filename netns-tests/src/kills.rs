@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use conformance::catalog::{Case, catalog};
+use conformance::judge::catalog::{Case, catalog};
 use conformance::report::{CaseResult, Level, Verdict};
 
 use crate::{mutants_dir, repo_root};
@@ -134,11 +134,11 @@ fn parse_header(name: &str, path: &Path, text: &str) -> Result<Mutant, String> {
         return Err(format!("{name}: no `# kills: ID: evidence` line"));
     }
     if let Some(k) = kills.iter().find(|k| {
-        let obs = conformance::observations::of(&k.case);
+        let obs = conformance::judge::observations::of(&k.case);
         !obs.is_empty() && !obs.iter().any(|o| k.evidence.contains(o.marker))
     }) {
         return Err(format!(
-            "{name}: the evidence {:?} names none of {}'s checks (conformance/src/observations.rs)",
+            "{name}: the evidence {:?} names none of {}'s checks (conformance/src/judge/observations.rs)",
             k.evidence, k.case
         ));
     }
@@ -173,7 +173,7 @@ fn parse_header(name: &str, path: &Path, text: &str) -> Result<Mutant, String> {
 /// Whether two evidences of `case` are about the same check: always for a case with a single
 /// check, else when one observation's marker is in both.
 fn same_check(case: &str, a: &str, b: &str) -> bool {
-    let obs = conformance::observations::of(case);
+    let obs = conformance::judge::observations::of(case);
     obs.is_empty()
         || obs
             .iter()
@@ -268,7 +268,7 @@ fn killers(mutants: &[Mutant], expected: &[Expected]) -> Killers {
     by_case
 }
 
-/// One check to kill: a case, or one observation of a case (`conformance::observations`).
+/// One check to kill: a case, or one observation of a case (`conformance::judge::observations`).
 struct Target {
     case: &'static str,
     level: Level,
@@ -294,7 +294,7 @@ impl Target {
 fn targets() -> Vec<Target> {
     let mut out = Vec::new();
     for c in catalog().iter().filter(|c| c.level != Level::Info) {
-        let obs = conformance::observations::of(c.id);
+        let obs = conformance::judge::observations::of(c.id);
         if obs.is_empty() {
             out.push(Target {
                 case: c.id,
@@ -341,7 +341,7 @@ pub fn matrix_markdown(mutants: &[Mutant], expected: &[Expected]) -> String {
          `cargo test -p netns-tests --test mutants` runs every mutant and fails when a \
          declared kill does not happen, and when a check of a MUST or SHOULD case has no \
          killer. A case that observes several things has a row per check \
-         (`conformance/src/observations.rs`); a kill counts for the check whose marker its \
+         (`conformance/src/judge/observations.rs`); a kill counts for the check whose marker its \
          evidence contains.\n\n\
          | Check | Level | Killed by | Evidence the failure names |\n|---|---|---|---|\n",
     );
@@ -474,10 +474,10 @@ mod tests {
 
     #[test]
     fn each_observation_of_a_case_needs_its_own_kill() {
-        let Some(obs) = conformance::observations::OBSERVATIONS.first() else {
+        let Some(obs) = conformance::judge::observations::OBSERVATIONS.first() else {
             return;
         };
-        let others: Vec<_> = conformance::observations::of(obs.case)
+        let others: Vec<_> = conformance::judge::observations::of(obs.case)
             .into_iter()
             .filter(|o| o.what != obs.what)
             .collect();

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
-use conformance::catalog::{Case, catalog};
+use conformance::judge::catalog::{Case, catalog};
 use conformance::report::{CaseResult, Report, Verdict};
-use conformance::sandbox::SuiteOptions;
-use conformance::scenario::Tier;
+use conformance::world::sandbox::SuiteOptions;
+use conformance::world::scenario::Tier;
 
 /// The workspace's target directory of this build (`target/debug`), found from the test
 /// binary's own path (`target/debug/deps/<test>`).
@@ -43,7 +43,7 @@ pub fn repo_root() -> PathBuf {
 /// Why the privileged suite cannot run here, if it cannot. Under `CI=true` this is a failure,
 /// elsewhere a skip with the reason printed.
 pub fn unavailable() -> Option<String> {
-    conformance::netns::available()
+    conformance::world::netns::available()
         .err()
         .map(|e| format!("{e:#}"))
 }
@@ -53,7 +53,7 @@ pub fn docker_unavailable() -> Option<String> {
     if let Some(why) = unavailable() {
         return Some(why);
     }
-    conformance::docker::available(conformance::docker::DEFAULT_IMAGE)
+    conformance::world::docker::available(conformance::world::docker::DEFAULT_IMAGE)
         .err()
         .map(|e| format!("{e:#}"))
 }
@@ -104,7 +104,7 @@ pub fn run_once_in(
         opts.isolate = isolate;
         opts.tier = tier;
         let cases: Vec<Case> = catalog();
-        Ok(conformance::runner::run(&cases, &opts, &|r| {
+        Ok(conformance::judge::runner::run(&cases, &opts, &|r| {
             eprintln!("  {} {:?} ({} ms)", r.id, r.verdict, r.elapsed_ms);
         }))
     })
@@ -140,7 +140,7 @@ pub const DOCKER_NOT_APPLICABLE: &[&str] = &["POL-06", "SEQ-02", "FAIL-09"];
 /// Docker-tier cases built in a container but not observable there, reported as skipped with
 /// the reason: POL-03's positive control (a sidecar routing through the container, before the
 /// run) does not get through, since Docker's rules for internal networks in the machine's
-/// FORWARD chain drop bridged traffic addressed outside the network (`conformance::controls`).
+/// FORWARD chain drop bridged traffic addressed outside the network (`conformance::judge::controls`).
 pub const DOCKER_UNOBSERVABLE: &[&str] = &["POL-03"];
 
 /// Whether a Docker-tier skip of case `id` is one of the two kinds above, and nothing else.

@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use conformance::catalog::catalog;
+use conformance::judge::catalog::catalog;
 use conformance::report::{Level, Report, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{

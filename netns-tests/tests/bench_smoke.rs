@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use conformance::bench::{self, BenchArgs, Contender, SeriesKind};
+use conformance::campaigns::bench::{self, BenchArgs, Contender, SeriesKind};
 use netns_tests::{repo_root, workspace_bin};
 
 #[test]

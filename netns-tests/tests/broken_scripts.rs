@@ -15,9 +15,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use conformance::catalog::{catalog, select};
+use conformance::judge::catalog::{catalog, select};
 use conformance::report::{Report, Verdict};
-use conformance::sandbox::SuiteOptions;
+use conformance::world::sandbox::SuiteOptions;
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{explain, privileged_may_run, target_dir};
 
@@ -92,9 +92,10 @@ fn broken(name: &str, body: &str, timeout: Duration, signature: &str) -> Result<
         return r;
     }
     let (_dir, path) = script(name, body)?;
-    let report = conformance::runner::run(&catalog(), &options(name, &path, timeout), &|r| {
-        eprintln!("  {} {} ({} ms)", r.id, r.verdict_word(), r.elapsed_ms);
-    });
+    let report =
+        conformance::judge::runner::run(&catalog(), &options(name, &path, timeout), &|r| {
+            eprintln!("  {} {} ({} ms)", r.id, r.verdict_word(), r.elapsed_ms);
+        });
     judged_broken(&report, signature)
 }
 
@@ -115,7 +116,7 @@ fn missing_command() -> Result<(), Failed> {
     let (_dir, path) = script(name, NEEDS_AGGREGATE)?;
     let ids = ["POL-01", "MRK-01", "FAIL-01", "FAIL-09"];
     let cases = select(&ids.map(str::to_owned), &[]);
-    let report = conformance::runner::run(
+    let report = conformance::judge::runner::run(
         &cases,
         &options(name, &path, Duration::from_secs(30)),
         &|_| {},
@@ -195,7 +196,7 @@ fn cannot_start() -> Result<(), Failed> {
     let target = target_dir().map_err(|e| Failed::from(format!("{e:#}")))?;
     let missing = target.join("no-such-dir-fwt/init-firewall.sh");
     let opts = SuiteOptions::new("missing", vec![missing.to_string_lossy().into_owned()]);
-    let report = conformance::runner::run(&catalog(), &opts, &|_| {});
+    let report = conformance::judge::runner::run(&catalog(), &opts, &|_| {});
     let mut bad: Vec<String> = report
         .cases
         .iter()

@@ -11,10 +11,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use conformance::catalog::catalog;
+use conformance::judge::catalog::catalog;
 use conformance::report::Verdict;
-use conformance::sandbox::{Sandbox, SuiteOptions};
-use conformance::scenario::{Scenario, Tier};
+use conformance::world::sandbox::{Sandbox, SuiteOptions};
+use conformance::world::scenario::{Scenario, Tier};
 use netns_tests::{docker_may_run, explain, repo_root, workspace_bin};
 
 const IMAGE: &str = "fw-devcontainer-example:test";
@@ -45,7 +45,10 @@ fn build_image() -> Result<(), String> {
     std::fs::copy(&bin, ctx.path().join("fw-cli")).map_err(|e| format!("fw-cli: {e}"))?;
     let out = Command::new("docker")
         .args(["build", "--quiet", "--build-arg"])
-        .arg(format!("BASE={}", conformance::docker::DEFAULT_IMAGE))
+        .arg(format!(
+            "BASE={}",
+            conformance::world::docker::DEFAULT_IMAGE
+        ))
         .args(["-t", IMAGE])
         .arg(ctx.path())
         .output()
@@ -128,7 +131,7 @@ fn the_devcontainer_example_builds_and_its_firewall_conforms() {
         .filter(|c| ids.contains(&c.id))
         .collect();
     assert_eq!(cases.len(), ids.len());
-    let report = conformance::runner::run(&cases, &options(AS_DEVELOPER), &|r| {
+    let report = conformance::judge::runner::run(&cases, &options(AS_DEVELOPER), &|r| {
         eprintln!("  {} {:?} ({} ms)", r.id, r.verdict, r.elapsed_ms);
     });
     let bad: Vec<String> = report

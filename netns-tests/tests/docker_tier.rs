@@ -14,9 +14,9 @@
 
 use std::sync::OnceLock;
 
-use conformance::catalog::catalog;
+use conformance::judge::catalog::catalog;
 use conformance::report::{Level, Report, Verdict};
-use conformance::scenario::Tier;
+use conformance::world::scenario::Tier;
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{
     DOCKER_NOT_APPLICABLE, DOCKER_UNOBSERVABLE, case_result, docker_may_run,

@@ -9,7 +9,7 @@
 
 use std::sync::OnceLock;
 
-use conformance::catalog::catalog;
+use conformance::judge::catalog::catalog;
 use conformance::report::{Report, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{case_result, explain, privileged_may_run, run_once, workspace_bin};

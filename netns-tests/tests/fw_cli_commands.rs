@@ -9,12 +9,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use conformance::catalog::{GIT_HOST, sa};
-use conformance::iut::StagedArgv;
-use conformance::mocks::https::{META_SEED, MetaBehaviour};
-use conformance::sandbox::{Sandbox, SuiteOptions};
-use conformance::scenario::{NPM_HOST_DEFAULT, Scenario};
-use conformance::topology::{ConnectKind, connect_from};
+use conformance::judge::catalog::{GIT_HOST, sa};
+use conformance::world::iut::StagedArgv;
+use conformance::world::mocks::https::{META_SEED, MetaBehaviour};
+use conformance::world::sandbox::{Sandbox, SuiteOptions};
+use conformance::world::scenario::{NPM_HOST_DEFAULT, Scenario};
+use conformance::world::topology::{ConnectKind, connect_from};
 use netns_tests::{privileged_may_run, workspace_bin};
 
 /// The sandbox and the fw-cli binary, staged where the IUT can see it (a checkout under /tmp
@@ -36,9 +36,9 @@ fn sandbox(name: &'static str) -> Option<(Sandbox, String, StagedArgv)> {
         timeout: std::time::Duration::from_secs(60),
         jobs: 1,
         isolate: false,
-        tier: conformance::scenario::Tier::Netns,
-        image: conformance::docker::DEFAULT_IMAGE.into(),
-        seed: conformance::spread::fresh_seed(),
+        tier: conformance::world::scenario::Tier::Netns,
+        image: conformance::world::docker::DEFAULT_IMAGE.into(),
+        seed: conformance::judge::spread::fresh_seed(),
     };
     Some((
         Sandbox::build(&Scenario::base(name), &opts).unwrap(),

@@ -14,11 +14,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
-use conformance::catalog::{Case, catalog};
-use conformance::iut::{ContainerFiles, ContainerFs, RunSpec, run_iut};
-use conformance::netns::Netns;
+use conformance::judge::catalog::{Case, catalog};
 use conformance::report::Verdict;
-use conformance::sandbox::SuiteOptions;
+use conformance::world::iut::{ContainerFiles, ContainerFs, RunSpec, run_iut};
+use conformance::world::netns::Netns;
+use conformance::world::sandbox::SuiteOptions;
 use netns_tests::{privileged_may_run, repo_root, target_dir};
 
 /// Cases over different kinds of scenario: plain, re-run with probers, the failure scenarios.
@@ -124,7 +124,7 @@ fn canary() {
     .unwrap();
     assert_eq!(
         run.stdout,
-        format!("2\n{}\n", conformance::confine::HOSTNAME),
+        format!("2\n{}\n", conformance::world::confine::HOSTNAME),
         "the sandbox is not there: the hostile script is not run ({run:?})"
     );
 }
@@ -168,7 +168,7 @@ fn a_hostile_override_reaches_nothing_and_is_judged() {
         .into_iter()
         .filter(|c| CASES.contains(&c.id))
         .collect();
-    let report = conformance::runner::run(&cases, &opts, &|r| {
+    let report = conformance::judge::runner::run(&cases, &opts, &|r| {
         eprintln!("  {} {:?}", r.id, r.verdict);
     });
 

@@ -11,10 +11,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use conformance::catalog::{Case, catalog};
+use conformance::judge::catalog::{Case, catalog};
 use conformance::report::Verdict;
-use conformance::sandbox::SuiteOptions;
-use conformance::scenario::Tier;
+use conformance::world::sandbox::SuiteOptions;
+use conformance::world::scenario::Tier;
 use netns_tests::{docker_may_run, patched_script, privileged_may_run, repo_root};
 
 /// Runs SEQ-04 ("a second init succeeds") against the broken script in `tier` and checks the
@@ -29,7 +29,7 @@ fn judged_as_locked_out(tier: Tier) {
     let mut opts = SuiteOptions::new("lockout-on-rerun", argv);
     opts.tier = tier;
     let cases: Vec<Case> = catalog().into_iter().filter(|c| c.id == "SEQ-04").collect();
-    let report = conformance::runner::run(&cases, &opts, &|_| {});
+    let report = conformance::judge::runner::run(&cases, &opts, &|_| {});
     let r = &report.cases[0];
     assert_eq!(r.verdict, Verdict::Fail, "{}: {}", r.id, r.reason);
     assert!(r.reason.contains("locked out"), "{}", r.reason);

@@ -17,9 +17,9 @@
 
 use std::time::Instant;
 
-use conformance::catalog::catalog;
+use conformance::judge::catalog::catalog;
 use conformance::report::{Level, Verdict};
-use conformance::sandbox::SuiteOptions;
+use conformance::world::sandbox::SuiteOptions;
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::kills::{
     Mutant, all_mutants, expected_failures, matrix_markdown, matrix_path, uncovered,
@@ -41,16 +41,16 @@ fn judge(m: &Mutant) -> Result<(), Failed> {
     let opts = SuiteOptions {
         implementation: format!("bash {SCRIPT} + {}", m.name),
         argv: vec!["bash".to_owned(), script.to_string_lossy().into_owned()],
-        npm_host: conformance::scenario::NPM_HOST_DEFAULT.to_owned(),
+        npm_host: conformance::world::scenario::NPM_HOST_DEFAULT.to_owned(),
         timeout: m.timeout,
         jobs: 2,
         isolate: false,
-        tier: conformance::scenario::Tier::Netns,
-        image: conformance::docker::DEFAULT_IMAGE.to_owned(),
-        seed: conformance::spread::fresh_seed(),
+        tier: conformance::world::scenario::Tier::Netns,
+        image: conformance::world::docker::DEFAULT_IMAGE.to_owned(),
+        seed: conformance::judge::spread::fresh_seed(),
     };
     let start = Instant::now();
-    let report = conformance::runner::run(&cases, &opts, &|_| {});
+    let report = conformance::judge::runner::run(&cases, &opts, &|_| {});
     let secs = start.elapsed().as_secs_f64();
     if let Some(r) = report.cases.iter().find(|r| r.verdict == Verdict::Error) {
         return Err(format!(

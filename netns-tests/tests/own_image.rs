@@ -24,10 +24,10 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use conformance::catalog::{Case, select};
+use conformance::judge::catalog::{Case, select};
 use conformance::report::{Level, Report, Verdict};
-use conformance::sandbox::{Sandbox, SuiteOptions};
-use conformance::scenario::{Scenario, Tier};
+use conformance::world::sandbox::{Sandbox, SuiteOptions};
+use conformance::world::scenario::{Scenario, Tier};
 use netns_tests::{
     PatchedScript, docker_may_run, docker_skip_allowed, explain, patched_script,
     privileged_may_run, repo_root,
@@ -100,7 +100,7 @@ fn run(script: &PatchedScript, tier: Tier, image: &str) -> Report {
     // One sandbox per scenario, shared by its cases: the MUST cases in about a minute.
     opts.isolate = false;
     opts.jobs = 1;
-    conformance::runner::run(&must_cases(), &opts, &|r| {
+    conformance::judge::runner::run(&must_cases(), &opts, &|r| {
         eprintln!("  {} {:?} ({} ms)", r.id, r.verdict, r.elapsed_ms);
     })
 }
@@ -159,7 +159,11 @@ fn in_the_netns_tier_the_missing_aggregate_is_named() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let script = script();
     let started = Instant::now();
-    let report = run(&script, Tier::Netns, conformance::docker::DEFAULT_IMAGE);
+    let report = run(
+        &script,
+        Tier::Netns,
+        conformance::world::docker::DEFAULT_IMAGE,
+    );
     eprintln!(
         "netns tier: {} cases in {:.1} s",
         report.cases.len(),
@@ -280,7 +284,7 @@ fn a_planted_marker_symlink_does_not_lead_the_harness_out() {
         opts.tier = tier;
         let sb = Sandbox::build(&Scenario::base("marker-symlink"), &opts).unwrap();
         std::os::unix::fs::symlink(&sentinel, sb.marker_path()).unwrap();
-        sb.write_marker(conformance::planted::PLANTED_MARKER)
+        sb.write_marker(conformance::world::planted::PLANTED_MARKER)
             .unwrap_or_else(|e| panic!("{tier:?}: {e:#}"));
         assert_eq!(
             std::fs::read_to_string(&sentinel).unwrap(),

@@ -1,0 +1,552 @@
+//! Spreads: the many destinations, ports, protocols and sources a block is probed with, drawn per
+//! run from a seed (issue 16).
+//!
+//! One blocked address proves little: a firewall that opens everything but that /24, opens
+//! `0.0.0.0/1`, or widens every allowed range to a /16 passes a probe of 198.51.100.10. A
+//! spread holds, in every run, fixed must-have targets (the neighbours just outside every
+//! allowed range: the address before and after it, the next and previous /24 and /16 of the
+//! GitHub ranges and of the resolved domain addresses, the next /16 of each Vercel range and of
+//! the Docker networks, both halves of the address space, a private /8), and seeded random
+//! ones across the whole unicast space. The world answers every one of them (see
+//! [`crate::world::topology`]), so a leak is a connection or an arrival, never a timeout; and
+//! [`control`] proves that before the implementation runs, from the container itself, for
+//! every kind of probe at every address, so a broken world cannot pass a firewall.
+//!
+//! The seed is printed in every report (`--seed N` reproduces a run) and every failing reason
+//! names the concrete addresses. The spread is small (tens of targets per kind, probed
+//! concurrently), so a case stays within a few seconds.
+//!
+//! - [`send`]: the probes (TCP from a chosen source, tagged UDP datagrams, raw ICMP echo, SCTP
+//!   and GRE packets) and what the world or the container observed of them;
+//! - [`control`]: the positive controls, run in [`crate::world::sandbox::Sandbox::build`];
+//! - [`checks`]: the spread parts of POL-01, POL-02, POL-04 and POL-06;
+//! - [`bypass`]: the BYP rows (known ways around an egress firewall).
+
+pub mod bypass;
+pub mod checks;
+pub mod control;
+pub mod send;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use ipnet::{Ipv4Net, Ipv6Net};
+
+use crate::judge::catalog::{BLOCKED, BLOCKED_V6, HIGH_PORT, PEER_PORT, UDP_ECHO_PORT};
+use crate::world::scenario::ip;
+
+/// A seed for a run: the clock's nanoseconds mixed with the process id.
+pub fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos());
+    let mut r = Rng((nanos as u64) ^ (u64::from(std::process::id()) << 32));
+    r.next_u64()
+}
+
+/// splitmix64: small, seedable, good enough to scatter addresses.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// One of `items` (which must not be empty).
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        let n = u64::try_from(items.len()).unwrap_or(1).max(1);
+        items[usize::try_from(self.next_u64() % n).unwrap_or(0)]
+    }
+}
+
+/// A destination of a spread, and why it is in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dest {
+    pub addr: IpAddr,
+    pub why: String,
+}
+
+/// One probe: where to, (for inbound probes and source-port tricks) from where, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub to: SocketAddr,
+    /// The local address and port to send from; `None`: the kernel's choice.
+    pub from: Option<SocketAddr>,
+    pub why: String,
+}
+
+impl Probe {
+    fn new(to: SocketAddr, why: &str) -> Probe {
+        Probe {
+            to,
+            from: None,
+            why: why.to_owned(),
+        }
+    }
+
+    /// `192.0.3.10:443 (next /24 after GitHub's ranges)`, or with a source,
+    /// `8.8.8.8:53 -> 172.18.0.2:443 (...)`.
+    pub fn label(&self) -> String {
+        match self.from {
+            Some(f) if f.port() == 0 => format!("{} -> {} ({})", f.ip(), self.to, self.why),
+            Some(f) => format!("{f} -> {} ({})", self.to, self.why),
+            None => format!("{} ({})", self.to, self.why),
+        }
+    }
+}
+
+/// TCP ports a blocked destination is probed on (22 and 53 are BYP-04's: the seed opens them).
+pub const TCP_PORTS: [u16; 4] = [443, 80, 8080, HIGH_PORT];
+/// UDP ports a blocked destination is probed on (53 is BYP-01's: the seed opens it): the echo,
+/// QUIC, a high port.
+pub const UDP_PORTS: [u16; 3] = [UDP_ECHO_PORT, 443, HIGH_PORT];
+/// The TCP ports the world's test hosts listen on (443 is the HTTPS responder's).
+pub const WORLD_TCP_PORTS: [u16; 5] = [22, 53, 80, 8080, HIGH_PORT];
+/// The UDP ports the world's test hosts listen on (53 answers DNS).
+pub const WORLD_UDP_PORTS: [u16; 4] = [53, UDP_ECHO_PORT, 443, HIGH_PORT];
+/// The container's inbound listeners (besides [`PEER_PORT`], the harness's peer echo).
+pub const INBOUND_TCP_PORTS: [u16; 4] = [22, 80, 443, HIGH_PORT];
+/// The container's inbound UDP listeners.
+pub const INBOUND_UDP_PORTS: [u16; 2] = [UDP_ECHO_PORT, HIGH_PORT];
+
+/// Fixed IPv4 destinations of every spread: the neighbours of every allowed range, both halves
+/// of the address space, and a few blocked hosts.
+const FIXED_V4: &[(&str, &str)] = &[
+    (BLOCKED, "a blocked host, example.com"),
+    ("198.51.100.200", "the blocked /24"),
+    // Both halves of the address space and a private /8 early: when much is open, a reason
+    // spells out its first failures, and these say at once how much.
+    ("8.8.8.8", "0.0.0.0/1, a public resolver"),
+    ("151.101.1.10", "128.0.0.0/1"),
+    ("10.20.30.40", "private 10.0.0.0/8"),
+    ("192.0.1.255", "just below GitHub web 192.0.2.0/26"),
+    ("192.0.2.192", "just above GitHub git 192.0.2.128/26"),
+    ("192.0.3.10", "the /24 after GitHub's ranges"),
+    ("192.0.1.10", "the /24 before GitHub's ranges"),
+    ("192.1.0.10", "the /16 after GitHub's ranges"),
+    ("191.255.0.10", "the /16 before GitHub's ranges"),
+    ("203.0.113.9", "just below api.anthropic.com 203.0.113.10"),
+    ("203.0.113.21", "just above playwright.dev 203.0.113.20"),
+    ("203.0.113.29", "just below the npm registry 203.0.113.30"),
+    ("203.0.113.32", "just above the npm registry 203.0.113.31"),
+    ("203.0.113.43", "just above extra-two 203.0.113.42"),
+    ("203.0.113.51", "just above cname-final 203.0.113.50"),
+    (
+        "203.0.114.10",
+        "the /24 after the resolved domains' addresses",
+    ),
+    (
+        "203.1.0.10",
+        "the /16 after the resolved domains' addresses",
+    ),
+    ("76.76.20.255", "just below Vercel 76.76.21.0/24"),
+    ("76.76.22.0", "just above Vercel 76.76.21.0/24"),
+    ("76.77.0.10", "the /16 after Vercel 76.76.21.0/24"),
+    ("64.29.16.255", "just below Vercel 64.29.17.0/24"),
+    ("64.29.18.0", "just above Vercel 64.29.17.0/24"),
+    ("64.30.0.10", "the /16 after Vercel 64.29.17.0/24"),
+    ("216.198.78.255", "just below Vercel 216.198.79.0/24"),
+    ("216.198.80.0", "just above Vercel 216.198.79.0/24"),
+    ("216.199.0.10", "the /16 after Vercel 216.198.79.0/24"),
+    ("172.17.255.10", "the /16 below Docker net A 172.18.0.0/16"),
+    ("172.20.0.10", "the /16 after Docker net B 172.19.0.0/16"),
+    ("172.16.0.10", "172.16.0.0/12 outside the Docker networks"),
+    ("172.31.255.10", "172.16.0.0/12 outside the Docker networks"),
+];
+
+/// Fixed IPv6 destinations of every spread (dual stack).
+const FIXED_V6: &[(&str, &str)] = &[
+    (BLOCKED_V6, "a blocked IPv6 host"),
+    ("2001:db8::10", "the /48 before GitHub web 2001:db8:1::/48"),
+    ("2001:db8:4::10", "the /48 after GitHub git 2001:db8:3::/48"),
+    ("2001:db9::10", "the /32 after GitHub's IPv6 ranges"),
+    ("2001:db7:ffff::10", "the /32 before GitHub's IPv6 ranges"),
+    (
+        "2001:db8:10::f",
+        "just below api.anthropic.com 2001:db8:10::10",
+    ),
+    (
+        "2001:db8:10::11",
+        "just above api.anthropic.com 2001:db8:10::10",
+    ),
+    (
+        "2001:db8:10:1::10",
+        "the /64 after api.anthropic.com's AAAA",
+    ),
+    ("2001:db8:11::10", "the /48 after api.anthropic.com's AAAA"),
+    ("fd00:18:0:1::10", "the /64 after Docker net A fd00:18::/64"),
+    ("fd00:19::10", "the /48 after Docker net A fd00:18::/64"),
+    ("fd00:17::10", "the /48 before Docker net A fd00:18::/64"),
+    ("2606:4700:4700::1111", "a public resolver"),
+    ("2001:4860:4860::8888", "a public resolver"),
+    ("64:ff9b::c633:640a", "the NAT64 form of 198.51.100.10"),
+];
+
+/// Never drawn at random: the plan's own networks (their neighbours are fixed targets), the
+/// Docker side, loopback, link-local, multicast and reserved space.
+const NOT_DRAWN_V4: &[&str] = &[
+    "0.0.0.0/8",
+    "10.99.99.0/24",
+    "100.64.255.0/24",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.2.0/24",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "76.76.21.0/24",
+    "64.29.17.0/24",
+    "216.198.79.0/24",
+    "224.0.0.0/3",
+];
+
+/// How many random destinations a spread draws: IPv4 (half in each half of the space) and IPv6.
+const RANDOM_V4: usize = 8;
+const RANDOM_V6: usize = 5;
+
+/// One run's spread.
+#[derive(Debug, Clone)]
+pub struct Spread {
+    pub seed: u64,
+    /// IPv4 destinations: the fixed ones, then the drawn ones.
+    pub v4: Vec<Dest>,
+    /// IPv6 destinations (probed in dual stack).
+    pub v6: Vec<Dest>,
+    /// The second TCP port and the UDP port of each destination, drawn.
+    tcp_extra: Vec<u16>,
+    udp_port: Vec<u16>,
+    tcp_extra_v6: Vec<u16>,
+    udp_port_v6: Vec<u16>,
+}
+
+fn dests(fixed: &[(&str, &str)]) -> Vec<Dest> {
+    fixed
+        .iter()
+        .map(|(a, why)| Dest {
+            addr: ip(a),
+            why: (*why).to_owned(),
+        })
+        .collect()
+}
+
+fn random_v4(rng: &mut Rng, half: u32) -> Ipv4Addr {
+    let not: Vec<Ipv4Net> = NOT_DRAWN_V4.iter().filter_map(|n| n.parse().ok()).collect();
+    loop {
+        // The low 31 bits random, the top bit the half asked for.
+        let bits = ((rng.next_u64() as u32) & 0x7fff_ffff) | (half << 31);
+        let a = Ipv4Addr::from(bits);
+        let o = a.octets();
+        if o[3] != 0 && o[3] != 255 && !not.iter().any(|n| n.contains(&a)) {
+            return a;
+        }
+    }
+}
+
+fn random_v6(rng: &mut Rng, within: Ipv6Net, not: &[Ipv6Net]) -> Ipv6Addr {
+    loop {
+        let bits = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+        let host_mask = u128::MAX >> within.prefix_len();
+        let a = Ipv6Addr::from((u128::from(within.network()) & !host_mask) | (bits & host_mask));
+        if !not.iter().any(|n| n.contains(&a)) {
+            return a;
+        }
+    }
+}
+
+impl Spread {
+    /// The spread of `seed`: the same seed always gives the same spread.
+    pub fn new(seed: u64) -> Spread {
+        let mut rng = Rng::new(seed);
+        let mut v4 = dests(FIXED_V4);
+        for i in 0..RANDOM_V4 {
+            let half = u32::try_from(i % 2).unwrap_or(0);
+            let a = random_v4(&mut rng, half);
+            v4.push(Dest {
+                addr: a.into(),
+                why: format!("drawn, in {}.0.0.0/8", a.octets()[0]),
+            });
+        }
+        let mut v6 = dests(FIXED_V6);
+        let not_v6: Vec<Ipv6Net> = ["2001:db8::/32", "fd00:18::/48", "fd00:ff::/48"]
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let global = Ipv6Net::new_assert(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3);
+        let ula = Ipv6Net::new_assert(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7);
+        for i in 0..=RANDOM_V6 {
+            let (within, what) = if i < RANDOM_V6 {
+                (global, "drawn, in 2000::/3")
+            } else {
+                (ula, "drawn, in fc00::/7")
+            };
+            v6.push(Dest {
+                addr: random_v6(&mut rng, within, &not_v6).into(),
+                why: what.to_owned(),
+            });
+        }
+        let extra = [80, 8080, HIGH_PORT];
+        let tcp_extra = v4.iter().map(|_| rng.pick(&extra)).collect();
+        let udp_port = v4.iter().map(|_| rng.pick(&UDP_PORTS)).collect();
+        let tcp_extra_v6 = v6.iter().map(|_| rng.pick(&extra)).collect();
+        let udp_port_v6 = v6.iter().map(|_| rng.pick(&UDP_PORTS)).collect();
+        Spread {
+            seed,
+            v4,
+            v6,
+            tcp_extra,
+            udp_port,
+            tcp_extra_v6,
+            udp_port_v6,
+        }
+    }
+
+    /// The drawn IPv4 destinations.
+    pub fn drawn_v4(&self) -> Vec<&Dest> {
+        self.v4[FIXED_V4.len()..].iter().collect()
+    }
+
+    /// TCP to every IPv4 destination: on 443 and one drawn port of [`TCP_PORTS`], and to the
+    /// blocked host on every one of them (POL-01).
+    pub fn tcp_v4(&self) -> Vec<Probe> {
+        tcp_of(&self.v4, &self.tcp_extra)
+    }
+
+    /// UDP to every IPv4 destination on one drawn port of [`UDP_PORTS`], and to the blocked host
+    /// on every one of them (POL-02).
+    pub fn udp_v4(&self) -> Vec<Probe> {
+        udp_of(&self.v4, &self.udp_port)
+    }
+
+    /// TCP to every IPv6 destination (POL-06).
+    pub fn tcp_v6(&self) -> Vec<Probe> {
+        tcp_of(&self.v6, &self.tcp_extra_v6)
+    }
+
+    /// UDP to every IPv6 destination (POL-06).
+    pub fn udp_v6(&self) -> Vec<Probe> {
+        udp_of(&self.v6, &self.udp_port_v6)
+    }
+
+    /// Destinations of the raw-protocol probes (ICMP echo, SCTP, GRE; BYP-07): the blocked
+    /// host, a GitHub neighbour, a public address and two drawn ones.
+    pub fn raw_v4(&self) -> Vec<Dest> {
+        let mut v: Vec<Dest> = self
+            .v4
+            .iter()
+            .filter(|d| {
+                [BLOCKED, "192.0.3.10", "8.8.8.8", "216.199.0.10"]
+                    .iter()
+                    .any(|a| ip(a) == d.addr)
+            })
+            .cloned()
+            .collect();
+        v.extend(self.drawn_v4().into_iter().take(2).cloned());
+        v
+    }
+
+    /// Destinations of the ICMPv6 echo probes (POL-06): the blocked host, a GitHub neighbour,
+    /// a public resolver and two drawn ones.
+    pub fn icmp_v6(&self) -> Vec<Dest> {
+        let mut v: Vec<Dest> = self
+            .v6
+            .iter()
+            .filter(|d| {
+                [BLOCKED_V6, "2001:db8:4::10", "2606:4700:4700::1111"]
+                    .iter()
+                    .any(|a| ip(a) == d.addr)
+            })
+            .cloned()
+            .collect();
+        v.extend(self.v6[FIXED_V6.len()..].iter().take(2).cloned());
+        v
+    }
+
+    /// IPv4-mapped IPv6 forms (`::ffff:a.b.c.d`) of blocked IPv4 destinations, over TCP, from an
+    /// IPv6 socket (POL-06, BYP-06).
+    pub fn mapped_tcp(&self) -> Vec<Probe> {
+        let mapped = |a: &str| IpAddr::V6(v4_of(a).to_ipv6_mapped());
+        let mut v: Vec<Probe> = TCP_PORTS
+            .iter()
+            .map(|p| {
+                Probe::new(
+                    SocketAddr::new(mapped(BLOCKED), *p),
+                    "::ffff: form of the blocked host",
+                )
+            })
+            .collect();
+        for (a, why) in [
+            ("8.8.8.8", "::ffff: form of 8.8.8.8"),
+            (
+                "192.0.3.10",
+                "::ffff: form of the /24 after GitHub's ranges",
+            ),
+        ] {
+            v.push(Probe::new(SocketAddr::new(mapped(a), 443), why));
+        }
+        if let Some(d) = self.drawn_v4().first() {
+            let m = match d.addr {
+                IpAddr::V4(a) => IpAddr::V6(a.to_ipv6_mapped()),
+                other => other,
+            };
+            v.push(Probe::new(
+                SocketAddr::new(m, 443),
+                "::ffff: form of a drawn address",
+            ));
+        }
+        v
+    }
+
+    /// The same over UDP.
+    pub fn mapped_udp(&self) -> Vec<Probe> {
+        let mapped = |a: &str| IpAddr::V6(v4_of(a).to_ipv6_mapped());
+        vec![
+            Probe::new(
+                SocketAddr::new(mapped(BLOCKED), UDP_ECHO_PORT),
+                "::ffff: form of the blocked host",
+            ),
+            Probe::new(
+                SocketAddr::new(mapped("8.8.8.8"), 443),
+                "::ffff: form of 8.8.8.8",
+            ),
+        ]
+    }
+
+    /// World sources of inbound probes: blocked hosts, allowlisted ones (an allowed destination
+    /// may not open connections in), and drawn ones.
+    pub fn inbound_sources(&self) -> Vec<Dest> {
+        let mut v = dests(&[
+            (BLOCKED, "a blocked host"),
+            ("8.8.8.8", "a public address"),
+            ("192.0.2.70", "api.github.com, allowlisted"),
+            ("203.0.113.10", "api.anthropic.com, allowlisted"),
+            ("76.76.21.21", "a Vercel host, allowlisted"),
+        ]);
+        v.extend(self.drawn_v4().into_iter().take(3).cloned());
+        v
+    }
+
+    /// New TCP connections from the world's sources to the container's listeners: each source
+    /// to the peer port and to one drawn port of [`INBOUND_TCP_PORTS`] on net A, the first two
+    /// to net B too (POL-04).
+    pub fn inbound_tcp(&self) -> Vec<Probe> {
+        let a = ip(crate::judge::catalog::CONTAINER_A);
+        let b = ip(crate::judge::catalog::CONTAINER_B);
+        let mut rng = Rng::new(self.seed ^ 0x1b0u64);
+        let mut v = Vec::new();
+        for (i, s) in self.inbound_sources().into_iter().enumerate() {
+            let from = Some(SocketAddr::new(s.addr, 0));
+            let mut to = vec![
+                SocketAddr::new(a, PEER_PORT),
+                SocketAddr::new(a, rng.pick(&INBOUND_TCP_PORTS)),
+            ];
+            if i < 2 {
+                to.push(SocketAddr::new(b, rng.pick(&INBOUND_TCP_PORTS)));
+            }
+            v.extend(to.into_iter().map(|to| Probe {
+                to,
+                from,
+                why: format!("from {}", s.why),
+            }));
+        }
+        v
+    }
+
+    /// Datagrams from the world's sources to the container's UDP listeners (POL-04).
+    pub fn inbound_udp(&self) -> Vec<Probe> {
+        let a = ip(crate::judge::catalog::CONTAINER_A);
+        let mut rng = Rng::new(self.seed ^ 0x0d9u64);
+        self.inbound_sources()
+            .into_iter()
+            .map(|s| Probe {
+                to: SocketAddr::new(a, rng.pick(&INBOUND_UDP_PORTS)),
+                from: Some(SocketAddr::new(s.addr, 0)),
+                why: format!("from {}", s.why),
+            })
+            .collect()
+    }
+}
+
+/// An IPv4 constant of the plan.
+fn v4_of(a: &str) -> Ipv4Addr {
+    match ip(a) {
+        IpAddr::V4(v) => v,
+        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    }
+}
+
+fn is_blocked_host(a: IpAddr) -> bool {
+    a == ip(BLOCKED) || a == ip(BLOCKED_V6)
+}
+
+fn tcp_of(dests: &[Dest], extra: &[u16]) -> Vec<Probe> {
+    let mut v = Vec::new();
+    for (d, x) in dests.iter().zip(extra) {
+        let ports: Vec<u16> = if is_blocked_host(d.addr) {
+            TCP_PORTS.to_vec()
+        } else {
+            vec![443, *x]
+        };
+        v.extend(
+            ports
+                .into_iter()
+                .map(|p| Probe::new(SocketAddr::new(d.addr, p), &d.why)),
+        );
+    }
+    v
+}
+
+fn udp_of(dests: &[Dest], port: &[u16]) -> Vec<Probe> {
+    let mut v = Vec::new();
+    for (d, p) in dests.iter().zip(port) {
+        let ports: Vec<u16> = if is_blocked_host(d.addr) {
+            UDP_PORTS.to_vec()
+        } else {
+            vec![*p]
+        };
+        v.extend(
+            ports
+                .into_iter()
+                .map(|p| Probe::new(SocketAddr::new(d.addr, p), &d.why)),
+        );
+    }
+    v
+}
+
+/// At most this many failures are spelled out in a reason (all are in the evidence).
+const LISTED: usize = 24;
+
+/// A failing reason for `what`: how many of how many, the seed, and the failures.
+pub fn reason(what: &str, failures: &[String], total: usize, seed: u64) -> Option<String> {
+    if failures.is_empty() {
+        return None;
+    }
+    let mut r = format!(
+        "{what}: {} of {total} not blocked (spread seed {seed}): {}",
+        failures.len(),
+        failures
+            .iter()
+            .take(LISTED)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    if failures.len() > LISTED {
+        r.push_str(&format!(
+            "; and {} more (see the evidence)",
+            failures.len() - LISTED
+        ));
+    }
+    Some(r)
+}
+
+#[cfg(test)]
+mod tests;
