@@ -45,7 +45,7 @@ pub struct Loaded {
 ///    tabs or newlines);
 /// 4. command-line flags ([`Overrides`]).
 ///
-/// Domains and CIDRs add up across sources (deduplicated, first occurrence and its [`Origin`]
+/// Domains and CIDRs add up across sources (deduplicated, first occurrence and its [`super::Origin`]
 /// kept); scalars are replaced by the last source that sets them. The keys, with their JSON
 /// paths, variables and flags, are the table [`super::keys::KEYS`]; `docs/configuration.md`
 /// is generated from it.
