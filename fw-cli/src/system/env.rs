@@ -91,3 +91,30 @@ impl Env for SystemEnv {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_files_are_none_and_present_ones_are_read() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("f");
+        std::fs::write(&file, "text").unwrap_or_else(|e| panic!("{e}"));
+        let env = SystemEnv;
+        assert_eq!(env.read_file(&file).ok().flatten().as_deref(), Some("text"));
+        assert!(matches!(env.read_file(&dir.path().join("none")), Ok(None)));
+        // A path through a file is "not a directory": absent too, not an error.
+        assert!(matches!(env.read_file(&file.join("below")), Ok(None)));
+        assert!(
+            env.read_file(dir.path()).is_err(),
+            "a directory is not a file"
+        );
+    }
+
+    #[test]
+    fn an_unset_variable_is_none() {
+        assert_eq!(SystemEnv.var("FW_CLI_SURELY_UNSET_VARIABLE_0123"), None);
+        assert!(SystemEnv.var("PATH").is_some());
+    }
+}
