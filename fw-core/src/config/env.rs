@@ -70,16 +70,15 @@ fn parse_var(spec: &Spec, var: &str, value: Option<&str>) -> Result<Option<Setti
         let item = check_item(kind, entry).map_err(|reason| bad(entry, reason))?;
         items.push((item, Origin::Env(var.to_owned())));
     }
-    match items.pop() {
-        None => Ok(None),
-        Some(last) if !kind.is_list() => Ok(Some(Setting::Scalar(last.0))),
-        Some(last) => {
-            items.push(last);
-            list_setting(kind, items)
-                .map(Some)
-                .map_err(|reason| bad(value, reason))
-        }
+    if items.is_empty() {
+        return Ok(None);
     }
+    if !kind.is_list() {
+        return Ok(items.pop().map(|(item, _)| Setting::Scalar(item)));
+    }
+    list_setting(kind, items)
+        .map(Some)
+        .map_err(|reason| bad(value, reason))
 }
 
 /// Splits `CSPACE_FIREWALL_DOMAINS` on whitespace and validates every entry (see `parse_var`).

@@ -16,7 +16,8 @@ pub(crate) enum Setting {
 /// One source's contribution, in its order: a key it does not set is absent.
 pub(crate) type Layer = Vec<(Key, Setting)>;
 
-/// A list key's setting from its checked items, each with its origin.
+/// A list key's setting from its checked items, each with its origin. The items come from
+/// [`super::keys::check_item`] for this kind, so each is of the kind's variant.
 pub(crate) fn list_setting(kind: Kind, items: Vec<(Item, Origin)>) -> Result<Setting, ValueError> {
     let entries = items.into_iter();
     Ok(match kind {
