@@ -3,16 +3,18 @@
 //! -p fw-core --lib config_doc` rewrites it.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::file::parse_cspace_json;
 use super::keys::{
     DEFAULT_DOMAINS, DEFAULT_MARKER, DEFAULT_META_KEYS, DEFAULT_META_URL, DEFAULT_VERIFY_ALLOWED,
     DEFAULT_VERIFY_BLOCKED, DOMAINS_VAR, DefaultValue, KEYS, Kind, MAX_TIMEOUT_MS, Spec,
     VERCEL_CIDRS,
 };
 use super::npm::{GLOBAL_NPMRC_CANDIDATES, ROOT_NPMRC};
-use super::{NPM_CONFIG_GET_TIMEOUT, Profile};
+use super::{NPM_CONFIG_GET_TIMEOUT, Profile, parse_domains_var};
 
 /// The variable that makes the staleness test rewrite the file instead of failing.
 pub const WRITE_VAR: &str = "FW_WRITE_CONFIG_DOC";
@@ -188,13 +190,24 @@ fn file_section(out: &mut String) {
         }
     }
     out.push_str(
-        "\nErrors look like:\n\n```text\n\
-         /ws/.cspace.json:4:3: invalid json: expected `,` or `}`\n\
-         /ws/.cspace.json: /firewall/domains/1: invalid value \"bad_name.example.com\": \
-         character '_' is not allowed in a host name (letters, digits, '-' and '.' only)\n\
-         /ws/.cspace.json: /firewall/timeouts/lock_ms: invalid value 600001: 600001 ms is more \
-         than the limit of 600000 ms\n```\n\n",
+        "\nErrors look like (produced by the parser as this page is generated):\n\n```text\n",
     );
+    for text in [
+        "{\"firewall\": {\n  \"enabled\": true,\n  \"domains\": [\"a.example.com\"]\n  \"cidrs\": []\n}}",
+        r#"{"firewall": {"domains": ["ok.example.com", "bad_name.example.com"]}}"#,
+        r#"{"firewall": {"timeouts": {"lock_ms": 600001}}}"#,
+    ] {
+        let _ = writeln!(out, "{}", file_error(text));
+    }
+    out.push_str("```\n\n");
+}
+
+/// The message a `.cspace.json` of this text is refused with.
+fn file_error(text: &str) -> String {
+    match parse_cspace_json(Path::new("/ws/.cspace.json"), text, &mut Vec::new()) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    }
 }
 
 fn env_and_flags(out: &mut String) {
@@ -203,16 +216,18 @@ fn env_and_flags(out: &mut String) {
         "## `{DOMAINS_VAR}`\n\n\
          Extra domains separated by spaces (tabs, newlines and carriage returns are tolerated \
          too). Each\nentry must be a host name as above, so an entry with a shell \
-         metacharacter can never get through:\n\n```text\n\
-         environment variable {DOMAINS_VAR}: invalid entry \"a.com;rm\": character ';' is not \
-         allowed in a host name (letters, digits, '-' and '.' only)\n```\n\n\
+         metacharacter can never get through:\n\n```text\n{}\n```\n\n\
          The cspace tool sets this variable from `firewall.domains`; when both are present the \
          entries\nare simply deduplicated.\n\n\
          ## Flags\n\n\
          fw-cli builds its configuration flags from the table; `fw_core::config::Overrides` \
          holds their raw\nvalues by key, and messages name the flag (`flag --domain: invalid \
          value ...`). Besides the keys,\n`--config PATH` names the `.cspace.json` to read.\n\n\
-         | Flag | Key | Effect | fw-cli |\n|---|---|---|---|\n"
+         | Flag | Key | Effect | fw-cli |\n|---|---|---|---|\n",
+        parse_domains_var(Some("ok.example.com a.com;rm"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default(),
     );
     for spec in &KEYS {
         let effect = match spec.kind {
