@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::PossibleValuesParser;
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
+use fw_core::config::keys::{KEYS, Kind, Spec};
+use fw_core::config::{Overrides, Profile};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -101,33 +104,119 @@ pub fn man_pages(dir: &std::path::Path) -> std::io::Result<()> {
     clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), dir)
 }
 
-/// Where the configuration comes from, and overrides of it.
-#[derive(Debug, Clone, Args, Default)]
+/// Where the configuration comes from, and overrides of it: `--config`, then one flag per key
+/// of fw-core's table (`fw_core::config::KEYS`) that fw-cli offers, with the table's name,
+/// placeholder and help. The values stay raw: fw-core checks them like every other source's.
+#[derive(Debug, Clone, Default)]
 pub struct ConfigArgs {
     /// The .cspace.json to read (default: ./.cspace.json when present).
-    #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// strict (default) or compat (the seed's table exactly: DNS and SSH to anywhere).
-    #[arg(long, value_enum)]
-    pub profile: Option<ProfileArg>,
-    /// An extra domain to allow (repeatable).
-    #[arg(long = "domain", value_name = "NAME")]
-    pub domains: Vec<String>,
-    /// An extra CIDR to allow (repeatable).
-    #[arg(long = "cidr", value_name = "CIDR")]
-    pub cidrs: Vec<String>,
-    /// Where to write the marker (default /tmp/.firewall-init-done).
-    #[arg(long, value_name = "PATH")]
-    pub marker: Option<PathBuf>,
-    /// The GitHub meta URL (default https://api.github.com/meta).
-    #[arg(long, value_name = "URL")]
-    pub meta_url: Option<String>,
+    /// The keys' flags given.
+    pub overrides: Overrides,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProfileArg {
-    Strict,
-    Compat,
+impl ConfigArgs {
+    /// The id of `--config`.
+    const CONFIG: &'static str = "config";
+
+    /// The keys fw-cli offers flags for, in the table's order.
+    fn keys() -> impl Iterator<Item = &'static Spec> {
+        KEYS.iter().filter(|s| s.flag.cli)
+    }
+
+    /// A flag's id: its name without the dashes.
+    fn id(long: &'static str) -> &'static str {
+        long.trim_start_matches('-')
+    }
+
+    /// The clap arguments of one key: its flag (and for a boolean its `off` flag).
+    fn key_args(spec: &Spec) -> Vec<Arg> {
+        let f = &spec.flag;
+        let arg = Arg::new(Self::id(f.long))
+            .long(Self::id(f.long))
+            .help(f.help);
+        let arg = match spec.kind {
+            Kind::Bool => {
+                let mut args = vec![arg.action(ArgAction::SetTrue)];
+                if let Some(off) = f.off {
+                    args.push(
+                        Arg::new(Self::id(off))
+                            .long(Self::id(off))
+                            .action(ArgAction::SetTrue)
+                            .conflicts_with(Self::id(f.long)),
+                    );
+                }
+                return args;
+            }
+            Kind::Profile => {
+                arg.value_parser(PossibleValuesParser::new(Profile::ALL.map(Profile::as_str)))
+            }
+            Kind::FilePath => arg.value_parser(clap::value_parser!(PathBuf)),
+            _ => arg,
+        };
+        let action = if spec.kind.is_list() {
+            ArgAction::Append
+        } else {
+            ArgAction::Set
+        };
+        vec![arg.value_name(f.value_name).action(action)]
+    }
+}
+
+impl Args for ConfigArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let config = Arg::new(Self::CONFIG)
+            .long(Self::CONFIG)
+            .value_name("PATH")
+            .value_parser(clap::value_parser!(PathBuf))
+            .action(ArgAction::Set)
+            .help("The .cspace.json to read (default: ./.cspace.json when present)");
+        cmd.arg(config).args(Self::keys().flat_map(Self::key_args))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for ConfigArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = ConfigArgs::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        if let Some(path) = matches.get_one::<PathBuf>(Self::CONFIG) {
+            self.config = Some(path.clone());
+        }
+        for spec in Self::keys() {
+            let id = Self::id(spec.flag.long);
+            match spec.kind {
+                Kind::Bool => {
+                    if matches.get_flag(id) {
+                        self.overrides.set(spec.key, ["true"]);
+                    }
+                    if let Some(off) = spec.flag.off
+                        && matches.get_flag(Self::id(off))
+                    {
+                        self.overrides.set(spec.key, ["false"]);
+                    }
+                }
+                Kind::FilePath => {
+                    if let Some(path) = matches.get_one::<PathBuf>(id) {
+                        self.overrides.set(spec.key, [path.clone()]);
+                    }
+                }
+                _ => {
+                    if let Some(values) = matches.get_many::<String>(id) {
+                        self.overrides.set(spec.key, values.cloned());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -284,6 +373,55 @@ mod tests {
             "init's page lacks its options"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The configuration flags are the table's: each key fw-cli offers parses into its raw
+    /// value, and the others are not flags of fw-cli.
+    #[test]
+    fn config_flags_come_from_the_key_table() {
+        use fw_core::config::Key;
+        let cli = Cli::try_parse_from([
+            "fw-cli",
+            "plan",
+            "--config",
+            "/c.json",
+            "--profile",
+            "compat",
+            "--domain",
+            "a.example.com",
+            "--domain",
+            "b.example.com",
+            "--cidr",
+            "192.0.2.0/24",
+            "--marker",
+            "/run/m",
+            "--meta-url",
+            "https://meta.example.test/",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Plan(plan) = cli.command else {
+            panic!("not plan");
+        };
+        assert_eq!(plan.config.config, Some(PathBuf::from("/c.json")));
+        let want = Overrides::default()
+            .with(Key::Profile, ["compat"])
+            .with(Key::Domains, ["a.example.com", "b.example.com"])
+            .with(Key::Cidrs, ["192.0.2.0/24"])
+            .with(Key::Marker, ["/run/m"])
+            .with(Key::MetaUrl, ["https://meta.example.test/"]);
+        assert_eq!(plan.config.overrides, want);
+        let help = Cli::command()
+            .find_subcommand_mut("init")
+            .map(|c| c.render_long_help().to_string())
+            .unwrap_or_default();
+        for spec in &KEYS {
+            let offered = help.contains(&format!("{} ", spec.flag.long));
+            assert_eq!(offered, spec.flag.cli, "{} in init's help", spec.flag.long);
+            if spec.flag.cli {
+                assert!(help.contains(spec.flag.help), "{}'s help", spec.flag.long);
+            }
+        }
+        assert!(Cli::try_parse_from(["fw-cli", "plan", "--profile", "lax"]).is_err());
     }
 
     #[test]

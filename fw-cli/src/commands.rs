@@ -25,10 +25,11 @@ use fw_core::resolv::{Resolvers, parse_resolv_conf};
 use fw_core::restore::{parse_ipset, parse_iptables};
 use fw_core::validate::Domain;
 
-use crate::cli::{ConfigArgs, InitArgs, PlanArgs, ProfileArg, RefreshArgs, StatusArgs, VerifyArgs};
+use crate::cli::{ConfigArgs, InitArgs, PlanArgs, RefreshArgs, StatusArgs, VerifyArgs};
 use crate::flows::HostTools;
 use crate::init::{self, AfterFailure, InitOptions, World};
 use crate::resolve::{self, ResolveOptions, ResolverSource};
+use crate::system::env::SystemEnv;
 use crate::world::RealWorld;
 use crate::{docker, exit, lock, subnets};
 
@@ -48,19 +49,9 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config> {
     let opts = config::LoadOptions {
         cspace_json: args.config.clone(),
         workspace_dir: std::env::current_dir().ok(),
-        overrides: config::Overrides {
-            profile: args.profile.map(|p| match p {
-                ProfileArg::Strict => Profile::Strict,
-                ProfileArg::Compat => Profile::Compat,
-            }),
-            domains: args.domains.clone(),
-            cidrs: args.cidrs.clone(),
-            marker_path: args.marker.clone(),
-            meta_url: args.meta_url.clone(),
-            ..config::Overrides::default()
-        },
+        overrides: args.overrides.clone(),
     };
-    let loaded = config::load(&config::SystemEnv, &opts)?;
+    let loaded = config::load(&SystemEnv, &opts)?;
     for w in &loaded.warnings {
         warn!("{w}");
     }

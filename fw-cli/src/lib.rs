@@ -12,5 +12,6 @@ pub mod init;
 pub mod lock;
 pub mod resolve;
 pub mod subnets;
+pub mod system;
 pub mod verify;
 pub mod world;

@@ -11,10 +11,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use fw_core::config::{DOMAINS_VAR, FakeEnv, LoadOptions, MetaSource, load};
+use fw_core::config::{DOMAINS_VAR, LoadOptions, MetaSource, load};
 use fw_core::meta::{MetaRanges, parse_meta};
 use fw_core::validate::split_families;
 use fw_core::{Config, Inputs, Plan, fixtures, render};
+use fw_testkit::env::FakeEnv;
 use ipnet::{Ipv4Net, Ipv6Net};
 
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];

@@ -15,7 +15,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::{self, DOMAINS_VAR, FakeEnv, LoadOptions};
+use crate::config::{self, DOMAINS_VAR, LoadOptions};
 use crate::ctnetlink::{self, Reply};
 use crate::docker_dns::parse_nat_save;
 use crate::meta::parse_meta;
@@ -223,5 +223,57 @@ pub fn ctnetlink(data: &[u8]) {
             key.tuple.as_slice(),
             "the delete does not carry the tuple unchanged"
         );
+    }
+}
+
+/// The configuration seam with one variable, one file and npm's answer: fw-testkit's `FakeEnv`
+/// cannot be used inside fw-core (it would be a second fw-core crate), so this stays until the
+/// fuzzing helpers move to fw-testkit.
+#[derive(Default)]
+struct FakeEnv {
+    var: Option<(String, String)>,
+    file: Option<(PathBuf, String)>,
+    npm_registry: Option<String>,
+}
+
+impl FakeEnv {
+    fn new() -> Self {
+        FakeEnv::default()
+    }
+
+    fn with_var(mut self, name: &str, value: &str) -> Self {
+        self.var = Some((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn with_file(mut self, path: &str, text: &str) -> Self {
+        self.file = Some((PathBuf::from(path), text.to_owned()));
+        self
+    }
+
+    fn with_npm_registry(mut self, output: &str) -> Self {
+        self.npm_registry = Some(output.to_owned());
+        self
+    }
+}
+
+impl config::Env for FakeEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.var
+            .as_ref()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn read_file(&self, path: &std::path::Path) -> std::io::Result<Option<String>> {
+        Ok(self
+            .file
+            .as_ref()
+            .filter(|(p, _)| p == path)
+            .map(|(_, t)| t.clone()))
+    }
+
+    fn npm_config_get_registry(&self) -> Option<String> {
+        self.npm_registry.clone()
     }
 }

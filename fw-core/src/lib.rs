@@ -19,7 +19,6 @@ pub mod inputs;
 pub mod marker;
 pub mod meta;
 pub mod names;
-pub mod npm;
 pub mod plan;
 pub mod render;
 pub mod resolv;

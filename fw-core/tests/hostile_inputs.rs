@@ -8,10 +8,11 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use fw_core::config::{ConfigError, DOMAINS_VAR, FakeEnv, LoadOptions, load};
+use fw_core::config::{ConfigError, DOMAINS_VAR, LoadOptions, load};
 use fw_core::inputs::{Inputs, Resolution, Subnet};
 use fw_core::plan::Plan;
 use fw_core::render::render;
+use fw_testkit::env::FakeEnv;
 
 const CSPACE: &str = "/w/.cspace.json";
 

@@ -2,5 +2,7 @@
 //!
 //! - [`ci`]: the one rule of privileged tests: skip with a printed reason on a developer's
 //!   machine, fail under `CI=true`.
+//! - [`mod@env`]: `FakeEnv`, the fake of fw-core's configuration seam.
 
 pub mod ci;
+pub mod env;

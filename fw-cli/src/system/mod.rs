@@ -1,0 +1,3 @@
+//! The real system behind fw-core's seams.
+
+pub mod env;
