@@ -81,6 +81,24 @@ const DRAIN_AFTER_KILL: Duration = Duration::from_secs(5);
 /// started without redirecting its output) before the harness stops reading it.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 
+/// An attached exec's output, as the engine streams it.
+type ExecOutput = std::pin::Pin<
+    Box<
+        dyn futures::Stream<
+                Item = std::result::Result<bollard::container::LogOutput, bollard::errors::Error>,
+            > + Send,
+    >,
+>;
+
+/// What [`DockerBox::watch_exec`] saw of one exec: its output, whether the harness killed it
+/// (at the time limit or locked out) and, if locked out, why.
+struct Watched {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    killed: bool,
+    locked_out: Option<String>,
+}
+
 /// How a missing image is reported: which image, and how to get one.
 fn missing_image_hint(image: &str) -> String {
     format!(
@@ -453,127 +471,24 @@ impl DockerBox {
         let mut env = vec!["HOME=/root".to_owned(), "LANG=C.UTF-8".to_owned()];
         env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
         let started = Instant::now();
-        let (status, killed, stdout, stderr, locked_out) = self.rt.block_on(async {
-            let exec = self
-                .docker
-                .create_exec(
-                    &self.id,
-                    CreateExecOptions {
-                        cmd: Some(argv),
-                        env: Some(env),
-                        attach_stdout: Some(true),
-                        attach_stderr: Some(true),
-                        user: Some("root".to_owned()),
-                        working_dir: Some("/".to_owned()),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .context("cannot create the exec")?;
-            let mut stdout = Vec::new();
-            let mut stderr = Vec::new();
-            let mut output = match self
-                .docker
-                .start_exec(&exec.id, None)
-                .await
-                .context("cannot start the exec")?
-            {
-                StartExecResults::Attached { output, .. } => output,
-                StartExecResults::Detached => bail!("the exec started detached"),
-            };
+        let (status, watched) = self.rt.block_on(async {
+            let (exec, output) = self.start_exec(argv, env).await?;
             let deadline = tokio::time::Instant::from_std(started + limit);
-            let mut killed: Option<Instant> = None;
-            let mut exited: Option<Instant> = None;
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            let mut stalls = crate::world::iut_watch::Stalls::default();
-            let mut locked_out: Option<String> = None;
-            loop {
-                tokio::select! {
-                    item = output.next() => match item {
-                        None => break,
-                        Some(item) => match item.context("reading the exec's output")? {
-                            bollard::container::LogOutput::StdOut { message } => {
-                                stdout.extend_from_slice(&message);
-                            }
-                            bollard::container::LogOutput::StdErr { message } => {
-                                stderr.extend_from_slice(&message);
-                            }
-                            _ => {}
-                        },
-                    },
-                    _ = tokio::time::sleep_until(deadline), if killed.is_none() && exited.is_none() => {
-                        let info = self
-                            .docker
-                            .inspect_exec(&exec.id)
-                            .await
-                            .context("cannot inspect the exec to stop it at the time limit")?;
-                        if info.running == Some(true) {
-                            let pid = exec_pid(&info)
-                                .context("the exec runs but has no pid to stop at the time limit")?;
-                            kill_tree(pid, self.pid)?;
-                            killed = Some(Instant::now());
-                        } else {
-                            exited = Some(Instant::now());
-                        }
-                    },
-                    _ = tick.tick() => {
-                        if let Some(at) = killed
-                            && at.elapsed() >= DRAIN_AFTER_KILL
-                        {
-                            break;
-                        }
-                        if let Some(at) = exited
-                            && at.elapsed() >= DRAIN_AFTER_EXIT
-                        {
-                            break;
-                        }
-                        if exited.is_none() && killed.is_none() {
-                            let info = self
-                                .docker
-                                .inspect_exec(&exec.id)
-                                .await
-                                .context("cannot inspect the exec")?;
-                            if info.running == Some(false) {
-                                exited = Some(Instant::now());
-                            } else if let (Some(limit), Ok(init)) =
-                                (spec.stall_limit, i32::try_from(self.pid))
-                                && let Some(why) = stalls.check(init, limit, Instant::now())
-                            {
-                                // Locked out (see crate::world::iut_watch): stopped as at the limit.
-                                if let Some(pid) = exec_pid(&info) {
-                                    kill_tree(pid, self.pid)?;
-                                    killed = Some(Instant::now());
-                                    locked_out = Some(why);
-                                }
-                            }
-                        }
-                    },
-                }
-            }
-            // The stream ends when the process does; its exit code may lag a moment.
-            let mut code = None;
-            for _ in 0..50 {
-                let info = self
-                    .docker
-                    .inspect_exec(&exec.id)
-                    .await
-                    .context("cannot inspect the exec")?;
-                if info.running != Some(true) {
-                    code = info.exit_code;
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Ok::<_, anyhow::Error>((code, killed.is_some(), stdout, stderr, locked_out))
+            let watched = self
+                .watch_exec(&exec, output, deadline, spec.stall_limit)
+                .await?;
+            let code = self.exit_code(&exec).await?;
+            Ok::<_, anyhow::Error>((code, watched))
         })?;
         let elapsed = started.elapsed();
+        let killed = watched.killed;
         let status = status.and_then(|c| i32::try_from(c).ok());
         Ok(IutRun {
             status: if killed { None } else { status },
             signal: killed.then_some(libc::SIGKILL),
             timed_out: killed,
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            stdout: String::from_utf8_lossy(&watched.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&watched.stderr).into_owned(),
             elapsed,
             // The process runs under the engine, not as the harness's child: not measured.
             max_rss_kib: None,
@@ -584,8 +499,146 @@ impl DockerBox {
                 seen
             }),
             cpu: Duration::ZERO,
+            locked_out: watched.locked_out,
+        })
+    }
+
+    /// Creates and starts an exec of `argv` as root from `/`, attached: its id and its output.
+    async fn start_exec(
+        &self,
+        argv: Vec<String>,
+        env: Vec<String>,
+    ) -> Result<(String, ExecOutput)> {
+        let exec = self
+            .docker
+            .create_exec(
+                &self.id,
+                CreateExecOptions {
+                    cmd: Some(argv),
+                    env: Some(env),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    user: Some("root".to_owned()),
+                    working_dir: Some("/".to_owned()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .context("cannot create the exec")?;
+        match self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .context("cannot start the exec")?
+        {
+            StartExecResults::Attached { output, .. } => Ok((exec.id, output)),
+            StartExecResults::Detached => bail!("the exec started detached"),
+        }
+    }
+
+    /// Gathers an exec's output until its stream ends (or a moment after it exits or is
+    /// killed), killing its process tree at `deadline` or when it locks itself out (see
+    /// [`crate::world::iut_watch`]).
+    async fn watch_exec(
+        &self,
+        exec: &str,
+        mut output: ExecOutput,
+        deadline: tokio::time::Instant,
+        stall_limit: Option<Duration>,
+    ) -> Result<Watched> {
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let mut killed: Option<Instant> = None;
+        let mut exited: Option<Instant> = None;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut stalls = crate::world::iut_watch::Stalls::default();
+        let mut locked_out: Option<String> = None;
+        loop {
+            tokio::select! {
+                item = output.next() => match item {
+                    None => break,
+                    Some(item) => match item.context("reading the exec's output")? {
+                        bollard::container::LogOutput::StdOut { message } => {
+                            stdout.extend_from_slice(&message);
+                        }
+                        bollard::container::LogOutput::StdErr { message } => {
+                            stderr.extend_from_slice(&message);
+                        }
+                        _ => {}
+                    },
+                },
+                _ = tokio::time::sleep_until(deadline), if killed.is_none() && exited.is_none() => {
+                    let info = self
+                        .docker
+                        .inspect_exec(exec)
+                        .await
+                        .context("cannot inspect the exec to stop it at the time limit")?;
+                    if info.running == Some(true) {
+                        let pid = exec_pid(&info)
+                            .context("the exec runs but has no pid to stop at the time limit")?;
+                        kill_tree(pid, self.pid)?;
+                        killed = Some(Instant::now());
+                    } else {
+                        exited = Some(Instant::now());
+                    }
+                },
+                _ = tick.tick() => {
+                    if let Some(at) = killed
+                        && at.elapsed() >= DRAIN_AFTER_KILL
+                    {
+                        break;
+                    }
+                    if let Some(at) = exited
+                        && at.elapsed() >= DRAIN_AFTER_EXIT
+                    {
+                        break;
+                    }
+                    if exited.is_none() && killed.is_none() {
+                        let info = self
+                            .docker
+                            .inspect_exec(exec)
+                            .await
+                            .context("cannot inspect the exec")?;
+                        if info.running == Some(false) {
+                            exited = Some(Instant::now());
+                        } else if let (Some(limit), Ok(init)) =
+                            (stall_limit, i32::try_from(self.pid))
+                            && let Some(why) = stalls.check(init, limit, Instant::now())
+                        {
+                            // Locked out (see crate::world::iut_watch): stopped as at the limit.
+                            if let Some(pid) = exec_pid(&info) {
+                                kill_tree(pid, self.pid)?;
+                                killed = Some(Instant::now());
+                                locked_out = Some(why);
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        Ok(Watched {
+            stdout,
+            stderr,
+            killed: killed.is_some(),
             locked_out,
         })
+    }
+
+    /// The exec's exit code. The output stream ends when the process does; its exit code may
+    /// lag a moment, so it is asked for up to a second.
+    async fn exit_code(&self, exec: &str) -> Result<Option<i64>> {
+        for _ in 0..50 {
+            let info = self
+                .docker
+                .inspect_exec(exec)
+                .await
+                .context("cannot inspect the exec")?;
+            if info.running != Some(true) {
+                return Ok(info.exit_code);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(None)
     }
 
     fn remove_container(&self, id: &str) {

@@ -199,15 +199,7 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         bail!("the IUT's argv is empty");
     };
 
-    let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), IUT_PATH.into()),
-        ("HOME".into(), "/root".into()),
-        ("LANG".into(), "C.UTF-8".into()),
-    ];
-    for (k, v) in &spec.env {
-        env.retain(|(ek, _)| ek != k);
-        env.push((k.clone(), v.clone()));
-    }
+    let env = iut_env(spec);
     let path_var = env
         .iter()
         .find(|(k, _)| k == "PATH")
@@ -258,44 +250,13 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
     let out = drain(child.stdout.take());
     let err = drain(child.stderr.take());
 
-    // Wait for the main process without reaping it: as long as it is a zombie its pid, which is
-    // the group id, cannot be reused, so killing the group cannot hit anyone else.
-    let (done_tx, done_rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("iut-wait".into())
-        .spawn(move || {
-            let _ = done_tx.send(wait_exited(pid).map(|()| Instant::now()));
-        })
-        .context("cannot spawn the IUT waiter")?;
-    let mut peak_rss_kib = None;
-    let mut caps = None;
-    let watch = Watch {
-        peak_rss: spec.watch_peak_rss,
-        caps: spec.watch_caps,
-        stall_limit: spec.stall_limit,
-    };
-    let received = iut_watch::wait(
-        &watch,
-        init_pid,
-        &done_rx,
-        start + spec.timeout,
-        &mut peak_rss_kib,
-        &mut caps,
-    );
-    let mut locked_out = None;
-    let (timed_out, waited) = match received {
-        Waited::Done(r) => (false, r),
-        stopped => {
-            if let Waited::LockedOut(why) = stopped {
-                locked_out = Some(why);
-            }
-            kill_group(pid);
-            let r = done_rx
-                .recv()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("the IUT waiter vanished")));
-            (true, r)
-        }
-    };
+    let Watched {
+        timed_out,
+        waited,
+        locked_out,
+        peak_rss_kib,
+        caps,
+    } = watch_until_end(pid, init_pid, spec, start + spec.timeout)?;
     // Whatever happened above, nothing of the run is left running (and the main process is
     // reaped: `wait` blocks until the SIGKILL has taken effect).
     kill_group(pid);
@@ -319,6 +280,88 @@ pub fn run_iut(container: &Netns, fs: &ContainerFs, spec: &RunSpec) -> Result<Iu
         caps,
         cpu,
         locked_out,
+    })
+}
+
+/// The IUT's environment: a fixed PATH, HOME and LANG, then the spec's variables (which
+/// replace those of the same name).
+fn iut_env(spec: &RunSpec) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), IUT_PATH.into()),
+        ("HOME".into(), "/root".into()),
+        ("LANG".into(), "C.UTF-8".into()),
+    ];
+    for (k, v) in &spec.env {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.clone(), v.clone()));
+    }
+    env
+}
+
+/// How the IUT's main process ended, as [`watch_until_end`] saw it.
+struct Watched {
+    /// It was killed: at the time limit, or locked out.
+    timed_out: bool,
+    /// When the main process exited.
+    waited: Result<Instant>,
+    locked_out: Option<String>,
+    peak_rss_kib: Option<u64>,
+    caps: Option<crate::world::caps::CapsSeen>,
+}
+
+/// Waits for the IUT's main process `pid` until `deadline`, watching it as the spec asks
+/// ([`iut_watch::wait`]); at the limit, or when it locked itself out, kills its group and waits
+/// for the main process to die.
+fn watch_until_end(
+    pid: i32,
+    init_pid: Option<i32>,
+    spec: &RunSpec,
+    deadline: Instant,
+) -> Result<Watched> {
+    // Wait for the main process without reaping it: as long as it is a zombie its pid, which is
+    // the group id, cannot be reused, so killing the group cannot hit anyone else.
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("iut-wait".into())
+        .spawn(move || {
+            let _ = done_tx.send(wait_exited(pid).map(|()| Instant::now()));
+        })
+        .context("cannot spawn the IUT waiter")?;
+    let mut peak_rss_kib = None;
+    let mut caps = None;
+    let watch = Watch {
+        peak_rss: spec.watch_peak_rss,
+        caps: spec.watch_caps,
+        stall_limit: spec.stall_limit,
+    };
+    let received = iut_watch::wait(
+        &watch,
+        init_pid,
+        &done_rx,
+        deadline,
+        &mut peak_rss_kib,
+        &mut caps,
+    );
+    let mut locked_out = None;
+    let (timed_out, waited) = match received {
+        Waited::Done(r) => (false, r),
+        stopped => {
+            if let Waited::LockedOut(why) = stopped {
+                locked_out = Some(why);
+            }
+            kill_group(pid);
+            let r = done_rx
+                .recv()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the IUT waiter vanished")));
+            (true, r)
+        }
+    };
+    Ok(Watched {
+        timed_out,
+        waited,
+        locked_out,
+        peak_rss_kib,
+        caps,
     })
 }
 
