@@ -35,11 +35,8 @@
 //! negotiation, and keeps testcontainers' model: one container per case, removed on drop.
 
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::fs::File;
-use std::io::Write as _;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -57,6 +54,11 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder,
 };
 use futures::StreamExt;
+
+mod beneath;
+mod kill;
+pub use beneath::write_beneath;
+pub use kill::kill_tree;
 
 use crate::world::iut::{IutRun, RunSpec};
 use crate::world::netns::PREFIX;
@@ -728,188 +730,6 @@ pub fn sweep() -> Result<Vec<String>> {
         }
     }
     Ok(removed)
-}
-
-/// `openat2(2)` of `path` relative to `dir`, resolved as if `dir` were the root
-/// (`RESOLVE_IN_ROOT`: absolute symlinks and `..` stay beneath it) and without following magic
-/// links (`/proc/.../root` and the like).
-#[allow(unsafe_code)]
-fn open_beneath(
-    dir: BorrowedFd<'_>,
-    path: &str,
-    flags: i32,
-    mode: u32,
-) -> std::io::Result<OwnedFd> {
-    let c = CString::new(path)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL in a path"))?;
-    // SAFETY: `open_how` is a plain C struct of integers; openat2(2) wants it zero-filled
-    // before the fields it uses are set.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = u64::from((flags | libc::O_CLOEXEC).cast_unsigned());
-    how.mode = u64::from(mode);
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: the path is a NUL-terminated string and `how` a valid `open_how` of the size
-    // passed, both alive for the call; `dir` is an open descriptor.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            &raw const how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let fd = i32::try_from(fd).map_err(|_| std::io::Error::other("openat2 returned no fd"))?;
-    // SAFETY: openat2 returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// `mkdirat(2)` or `unlinkat(2)` of one name in `dir`.
-#[allow(unsafe_code)]
-fn at_call(dir: BorrowedFd<'_>, name: &str, mkdir: bool) -> std::io::Result<()> {
-    let c = CString::new(name)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL in a path"))?;
-    // SAFETY: `dir` is an open descriptor and `c` a NUL-terminated name alive for the call.
-    let rc = unsafe {
-        if mkdir {
-            libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o755)
-        } else {
-            libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0)
-        }
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `inside` (an absolute path of the container) with `mode`, the way the
-/// container would see it: every component resolved beneath `root` ([`open_beneath`]), missing
-/// directories created, and a symlink in the last place replaced by the file. A symlink in the
-/// image or one the implementation planted (`/tmp -> /etc`, `/tmp/.firewall-init-done ->
-/// /etc/passwd`) thus never makes the harness write a file of the machine.
-pub fn write_beneath(root: BorrowedFd<'_>, inside: &str, bytes: &[u8], mode: u32) -> Result<()> {
-    let comps: Vec<&str> = inside.split('/').filter(|c| !c.is_empty()).collect();
-    let Some((name, dirs)) = comps.split_last() else {
-        bail!("{inside:?} names no file");
-    };
-    if comps.iter().any(|c| *c == "." || *c == "..") {
-        bail!("{inside:?} is not a plain absolute path");
-    }
-    let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
-    let mut parent = open_beneath(root, ".", dir_flags, 0).context("cannot open the root")?;
-    for (i, comp) in dirs.iter().enumerate() {
-        let so_far = dirs[..=i].join("/");
-        parent = match open_beneath(root, &so_far, dir_flags, 0) {
-            Ok(d) => d,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                match at_call(parent.as_fd(), comp, true) {
-                    Ok(()) => {}
-                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-                    Err(e) => return Err(e).with_context(|| format!("cannot create /{so_far}")),
-                }
-                open_beneath(root, &so_far, dir_flags, 0)
-                    .with_context(|| format!("cannot open /{so_far}"))?
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot open /{so_far}")),
-        };
-    }
-    let file_flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW;
-    let fd = match open_beneath(parent.as_fd(), name, file_flags, mode) {
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            at_call(parent.as_fd(), name, false)
-                .with_context(|| format!("cannot remove the symlink at {inside}"))?;
-            open_beneath(parent.as_fd(), name, file_flags, mode)
-        }
-        other => other,
-    }
-    .with_context(|| format!("cannot open {inside} for writing"))?;
-    let mut file = File::from(fd);
-    file.write_all(bytes)
-        .with_context(|| format!("cannot write {inside}"))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot set the mode of {inside}"))?;
-    }
-    Ok(())
-}
-
-/// Process ids and parent ids of every live process in the machine's /proc (zombies left out).
-fn process_table() -> Vec<(u32, u32)> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| {
-        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
-        let mut rest = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
-        let state = rest.next()?;
-        let ppid: u32 = rest.next()?.parse().ok()?;
-        (state != "Z" && state != "X").then_some((pid, ppid))
-    })
-    .collect()
-}
-
-/// The pid namespace of a process (the inode of /proc/PID/ns/pid).
-fn pid_ns(pid: u32) -> Option<u64> {
-    std::fs::metadata(format!("/proc/{pid}/ns/pid"))
-        .ok()
-        .map(|m| m.ino())
-}
-
-/// `pid` and every process under it, in parent-before-child order.
-fn tree(table: &[(u32, u32)], pid: u32) -> Vec<u32> {
-    let mut out = vec![pid];
-    let mut i = 0;
-    while let Some(&p) = out.get(i) {
-        let children: Vec<u32> = table
-            .iter()
-            .filter(|(c, pp)| *pp == p && !out.contains(c))
-            .map(|(c, _)| *c)
-            .collect();
-        out.extend(children);
-        i += 1;
-    }
-    out.retain(|p| table.iter().any(|(q, _)| q == p));
-    out
-}
-
-/// SIGKILLs `pid` (the run's process, a machine pid) and every process under it, from the
-/// machine's side, until none is left: the time limit, as coreutils' `timeout -s KILL` gave it
-/// in the container before, without needing anything of the image. Only processes of the
-/// container's pid namespace (that of `container_init`, which is spared) are touched;
-/// processes that left the tree (daemons re-parented to the container's init) are not, as
-/// `timeout` left them.
-#[allow(unsafe_code)]
-pub fn kill_tree(pid: u32, container_init: u32) -> Result<usize> {
-    let ns = pid_ns(container_init).context("the container's init is gone")?;
-    let mut killed = 0;
-    for _ in 0..50 {
-        let table = process_table();
-        let victims: Vec<u32> = tree(&table, pid)
-            .into_iter()
-            .filter(|p| *p > 1 && *p != container_init && *p != std::process::id())
-            .filter(|p| pid_ns(*p) == Some(ns))
-            .collect();
-        if victims.is_empty() {
-            return Ok(killed);
-        }
-        for p in victims {
-            let Ok(raw) = i32::try_from(p) else { continue };
-            // SAFETY: kill(2) has no memory effects; `raw` is a positive pid of the container's
-            // pid namespace, checked just above.
-            if unsafe { libc::kill(raw, libc::SIGKILL) } == 0 {
-                killed += 1;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    bail!("processes under {pid} survive SIGKILL")
 }
 
 #[cfg(test)]

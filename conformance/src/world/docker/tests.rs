@@ -1,5 +1,8 @@
 #![allow(clippy::unwrap_used)]
 
+use std::os::unix::fs::MetadataExt;
+
+use super::kill::tree;
 use super::*;
 
 fn root_fd(dir: &Path) -> File {
