@@ -10,7 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use conformance::judge::catalog::{self, requirements_markdown};
 use conformance::judge::runner;
 use conformance::report::html::{self, Column};
-use conformance::report::{self, Report};
+use conformance::report::{self, CaseResult, Report};
 use conformance::world::netns;
 use conformance::world::sandbox::SuiteOptions;
 use conformance::world::scenario::Tier;
@@ -256,6 +256,70 @@ fn write_html(out: &Path, reports: &[(PathBuf, Report)]) -> Result<()> {
     std::fs::write(out, page).with_context(|| format!("cannot write {}", out.display()))
 }
 
+/// Before a run: an implementation that cannot be started is bad usage, not a broken script
+/// (nothing can be judged: README, "Exit codes"); the machine must have what the tier needs;
+/// the leftovers of dead runs are removed.
+fn preflight(implementation: &str, argv: &[String], tier: Tier, image: &str) -> Result<()> {
+    if tier == Tier::Netns {
+        conformance::world::environment::check_startable(argv, conformance::world::iut::IUT_PATH)
+            .with_context(|| format!("--impl {implementation:?} cannot be started"))?;
+    }
+    netns::available().context("the suite needs root and network namespaces")?;
+    let mut removed = netns::sweep()?;
+    if tier == Tier::Docker {
+        let id = conformance::world::docker::available(image)
+            .context("the Docker tier needs a Docker engine and a local image")?;
+        eprintln!("Docker tier: image {image} ({id})");
+        removed.extend(conformance::world::docker::sweep()?);
+    }
+    if !removed.is_empty() {
+        eprintln!("removed {} sandbox leftovers of dead runs", removed.len());
+    }
+    Ok(())
+}
+
+/// The line printed as each case finishes.
+fn progress_line(r: &CaseResult) {
+    eprintln!(
+        "{:<8} {:<6} {:<5} {:>6.1} s  {}",
+        r.id,
+        r.level.to_string(),
+        r.verdict_word(),
+        r.elapsed_ms as f64 / 1000.0,
+        if r.reason.is_empty() {
+            r.title.as_str()
+        } else {
+            r.reason.as_str()
+        }
+    );
+}
+
+/// Writes the report in each format asked for.
+fn write_reports(
+    report: Report,
+    json: Option<PathBuf>,
+    junit: Option<PathBuf>,
+    markdown: Option<PathBuf>,
+    html: Option<PathBuf>,
+) -> Result<()> {
+    if let Some(p) = json {
+        std::fs::write(&p, report.to_json())
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if let Some(p) = junit {
+        std::fs::write(&p, report.to_junit())
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if let Some(p) = markdown {
+        std::fs::write(&p, report.to_markdown())
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if let Some(p) = html {
+        write_html(&p, &[(p.clone(), report)])?;
+    }
+    Ok(())
+}
+
 fn run_cmd(cli: Cli) -> Result<i32> {
     match cli.command {
         Cmd::Html { out, reports } => {
@@ -338,25 +402,7 @@ fn run_cmd(cli: Cli) -> Result<i32> {
             seed,
         } => {
             let argv = resolve_argv(split_words(&implementation)?, tier)?;
-            // Bad usage, not a broken script: nothing can be judged (README, "Exit codes").
-            if tier == Tier::Netns {
-                conformance::world::environment::check_startable(
-                    &argv,
-                    conformance::world::iut::IUT_PATH,
-                )
-                .with_context(|| format!("--impl {implementation:?} cannot be started"))?;
-            }
-            netns::available().context("the suite needs root and network namespaces")?;
-            let mut removed = netns::sweep()?;
-            if tier == Tier::Docker {
-                let id = conformance::world::docker::available(&image)
-                    .context("the Docker tier needs a Docker engine and a local image")?;
-                eprintln!("Docker tier: image {image} ({id})");
-                removed.extend(conformance::world::docker::sweep()?);
-            }
-            if !removed.is_empty() {
-                eprintln!("removed {} sandbox leftovers of dead runs", removed.len());
-            }
+            preflight(&implementation, &argv, tier, &image)?;
             let opts = SuiteOptions {
                 implementation: match tier {
                     Tier::Netns => implementation.clone(),
@@ -381,37 +427,10 @@ fn run_cmd(cli: Cli) -> Result<i32> {
                 opts.seed,
                 opts.seed
             );
-            let report = runner::run(&cases, &opts, &|r| {
-                eprintln!(
-                    "{:<8} {:<6} {:<5} {:>6.1} s  {}",
-                    r.id,
-                    r.level.to_string(),
-                    r.verdict_word(),
-                    r.elapsed_ms as f64 / 1000.0,
-                    if r.reason.is_empty() {
-                        r.title.as_str()
-                    } else {
-                        r.reason.as_str()
-                    }
-                );
-            });
+            let report = runner::run(&cases, &opts, &progress_line);
             println!("{}", report.to_markdown());
             let code = report.exit_status(level == LevelArg::Should);
-            if let Some(p) = json {
-                std::fs::write(&p, report.to_json())
-                    .with_context(|| format!("cannot write {}", p.display()))?;
-            }
-            if let Some(p) = junit {
-                std::fs::write(&p, report.to_junit())
-                    .with_context(|| format!("cannot write {}", p.display()))?;
-            }
-            if let Some(p) = markdown {
-                std::fs::write(&p, report.to_markdown())
-                    .with_context(|| format!("cannot write {}", p.display()))?;
-            }
-            if let Some(p) = html {
-                write_html(&p, &[(p.clone(), report)])?;
-            }
+            write_reports(report, json, junit, markdown, html)?;
             Ok(code)
         }
     }

@@ -1,5 +1,6 @@
-//! `resolve_all` against an in-process DNS server (hickory-server) on 127.0.0.1, UDP and TCP,
-//! with a handler that answers each test name in its own way: several addresses, a CNAME chain,
+//! `resolve_all` against an in-process DNS server (hickory-server, with the workspace's mock
+//! DNS handler from fw-testkit) on 127.0.0.1, UDP and TCP, serving a zone that answers each test
+//! name in its own way: several addresses, a CNAME chain,
 //! NXDOMAIN, SERVFAIL, a name slower than the per-name budget, a name with only AAAA, a name
 //! whose AAAA query fails, and an answer too big for UDP (so the resolver must retry over TCP).
 //! Nothing leaves loopback.
@@ -14,18 +15,15 @@ use std::time::{Duration, Instant};
 use fw_cli::resolve::{ResolveOptions, ResolverSource, resolve_all, resolve_one};
 use fw_core::inputs::Resolution;
 use fw_core::validate::Domain;
+use fw_testkit::dns::{Answer, Answers, Handler, QueryLog, Transport};
 use hickory_server::Server;
-use hickory_server::net::runtime::Time;
-use hickory_server::net::xfer::Protocol;
-use hickory_server::proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
+use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::rdata::{A, AAAA, CNAME};
-use hickory_server::proto::rr::{Name, RData, Record, RecordType};
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
+use hickory_server::proto::rr::{Name, RData, RecordType};
 
 /// How the mock answers one name.
 #[derive(Debug, Clone)]
-enum Answer {
+enum Behaviour {
     Addrs(Vec<Ipv4Addr>, Vec<Ipv6Addr>),
     Cname(&'static str),
     NxDomain,
@@ -36,117 +34,65 @@ enum Answer {
     AaaaServFail(Vec<Ipv4Addr>),
 }
 
-/// What the mock saw: (name without trailing dot, type, transport).
-type Log = Arc<Mutex<Vec<(String, RecordType, Protocol)>>>;
+/// The mock's names (keyed without trailing dot, lower case), changeable while it runs. A
+/// CNAME is answered one hop per query, so the resolver must follow each hop itself.
+#[derive(Clone, Default)]
+struct TestZone(Arc<Mutex<HashMap<String, Behaviour>>>);
 
-struct Mock {
-    zone: Arc<Mutex<HashMap<String, Answer>>>,
-    log: Log,
-}
-
-#[async_trait::async_trait]
-impl RequestHandler for Mock {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        mut response_handle: R,
-    ) -> ResponseInfo {
-        let mut meta = Metadata::response_from_request(&request.metadata);
-        meta.authoritative = true;
-        let builder = MessageResponseBuilder::from_message_request(request);
-        let Ok(info) = request.request_info() else {
-            meta.response_code = ResponseCode::FormErr;
-            return send(&mut response_handle, builder.build_no_records(meta)).await;
+impl Answers for TestZone {
+    fn answer(&self, name: &str, qtype: RecordType) -> Answer {
+        let behaviour = self.0.lock().unwrap().get(name).cloned();
+        let mut answer = Answer {
+            code: ResponseCode::NoError,
+            records: Vec::new(),
+            delay: Duration::ZERO,
         };
-        let qname = info.query.original().name().clone();
-        let qtype = info.query.query_type();
-        let key = qname.to_ascii().trim_end_matches('.').to_ascii_lowercase();
-        self.log
-            .lock()
-            .unwrap()
-            .push((key.clone(), qtype, request.protocol()));
-        let answer = self.zone.lock().unwrap().get(&key).cloned();
-
-        let rec = |data: RData| Record::from_rdata(qname.clone(), 60, data);
-        let mut records: Vec<Record> = Vec::new();
-        match answer {
-            None | Some(Answer::NxDomain) => meta.response_code = ResponseCode::NXDomain,
-            Some(Answer::ServFail) => meta.response_code = ResponseCode::ServFail,
-            Some(Answer::Cname(target)) => records.push(rec(RData::CNAME(CNAME(
+        let rec = |data: RData| (name.to_owned(), data);
+        match behaviour {
+            None | Some(Behaviour::NxDomain) => answer.code = ResponseCode::NXDomain,
+            Some(Behaviour::ServFail) => answer.code = ResponseCode::ServFail,
+            Some(Behaviour::Cname(target)) => answer.records.push(rec(RData::CNAME(CNAME(
                 Name::from_ascii(format!("{target}.")).unwrap(),
             )))),
-            Some(Answer::Slow(delay, ip)) => {
-                tokio::time::sleep(delay).await;
+            Some(Behaviour::Slow(delay, ip)) => {
+                answer.delay = delay;
                 if qtype == RecordType::A {
-                    records.push(rec(RData::A(A(ip))));
+                    answer.records.push(rec(RData::A(A(ip))));
                 }
             }
-            Some(Answer::AaaaServFail(v4)) => match qtype {
-                RecordType::AAAA => meta.response_code = ResponseCode::ServFail,
-                RecordType::A => records.extend(v4.into_iter().map(|a| rec(RData::A(A(a))))),
+            Some(Behaviour::AaaaServFail(v4)) => match qtype {
+                RecordType::AAAA => answer.code = ResponseCode::ServFail,
+                RecordType::A => answer
+                    .records
+                    .extend(v4.into_iter().map(|a| rec(RData::A(A(a))))),
                 _ => {}
             },
-            Some(Answer::Addrs(v4, v6)) => match qtype {
-                RecordType::A => records.extend(v4.into_iter().map(|a| rec(RData::A(A(a))))),
-                RecordType::AAAA => {
-                    records.extend(v6.into_iter().map(|a| rec(RData::AAAA(AAAA(a)))))
-                }
+            Some(Behaviour::Addrs(v4, v6)) => match qtype {
+                RecordType::A => answer
+                    .records
+                    .extend(v4.into_iter().map(|a| rec(RData::A(A(a))))),
+                RecordType::AAAA => answer
+                    .records
+                    .extend(v6.into_iter().map(|a| rec(RData::AAAA(AAAA(a))))),
                 _ => {}
             },
         }
-        let response = builder.build(
-            meta,
-            records.iter(),
-            std::iter::empty(),
-            std::iter::empty(),
-            std::iter::empty(),
-        );
-        send(&mut response_handle, response).await
-    }
-}
-
-async fn send<'a, R: ResponseHandler>(
-    handle: &mut R,
-    response: hickory_server::zone_handler::MessageResponse<
-        '_,
-        'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-    >,
-) -> ResponseInfo {
-    let id = response.metadata().id;
-    match handle.send_response(response).await {
-        Ok(info) => info,
-        Err(e) => {
-            eprintln!("mock dns: cannot send response: {e}");
-            let mut meta = Metadata::response_from_request(&Metadata::new(
-                id,
-                hickory_server::proto::op::MessageType::Response,
-                hickory_server::proto::op::OpCode::Query,
-            ));
-            meta.response_code = ResponseCode::ServFail;
-            ResponseInfo::from(Header {
-                metadata: meta,
-                counts: HeaderCounts::default(),
-            })
-        }
+        answer
     }
 }
 
 /// A running mock: the server (dropping it stops it), where it listens, what it saw.
 struct MockDns {
-    _server: Server<Mock>,
+    _server: Server<Handler<TestZone>>,
     addr: SocketAddr,
-    zone: Arc<Mutex<HashMap<String, Answer>>>,
-    log: Log,
+    zone: TestZone,
+    log: QueryLog,
 }
 
 impl MockDns {
     /// Binds UDP and TCP on the same random loopback port (retrying if the TCP side of the
     /// port the kernel chose for UDP is taken).
-    async fn start(zone: HashMap<String, Answer>) -> MockDns {
+    async fn start(zone: HashMap<String, Behaviour>) -> MockDns {
         let (udp, tcp) = 'bind: {
             for _ in 0..20 {
                 let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -158,12 +104,9 @@ impl MockDns {
             panic!("no loopback port free for both UDP and TCP");
         };
         let addr = udp.local_addr().unwrap();
-        let zone = Arc::new(Mutex::new(zone));
-        let log: Log = Arc::default();
-        let mut server = Server::new(Mock {
-            zone: zone.clone(),
-            log: log.clone(),
-        });
+        let zone = TestZone(Arc::new(Mutex::new(zone)));
+        let log: QueryLog = Arc::default();
+        let mut server = Server::new(Handler::new(zone.clone(), log.clone(), 60));
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 64);
         MockDns {
@@ -181,13 +124,13 @@ impl MockDns {
         }
     }
 
-    fn queries_for(&self, name: &str) -> Vec<(RecordType, Protocol)> {
+    fn queries_for(&self, name: &str) -> Vec<(RecordType, Transport)> {
         self.log
             .lock()
             .unwrap()
             .iter()
-            .filter(|(n, _, _)| n == name)
-            .map(|(_, t, p)| (*t, *p))
+            .filter(|q| q.name == name)
+            .map(|q| (q.qtype, q.transport))
             .collect()
     }
 }
@@ -211,43 +154,46 @@ fn domain(s: &str) -> Domain {
 /// The per-name budget of the tests: short, but far above a loopback round trip.
 const PER_NAME: Duration = Duration::from_millis(1500);
 
-fn zone() -> HashMap<String, Answer> {
+fn zone() -> HashMap<String, Behaviour> {
     let mut z = HashMap::new();
-    let mut put = |n: &str, a: Answer| z.insert(n.to_owned(), a);
+    let mut put = |n: &str, a: Behaviour| z.insert(n.to_owned(), a);
     put(
         "multi.fw.test",
-        Answer::Addrs(
+        Behaviour::Addrs(
             vec![v4("192.0.2.1"), v4("192.0.2.2"), v4("192.0.2.3")],
             vec![v6("2001:db8::1"), v6("2001:db8::2")],
         ),
     );
-    put("chain-a.fw.test", Answer::Cname("chain-b.fw.test"));
-    put("chain-b.fw.test", Answer::Cname("chain-c.fw.test"));
+    put("chain-a.fw.test", Behaviour::Cname("chain-b.fw.test"));
+    put("chain-b.fw.test", Behaviour::Cname("chain-c.fw.test"));
     put(
         "chain-c.fw.test",
-        Answer::Addrs(vec![v4("198.51.100.7"), v4("198.51.100.8")], vec![]),
+        Behaviour::Addrs(vec![v4("198.51.100.7"), v4("198.51.100.8")], vec![]),
     );
-    put("nx.fw.test", Answer::NxDomain);
-    put("servfail.fw.test", Answer::ServFail);
+    put("nx.fw.test", Behaviour::NxDomain);
+    put("servfail.fw.test", Behaviour::ServFail);
     for slow in [
         "slow.fw.test",
         "slow-2.fw.test",
         "slow-3.fw.test",
         "slow-4.fw.test",
     ] {
-        put(slow, Answer::Slow(Duration::from_secs(5), v4("192.0.2.99")));
+        put(
+            slow,
+            Behaviour::Slow(Duration::from_secs(5), v4("192.0.2.99")),
+        );
     }
     put(
         "v6only.fw.test",
-        Answer::Addrs(vec![], vec![v6("2001:db8:6::6")]),
+        Behaviour::Addrs(vec![], vec![v6("2001:db8:6::6")]),
     );
     put(
         "v4-aaaa-fails.fw.test",
-        Answer::AaaaServFail(vec![v4("203.0.113.4")]),
+        Behaviour::AaaaServFail(vec![v4("203.0.113.4")]),
     );
     put(
         "big.fw.test",
-        Answer::Addrs(
+        Behaviour::Addrs(
             (1..=80).map(|i| Ipv4Addr::new(10, 99, 0, i)).collect(),
             vec![],
         ),
@@ -355,7 +301,7 @@ async fn resolves_each_name_its_own_way_concurrently_and_in_order() {
     assert_eq!(got[7].addrs, big);
     assert!(
         dns.queries_for("big.fw.test")
-            .contains(&(RecordType::A, Protocol::Tcp)),
+            .contains(&(RecordType::A, Transport::Tcp)),
         "{:?}",
         dns.queries_for("big.fw.test")
     );
@@ -367,7 +313,7 @@ async fn resolves_each_name_its_own_way_concurrently_and_in_order() {
 #[tokio::test]
 async fn a_name_with_no_address_records_says_so() {
     let mut z = HashMap::new();
-    z.insert("empty.fw.test".to_owned(), Answer::Addrs(vec![], vec![]));
+    z.insert("empty.fw.test".to_owned(), Behaviour::Addrs(vec![], vec![]));
     let dns = MockDns::start(z).await;
     let got = resolve_one(&domain("empty.fw.test"), &dns.opts(PER_NAME)).await;
     assert!(got.addrs.is_empty(), "{:?}", got);
@@ -377,7 +323,10 @@ async fn a_name_with_no_address_records_says_so() {
 #[tokio::test]
 async fn a_cname_to_a_missing_name_fails_with_nxdomain() {
     let mut z = HashMap::new();
-    z.insert("dangling.fw.test".to_owned(), Answer::Cname("gone.fw.test"));
+    z.insert(
+        "dangling.fw.test".to_owned(),
+        Behaviour::Cname("gone.fw.test"),
+    );
     let dns = MockDns::start(z).await;
     let got = resolve_one(&domain("dangling.fw.test"), &dns.opts(PER_NAME)).await;
     assert!(got.addrs.is_empty(), "{:?}", got);
@@ -389,16 +338,16 @@ async fn every_run_asks_again() {
     let mut z = HashMap::new();
     z.insert(
         "moving.fw.test".to_owned(),
-        Answer::Addrs(vec![v4("192.0.2.10")], vec![]),
+        Behaviour::Addrs(vec![v4("192.0.2.10")], vec![]),
     );
     let dns = MockDns::start(z).await;
     let name = [domain("moving.fw.test")];
     let first = resolve_all(&name, &dns.opts(PER_NAME)).await;
     assert_eq!(first[0].addrs, [ip("192.0.2.10")]);
 
-    dns.zone.lock().unwrap().insert(
+    dns.zone.0.lock().unwrap().insert(
         "moving.fw.test".to_owned(),
-        Answer::Addrs(vec![v4("192.0.2.20")], vec![]),
+        Behaviour::Addrs(vec![v4("192.0.2.20")], vec![]),
     );
     let second = resolve_all(&name, &dns.opts(PER_NAME)).await;
     assert_eq!(second[0].addrs, [ip("192.0.2.20")]);

@@ -2,7 +2,10 @@
 //!
 //! - [`ci`]: the one rule of privileged tests: skip with a printed reason on a developer's
 //!   machine, fail under `CI=true`.
+//! - [`dns`]: the one hickory-server request handler of the mock DNS servers (conformance's
+//!   world, fw-cli's resolver tests).
 //! - [`mod@env`]: `FakeEnv`, the fake of fw-core's configuration seam.
 
 pub mod ci;
+pub mod dns;
 pub mod env;

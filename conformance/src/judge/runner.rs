@@ -72,6 +72,106 @@ struct Judged {
     results: Vec<CaseResult>,
 }
 
+impl Judged {
+    /// Takes one sandbox's partial results (and its control run's outcome, if it had one):
+    /// returns the cases now finished. A case is finished when every scenario it applies to
+    /// has been judged; one whose pass rests on a failed run is held until the control is
+    /// known to have failed.
+    fn take(
+        &mut self,
+        cases: &[Case],
+        done: Vec<(&'static str, Partial)>,
+        control: ControlObservation,
+    ) -> Vec<CaseResult> {
+        let case_of = |id: &str| cases.iter().find(|c| c.id == id);
+        let mut ready = Vec::new();
+        if let Some(outcome) = control {
+            self.control.seen = true;
+            if let Err(why) = outcome
+                && self.control.failure.is_none()
+            {
+                // Now known: release the held cases.
+                self.control.failure = Some(why);
+                for (id, parts) in std::mem::take(&mut self.held) {
+                    if let Some(case) = case_of(id) {
+                        ready.push(finish(case, parts, &self.control));
+                    }
+                }
+            }
+        }
+        for (id, p) in done {
+            self.partials.entry(id).or_default().push(p);
+            let left = self.remaining.entry(id).or_insert(1);
+            *left = left.saturating_sub(1);
+            if *left > 0 {
+                continue;
+            }
+            let parts = self.partials.remove(id).unwrap_or_default();
+            let Some(case) = case_of(id) else { continue };
+            if rests_on_failure(&parts) && self.control.failure.is_none() {
+                self.held.push((id, parts));
+            } else {
+                ready.push(finish(case, parts, &self.control));
+            }
+        }
+        ready
+    }
+}
+
+/// Splits `cases` into those with a scenario that can be built in the options' tier and the
+/// results of the others ("not applicable in the ... tier").
+fn split_not_applicable(cases: &[Case], opts: &SuiteOptions) -> (Vec<Case>, Vec<CaseResult>) {
+    let mut results_na = Vec::new();
+    let runnable: Vec<Case> = cases
+        .iter()
+        .filter(|c| {
+            let why = (c.scenarios)().iter().find_map(|s| s.not_in(opts.tier));
+            if let (Some(why), true) = (why, applicable(c, opts).is_empty()) {
+                results_na.push(CaseResult {
+                    id: c.id.to_owned(),
+                    level: c.level,
+                    title: c.title.to_owned(),
+                    verdict: Verdict::Skip,
+                    elapsed_ms: 0,
+                    reason: format!("not applicable in the {} tier: {why}", opts.tier.name()),
+                    evidence: Vec::new(),
+                    iut: None,
+                    probes: Vec::new(),
+                    runs: Vec::new(),
+                    missing_commands: Vec::new(),
+                });
+                false
+            } else {
+                true
+            }
+        })
+        .cloned()
+        .collect();
+    (runnable, results_na)
+}
+
+/// The sandboxes to build, in first-use order: each scenario once, its cases sharing it; or,
+/// with `isolate`, one per case and scenario (the case's id beside it).
+fn sandboxes(cases: &[Case], opts: &SuiteOptions) -> Vec<(Scenario, Option<&'static str>)> {
+    let mut scenarios: Vec<(Scenario, Option<&'static str>)> = Vec::new();
+    for c in cases {
+        for s in applicable(c, opts) {
+            // A scenario that hangs by design is built once even with `isolate`: its run is up
+            // to FAIL-04's 61 s of waiting, and the cases judging it (FAIL-04, FAIL-06,
+            // FAIL-07, MRK-02) only look.
+            if opts.isolate && s.meta != Meta::AcceptAndHang {
+                scenarios.push((s, Some(c.id)));
+            } else if !scenarios.iter().any(|(o, _)| o.name == s.name) {
+                scenarios.push((s, None));
+            }
+        }
+    }
+    // The scenario whose run may take FAIL-04's whole 60 s goes first, so that it overlaps the
+    // rest instead of ending the run alone.
+    scenarios.sort_by_key(|(s, _)| s.meta != Meta::AcceptAndHang);
+    scenarios
+}
+
 /// Every case as a harness error with `why` (nothing was judged).
 fn all_errors(cases: &[Case], opts: &SuiteOptions, why: &str) -> Report {
     let results = cases
@@ -118,56 +218,13 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
         ..opts.clone()
     };
     let opts = &staged_opts;
-    // The sandboxes to build, in first-use order: each scenario once, its cases sharing it; or,
-    // with `isolate`, one per case and scenario.
     // Cases none of whose scenarios can be built in this tier are reported as such.
-    let mut results_na = Vec::new();
-    let runnable: Vec<Case> = cases
-        .iter()
-        .filter(|c| {
-            let why = (c.scenarios)().iter().find_map(|s| s.not_in(opts.tier));
-            if let (Some(why), true) = (why, applicable(c, opts).is_empty()) {
-                results_na.push(CaseResult {
-                    id: c.id.to_owned(),
-                    level: c.level,
-                    title: c.title.to_owned(),
-                    verdict: Verdict::Skip,
-                    elapsed_ms: 0,
-                    reason: format!("not applicable in the {} tier: {why}", opts.tier.name()),
-                    evidence: Vec::new(),
-                    iut: None,
-                    probes: Vec::new(),
-                    runs: Vec::new(),
-                    missing_commands: Vec::new(),
-                });
-                false
-            } else {
-                true
-            }
-        })
-        .cloned()
-        .collect();
+    let (runnable, results_na) = split_not_applicable(cases, opts);
     for r in &results_na {
         progress(r);
     }
     let cases = &runnable[..];
-    let mut scenarios: Vec<(Scenario, Option<&'static str>)> = Vec::new();
-    for c in cases {
-        for s in applicable(c, opts) {
-            // A scenario that hangs by design is built once even with `isolate`: its run is up
-            // to FAIL-04's 61 s of waiting, and the cases judging it (FAIL-04, FAIL-06,
-            // FAIL-07, MRK-02) only look.
-            if opts.isolate && s.meta != Meta::AcceptAndHang {
-                scenarios.push((s, Some(c.id)));
-            } else if !scenarios.iter().any(|(o, _)| o.name == s.name) {
-                scenarios.push((s, None));
-            }
-        }
-    }
-    // The scenario whose run may take FAIL-04's whole 60 s goes first, so that it overlaps the
-    // rest instead of ending the run alone.
-    scenarios.sort_by_key(|(s, _)| s.meta != Meta::AcceptAndHang);
-    let queue = Arc::new(Mutex::new(scenarios));
+    let queue = Arc::new(Mutex::new(sandboxes(cases, opts)));
     let judged = Arc::new(Mutex::new(Judged {
         remaining: cases
             .iter()
@@ -194,36 +251,7 @@ pub fn run(cases: &[Case], opts: &SuiteOptions, progress: &(dyn Fn(&CaseResult) 
                     };
                     let (done, control) = run_scenario(&scenario, only, cases, opts);
                     let mut j = judged.lock().unwrap_or_else(|e| e.into_inner());
-                    let mut ready = Vec::new();
-                    if let Some(outcome) = control {
-                        j.control.seen = true;
-                        if let Err(why) = outcome
-                            && j.control.failure.is_none()
-                        {
-                            // Now known: release the held cases.
-                            j.control.failure = Some(why);
-                            for (id, parts) in std::mem::take(&mut j.held) {
-                                if let Some(case) = case_of(id) {
-                                    ready.push(finish(case, parts, &j.control));
-                                }
-                            }
-                        }
-                    }
-                    for (id, p) in done {
-                        j.partials.entry(id).or_default().push(p);
-                        let left = j.remaining.entry(id).or_insert(1);
-                        *left = left.saturating_sub(1);
-                        if *left > 0 {
-                            continue;
-                        }
-                        let parts = j.partials.remove(id).unwrap_or_default();
-                        let Some(case) = case_of(id) else { continue };
-                        if rests_on_failure(&parts) && j.control.failure.is_none() {
-                            j.held.push((id, parts));
-                        } else {
-                            ready.push(finish(case, parts, &j.control));
-                        }
-                    }
+                    let ready = j.take(cases, done, control);
                     for r in &ready {
                         progress(r);
                     }

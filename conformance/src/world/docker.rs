@@ -35,11 +35,8 @@
 //! negotiation, and keeps testcontainers' model: one container per case, removed on drop.
 
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::fs::File;
-use std::io::Write as _;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -57,6 +54,11 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder,
 };
 use futures::StreamExt;
+
+mod beneath;
+mod kill;
+pub use beneath::write_beneath;
+pub use kill::kill_tree;
 
 use crate::world::iut::{IutRun, RunSpec};
 use crate::world::netns::PREFIX;
@@ -80,6 +82,24 @@ const DRAIN_AFTER_KILL: Duration = Duration::from_secs(5);
 /// After the run's main process exited, how long its output may stay open (held by a daemon it
 /// started without redirecting its output) before the harness stops reading it.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+
+/// An attached exec's output, as the engine streams it.
+type ExecOutput = std::pin::Pin<
+    Box<
+        dyn futures::Stream<
+                Item = std::result::Result<bollard::container::LogOutput, bollard::errors::Error>,
+            > + Send,
+    >,
+>;
+
+/// What [`DockerBox::watch_exec`] saw of one exec: its output, whether the harness killed it
+/// (at the time limit or locked out) and, if locked out, why.
+struct Watched {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    killed: bool,
+    locked_out: Option<String>,
+}
 
 /// How a missing image is reported: which image, and how to get one.
 fn missing_image_hint(image: &str) -> String {
@@ -453,127 +473,24 @@ impl DockerBox {
         let mut env = vec!["HOME=/root".to_owned(), "LANG=C.UTF-8".to_owned()];
         env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
         let started = Instant::now();
-        let (status, killed, stdout, stderr, locked_out) = self.rt.block_on(async {
-            let exec = self
-                .docker
-                .create_exec(
-                    &self.id,
-                    CreateExecOptions {
-                        cmd: Some(argv),
-                        env: Some(env),
-                        attach_stdout: Some(true),
-                        attach_stderr: Some(true),
-                        user: Some("root".to_owned()),
-                        working_dir: Some("/".to_owned()),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .context("cannot create the exec")?;
-            let mut stdout = Vec::new();
-            let mut stderr = Vec::new();
-            let mut output = match self
-                .docker
-                .start_exec(&exec.id, None)
-                .await
-                .context("cannot start the exec")?
-            {
-                StartExecResults::Attached { output, .. } => output,
-                StartExecResults::Detached => bail!("the exec started detached"),
-            };
+        let (status, watched) = self.rt.block_on(async {
+            let (exec, output) = self.start_exec(argv, env).await?;
             let deadline = tokio::time::Instant::from_std(started + limit);
-            let mut killed: Option<Instant> = None;
-            let mut exited: Option<Instant> = None;
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            let mut stalls = crate::world::iut_watch::Stalls::default();
-            let mut locked_out: Option<String> = None;
-            loop {
-                tokio::select! {
-                    item = output.next() => match item {
-                        None => break,
-                        Some(item) => match item.context("reading the exec's output")? {
-                            bollard::container::LogOutput::StdOut { message } => {
-                                stdout.extend_from_slice(&message);
-                            }
-                            bollard::container::LogOutput::StdErr { message } => {
-                                stderr.extend_from_slice(&message);
-                            }
-                            _ => {}
-                        },
-                    },
-                    _ = tokio::time::sleep_until(deadline), if killed.is_none() && exited.is_none() => {
-                        let info = self
-                            .docker
-                            .inspect_exec(&exec.id)
-                            .await
-                            .context("cannot inspect the exec to stop it at the time limit")?;
-                        if info.running == Some(true) {
-                            let pid = exec_pid(&info)
-                                .context("the exec runs but has no pid to stop at the time limit")?;
-                            kill_tree(pid, self.pid)?;
-                            killed = Some(Instant::now());
-                        } else {
-                            exited = Some(Instant::now());
-                        }
-                    },
-                    _ = tick.tick() => {
-                        if let Some(at) = killed
-                            && at.elapsed() >= DRAIN_AFTER_KILL
-                        {
-                            break;
-                        }
-                        if let Some(at) = exited
-                            && at.elapsed() >= DRAIN_AFTER_EXIT
-                        {
-                            break;
-                        }
-                        if exited.is_none() && killed.is_none() {
-                            let info = self
-                                .docker
-                                .inspect_exec(&exec.id)
-                                .await
-                                .context("cannot inspect the exec")?;
-                            if info.running == Some(false) {
-                                exited = Some(Instant::now());
-                            } else if let (Some(limit), Ok(init)) =
-                                (spec.stall_limit, i32::try_from(self.pid))
-                                && let Some(why) = stalls.check(init, limit, Instant::now())
-                            {
-                                // Locked out (see crate::world::iut_watch): stopped as at the limit.
-                                if let Some(pid) = exec_pid(&info) {
-                                    kill_tree(pid, self.pid)?;
-                                    killed = Some(Instant::now());
-                                    locked_out = Some(why);
-                                }
-                            }
-                        }
-                    },
-                }
-            }
-            // The stream ends when the process does; its exit code may lag a moment.
-            let mut code = None;
-            for _ in 0..50 {
-                let info = self
-                    .docker
-                    .inspect_exec(&exec.id)
-                    .await
-                    .context("cannot inspect the exec")?;
-                if info.running != Some(true) {
-                    code = info.exit_code;
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Ok::<_, anyhow::Error>((code, killed.is_some(), stdout, stderr, locked_out))
+            let watched = self
+                .watch_exec(&exec, output, deadline, spec.stall_limit)
+                .await?;
+            let code = self.exit_code(&exec).await?;
+            Ok::<_, anyhow::Error>((code, watched))
         })?;
         let elapsed = started.elapsed();
+        let killed = watched.killed;
         let status = status.and_then(|c| i32::try_from(c).ok());
         Ok(IutRun {
             status: if killed { None } else { status },
             signal: killed.then_some(libc::SIGKILL),
             timed_out: killed,
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            stdout: String::from_utf8_lossy(&watched.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&watched.stderr).into_owned(),
             elapsed,
             // The process runs under the engine, not as the harness's child: not measured.
             max_rss_kib: None,
@@ -584,8 +501,146 @@ impl DockerBox {
                 seen
             }),
             cpu: Duration::ZERO,
+            locked_out: watched.locked_out,
+        })
+    }
+
+    /// Creates and starts an exec of `argv` as root from `/`, attached: its id and its output.
+    async fn start_exec(
+        &self,
+        argv: Vec<String>,
+        env: Vec<String>,
+    ) -> Result<(String, ExecOutput)> {
+        let exec = self
+            .docker
+            .create_exec(
+                &self.id,
+                CreateExecOptions {
+                    cmd: Some(argv),
+                    env: Some(env),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    user: Some("root".to_owned()),
+                    working_dir: Some("/".to_owned()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .context("cannot create the exec")?;
+        match self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .context("cannot start the exec")?
+        {
+            StartExecResults::Attached { output, .. } => Ok((exec.id, output)),
+            StartExecResults::Detached => bail!("the exec started detached"),
+        }
+    }
+
+    /// Gathers an exec's output until its stream ends (or a moment after it exits or is
+    /// killed), killing its process tree at `deadline` or when it locks itself out (see
+    /// [`crate::world::iut_watch`]).
+    async fn watch_exec(
+        &self,
+        exec: &str,
+        mut output: ExecOutput,
+        deadline: tokio::time::Instant,
+        stall_limit: Option<Duration>,
+    ) -> Result<Watched> {
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let mut killed: Option<Instant> = None;
+        let mut exited: Option<Instant> = None;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut stalls = crate::world::iut_watch::Stalls::default();
+        let mut locked_out: Option<String> = None;
+        loop {
+            tokio::select! {
+                item = output.next() => match item {
+                    None => break,
+                    Some(item) => match item.context("reading the exec's output")? {
+                        bollard::container::LogOutput::StdOut { message } => {
+                            stdout.extend_from_slice(&message);
+                        }
+                        bollard::container::LogOutput::StdErr { message } => {
+                            stderr.extend_from_slice(&message);
+                        }
+                        _ => {}
+                    },
+                },
+                _ = tokio::time::sleep_until(deadline), if killed.is_none() && exited.is_none() => {
+                    let info = self
+                        .docker
+                        .inspect_exec(exec)
+                        .await
+                        .context("cannot inspect the exec to stop it at the time limit")?;
+                    if info.running == Some(true) {
+                        let pid = exec_pid(&info)
+                            .context("the exec runs but has no pid to stop at the time limit")?;
+                        kill_tree(pid, self.pid)?;
+                        killed = Some(Instant::now());
+                    } else {
+                        exited = Some(Instant::now());
+                    }
+                },
+                _ = tick.tick() => {
+                    if let Some(at) = killed
+                        && at.elapsed() >= DRAIN_AFTER_KILL
+                    {
+                        break;
+                    }
+                    if let Some(at) = exited
+                        && at.elapsed() >= DRAIN_AFTER_EXIT
+                    {
+                        break;
+                    }
+                    if exited.is_none() && killed.is_none() {
+                        let info = self
+                            .docker
+                            .inspect_exec(exec)
+                            .await
+                            .context("cannot inspect the exec")?;
+                        if info.running == Some(false) {
+                            exited = Some(Instant::now());
+                        } else if let (Some(limit), Ok(init)) =
+                            (stall_limit, i32::try_from(self.pid))
+                            && let Some(why) = stalls.check(init, limit, Instant::now())
+                        {
+                            // Locked out (see crate::world::iut_watch): stopped as at the limit.
+                            if let Some(pid) = exec_pid(&info) {
+                                kill_tree(pid, self.pid)?;
+                                killed = Some(Instant::now());
+                                locked_out = Some(why);
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        Ok(Watched {
+            stdout,
+            stderr,
+            killed: killed.is_some(),
             locked_out,
         })
+    }
+
+    /// The exec's exit code. The output stream ends when the process does; its exit code may
+    /// lag a moment, so it is asked for up to a second.
+    async fn exit_code(&self, exec: &str) -> Result<Option<i64>> {
+        for _ in 0..50 {
+            let info = self
+                .docker
+                .inspect_exec(exec)
+                .await
+                .context("cannot inspect the exec")?;
+            if info.running != Some(true) {
+                return Ok(info.exit_code);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(None)
     }
 
     fn remove_container(&self, id: &str) {
@@ -677,259 +732,5 @@ pub fn sweep() -> Result<Vec<String>> {
     Ok(removed)
 }
 
-/// `openat2(2)` of `path` relative to `dir`, resolved as if `dir` were the root
-/// (`RESOLVE_IN_ROOT`: absolute symlinks and `..` stay beneath it) and without following magic
-/// links (`/proc/.../root` and the like).
-#[allow(unsafe_code)]
-fn open_beneath(
-    dir: BorrowedFd<'_>,
-    path: &str,
-    flags: i32,
-    mode: u32,
-) -> std::io::Result<OwnedFd> {
-    let c = CString::new(path)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL in a path"))?;
-    // SAFETY: `open_how` is a plain C struct of integers; openat2(2) wants it zero-filled
-    // before the fields it uses are set.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = u64::from((flags | libc::O_CLOEXEC).cast_unsigned());
-    how.mode = u64::from(mode);
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: the path is a NUL-terminated string and `how` a valid `open_how` of the size
-    // passed, both alive for the call; `dir` is an open descriptor.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            &raw const how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let fd = i32::try_from(fd).map_err(|_| std::io::Error::other("openat2 returned no fd"))?;
-    // SAFETY: openat2 returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// `mkdirat(2)` or `unlinkat(2)` of one name in `dir`.
-#[allow(unsafe_code)]
-fn at_call(dir: BorrowedFd<'_>, name: &str, mkdir: bool) -> std::io::Result<()> {
-    let c = CString::new(name)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL in a path"))?;
-    // SAFETY: `dir` is an open descriptor and `c` a NUL-terminated name alive for the call.
-    let rc = unsafe {
-        if mkdir {
-            libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o755)
-        } else {
-            libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0)
-        }
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `inside` (an absolute path of the container) with `mode`, the way the
-/// container would see it: every component resolved beneath `root` ([`open_beneath`]), missing
-/// directories created, and a symlink in the last place replaced by the file. A symlink in the
-/// image or one the implementation planted (`/tmp -> /etc`, `/tmp/.firewall-init-done ->
-/// /etc/passwd`) thus never makes the harness write a file of the machine.
-pub fn write_beneath(root: BorrowedFd<'_>, inside: &str, bytes: &[u8], mode: u32) -> Result<()> {
-    let comps: Vec<&str> = inside.split('/').filter(|c| !c.is_empty()).collect();
-    let Some((name, dirs)) = comps.split_last() else {
-        bail!("{inside:?} names no file");
-    };
-    if comps.iter().any(|c| *c == "." || *c == "..") {
-        bail!("{inside:?} is not a plain absolute path");
-    }
-    let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
-    let mut parent = open_beneath(root, ".", dir_flags, 0).context("cannot open the root")?;
-    for (i, comp) in dirs.iter().enumerate() {
-        let so_far = dirs[..=i].join("/");
-        parent = match open_beneath(root, &so_far, dir_flags, 0) {
-            Ok(d) => d,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                match at_call(parent.as_fd(), comp, true) {
-                    Ok(()) => {}
-                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-                    Err(e) => return Err(e).with_context(|| format!("cannot create /{so_far}")),
-                }
-                open_beneath(root, &so_far, dir_flags, 0)
-                    .with_context(|| format!("cannot open /{so_far}"))?
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot open /{so_far}")),
-        };
-    }
-    let file_flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW;
-    let fd = match open_beneath(parent.as_fd(), name, file_flags, mode) {
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            at_call(parent.as_fd(), name, false)
-                .with_context(|| format!("cannot remove the symlink at {inside}"))?;
-            open_beneath(parent.as_fd(), name, file_flags, mode)
-        }
-        other => other,
-    }
-    .with_context(|| format!("cannot open {inside} for writing"))?;
-    let mut file = File::from(fd);
-    file.write_all(bytes)
-        .with_context(|| format!("cannot write {inside}"))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot set the mode of {inside}"))?;
-    }
-    Ok(())
-}
-
-/// Process ids and parent ids of every live process in the machine's /proc (zombies left out).
-fn process_table() -> Vec<(u32, u32)> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| {
-        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
-        let mut rest = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
-        let state = rest.next()?;
-        let ppid: u32 = rest.next()?.parse().ok()?;
-        (state != "Z" && state != "X").then_some((pid, ppid))
-    })
-    .collect()
-}
-
-/// The pid namespace of a process (the inode of /proc/PID/ns/pid).
-fn pid_ns(pid: u32) -> Option<u64> {
-    std::fs::metadata(format!("/proc/{pid}/ns/pid"))
-        .ok()
-        .map(|m| m.ino())
-}
-
-/// `pid` and every process under it, in parent-before-child order.
-fn tree(table: &[(u32, u32)], pid: u32) -> Vec<u32> {
-    let mut out = vec![pid];
-    let mut i = 0;
-    while let Some(&p) = out.get(i) {
-        let children: Vec<u32> = table
-            .iter()
-            .filter(|(c, pp)| *pp == p && !out.contains(c))
-            .map(|(c, _)| *c)
-            .collect();
-        out.extend(children);
-        i += 1;
-    }
-    out.retain(|p| table.iter().any(|(q, _)| q == p));
-    out
-}
-
-/// SIGKILLs `pid` (the run's process, a machine pid) and every process under it, from the
-/// machine's side, until none is left: the time limit, as coreutils' `timeout -s KILL` gave it
-/// in the container before, without needing anything of the image. Only processes of the
-/// container's pid namespace (that of `container_init`, which is spared) are touched;
-/// processes that left the tree (daemons re-parented to the container's init) are not, as
-/// `timeout` left them.
-#[allow(unsafe_code)]
-pub fn kill_tree(pid: u32, container_init: u32) -> Result<usize> {
-    let ns = pid_ns(container_init).context("the container's init is gone")?;
-    let mut killed = 0;
-    for _ in 0..50 {
-        let table = process_table();
-        let victims: Vec<u32> = tree(&table, pid)
-            .into_iter()
-            .filter(|p| *p > 1 && *p != container_init && *p != std::process::id())
-            .filter(|p| pid_ns(*p) == Some(ns))
-            .collect();
-        if victims.is_empty() {
-            return Ok(killed);
-        }
-        for p in victims {
-            let Ok(raw) = i32::try_from(p) else { continue };
-            // SAFETY: kill(2) has no memory effects; `raw` is a positive pid of the container's
-            // pid namespace, checked just above.
-            if unsafe { libc::kill(raw, libc::SIGKILL) } == 0 {
-                killed += 1;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    bail!("processes under {pid} survive SIGKILL")
-}
-
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    fn root_fd(dir: &Path) -> File {
-        File::open(dir).unwrap()
-    }
-
-    #[test]
-    fn files_are_written_beneath_the_root_whatever_the_symlinks() {
-        let outside = tempfile::tempdir().unwrap();
-        let victim = outside.path().join("passwd");
-        std::fs::write(&victim, "machine's own\n").unwrap();
-        let root = tempfile::tempdir().unwrap();
-        let r = root.path();
-        // The image's /tmp is an absolute symlink; the marker a symlink to a machine's file;
-        // /etc/ssl a relative symlink climbing out.
-        std::fs::create_dir(r.join("etc")).unwrap();
-        std::fs::create_dir_all(r.join("var/tmp")).unwrap();
-        std::os::unix::fs::symlink("/var/tmp", r.join("tmp")).unwrap();
-        std::os::unix::fs::symlink(&victim, r.join("marker")).unwrap();
-        std::os::unix::fs::symlink("../../../../../../..", r.join("etc/ssl")).unwrap();
-        let fd = root_fd(r);
-        write_beneath(fd.as_fd(), "/tmp/.firewall-init-done", b"stale\n", 0o644).unwrap();
-        write_beneath(fd.as_fd(), "/marker", b"stale\n", 0o644).unwrap();
-        write_beneath(fd.as_fd(), "/etc/ssl/certs/ca.crt", b"ca\n", 0o600).unwrap();
-        write_beneath(
-            fd.as_fd(),
-            "/opt/fw-conformance/0-x.sh",
-            b"#!/bin/sh\n",
-            0o755,
-        )
-        .unwrap();
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "machine's own\n");
-        // Resolved as the container would: /tmp -> /var/tmp inside, ../.. stops at the root.
-        assert_eq!(
-            std::fs::read_to_string(r.join("var/tmp/.firewall-init-done")).unwrap(),
-            "stale\n"
-        );
-        assert!(!r.join("marker").is_symlink());
-        assert_eq!(
-            std::fs::read_to_string(r.join("marker")).unwrap(),
-            "stale\n"
-        );
-        assert_eq!(
-            std::fs::read_to_string(r.join("certs/ca.crt")).unwrap(),
-            "ca\n"
-        );
-        let mode = std::fs::metadata(r.join("opt/fw-conformance/0-x.sh"))
-            .unwrap()
-            .mode();
-        assert_eq!(mode & 0o777, 0o755);
-        assert!(write_beneath(fd.as_fd(), "/a/../b", b"", 0o644).is_err());
-        assert!(write_beneath(fd.as_fd(), "/", b"", 0o644).is_err());
-    }
-
-    #[test]
-    fn a_tree_is_the_process_and_its_descendants() {
-        let table = [(10, 1), (11, 10), (12, 11), (13, 1), (14, 13), (15, 12)];
-        assert_eq!(tree(&table, 10), [10, 11, 12, 15]);
-        assert_eq!(tree(&table, 13), [13, 14]);
-        assert!(tree(&table, 99).is_empty());
-    }
-
-    #[test]
-    fn a_missing_image_is_named_with_how_to_get_one() {
-        let hint = missing_image_hint("my-devcontainer:1");
-        assert!(hint.contains("my-devcontainer:1"));
-        assert!(hint.contains("scripts/setup-docker.sh"));
-        assert!(hint.contains("--image"));
-    }
-}
+mod tests;

@@ -239,66 +239,12 @@ pub(crate) fn run_step(step: &Step, fds: &mut Fds) -> i32 {
                 libc::MS_BIND | libc::MS_REMOUNT | flags,
                 std::ptr::null(),
             ),
-            Step::OverlayOrReadOnly { src, dst, data } => {
-                if let Some(data) = data
-                    && libc::mount(
-                        c"overlay".as_ptr(),
-                        dst.as_ptr(),
-                        c"overlay".as_ptr(),
-                        libc::MS_NODEV,
-                        data.as_ptr().cast(),
-                    ) == 0
-                {
-                    return 0;
-                }
-                let rc = libc::mount(
-                    src.as_ptr(),
-                    dst.as_ptr(),
-                    NONE,
-                    libc::MS_BIND | libc::MS_REC,
-                    std::ptr::null(),
-                );
-                if rc != 0 {
-                    return rc;
-                }
-                read_only(dst)
-            }
+            Step::OverlayOrReadOnly { src, dst, data } => overlay_or_read_only(src, dst, data),
             Step::Mkdir { path, mode } => libc::mkdir(path.as_ptr(), *mode),
-            Step::MkdirAny { path } => {
-                let rc = libc::mkdir(path.as_ptr(), 0o755);
-                if rc != 0 && *libc::__errno_location() == libc::EEXIST {
-                    0
-                } else {
-                    rc
-                }
-            }
-            Step::Touch { path } => {
-                let fd = libc::open(
-                    path.as_ptr(),
-                    libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-                    0o644,
-                );
-                if fd < 0 {
-                    return -1;
-                }
-                libc::close(fd)
-            }
+            Step::MkdirAny { path } => mkdir_any(path),
+            Step::Touch { path } => touch(path),
             Step::Symlink { target, path } => libc::symlink(target.as_ptr(), path.as_ptr()),
-            Step::PivotRoot(root) => {
-                // pivot_root(".", "."): the old root is stacked under the new one and then
-                // detached, so nothing of the machine's tree stays reachable.
-                if libc::chdir(root.as_ptr()) != 0 {
-                    return -1;
-                }
-                let dot = c".".as_ptr();
-                if libc::syscall(libc::SYS_pivot_root, dot, dot) != 0 {
-                    return -1;
-                }
-                if libc::umount2(dot, libc::MNT_DETACH) != 0 {
-                    return -1;
-                }
-                libc::chdir(c"/".as_ptr())
-            }
+            Step::PivotRoot(root) => pivot_root(root),
             Step::OpenMountNs => {
                 fds.own_mnt_ns = libc::open(
                     c"/proc/self/ns/mnt".as_ptr(),
@@ -306,37 +252,10 @@ pub(crate) fn run_step(step: &Step, fds: &mut Fds) -> i32 {
                 );
                 if fds.own_mnt_ns < 0 { -1 } else { 0 }
             }
-            Step::SendMountNsAndDir(dir) => {
-                let ns = libc::open(
-                    c"/proc/self/ns/mnt".as_ptr(),
-                    libc::O_RDONLY | libc::O_CLOEXEC,
-                );
-                let layer = libc::open(
-                    dir.as_ptr(),
-                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                );
-                if ns < 0 || layer < 0 {
-                    return -1;
-                }
-                send_fds(fds.sock, &[ns, layer], 0)
-            }
+            Step::SendMountNsAndDir(dir) => send_mount_ns_and_dir(fds.sock, dir),
             Step::ForkInit => fork_init(fds.sock, fds.own_mnt_ns),
             Step::Chdir(d) => libc::chdir(d.as_ptr()),
-            Step::DropCaps(caps) => {
-                for &c in caps {
-                    let rc = libc::prctl(
-                        libc::PR_CAPBSET_DROP,
-                        libc::c_ulong::from(c),
-                        0 as libc::c_ulong,
-                        0 as libc::c_ulong,
-                        0 as libc::c_ulong,
-                    );
-                    if rc != 0 {
-                        return rc;
-                    }
-                }
-                0
-            }
+            Step::DropCaps(caps) => drop_caps(caps),
             Step::ClearInheritable => clear_inheritable(),
             Step::Optional(inner) => {
                 run_step(inner, fds);
@@ -344,6 +263,134 @@ pub(crate) fn run_step(step: &Step, fds: &mut Fds) -> i32 {
             }
         }
     }
+}
+
+/// Mounts an overlay on `dst` when `data` is given and the kernel takes it; otherwise binds
+/// `src` read-only on `dst`. Async-signal-safe.
+#[allow(unsafe_code)]
+fn overlay_or_read_only(src: &CString, dst: &CString, data: &Option<CString>) -> i32 {
+    const NONE: *const libc::c_char = std::ptr::null();
+    // SAFETY: mount(2) on NUL-terminated strings owned by the caller.
+    unsafe {
+        if let Some(data) = data
+            && libc::mount(
+                c"overlay".as_ptr(),
+                dst.as_ptr(),
+                c"overlay".as_ptr(),
+                libc::MS_NODEV,
+                data.as_ptr().cast(),
+            ) == 0
+        {
+            return 0;
+        }
+        let rc = libc::mount(
+            src.as_ptr(),
+            dst.as_ptr(),
+            NONE,
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        );
+        if rc != 0 {
+            return rc;
+        }
+    }
+    read_only(dst)
+}
+
+/// mkdir(2) that takes an existing entry as success. Async-signal-safe.
+#[allow(unsafe_code)]
+fn mkdir_any(path: &CString) -> i32 {
+    // SAFETY: mkdir(2) on a NUL-terminated path owned by the caller; errno is thread-local.
+    unsafe {
+        let rc = libc::mkdir(path.as_ptr(), 0o755);
+        if rc != 0 && *libc::__errno_location() == libc::EEXIST {
+            0
+        } else {
+            rc
+        }
+    }
+}
+
+/// Creates an empty file (not through a symlink) if there is none. Async-signal-safe.
+#[allow(unsafe_code)]
+fn touch(path: &CString) -> i32 {
+    // SAFETY: open(2) on a NUL-terminated path owned by the caller, close(2) on its result.
+    unsafe {
+        let fd = libc::open(
+            path.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            0o644,
+        );
+        if fd < 0 {
+            return -1;
+        }
+        libc::close(fd)
+    }
+}
+
+/// Makes `root` the root. pivot_root(".", "."): the old root is stacked under the new one and
+/// then detached, so nothing of the machine's tree stays reachable. Async-signal-safe.
+#[allow(unsafe_code)]
+fn pivot_root(root: &CString) -> i32 {
+    // SAFETY: raw system calls on NUL-terminated strings (`root`, owned by the caller, and
+    // literals).
+    unsafe {
+        if libc::chdir(root.as_ptr()) != 0 {
+            return -1;
+        }
+        let dot = c".".as_ptr();
+        if libc::syscall(libc::SYS_pivot_root, dot, dot) != 0 {
+            return -1;
+        }
+        if libc::umount2(dot, libc::MNT_DETACH) != 0 {
+            return -1;
+        }
+        libc::chdir(c"/".as_ptr())
+    }
+}
+
+/// Sends the current mount namespace and `dir` (as an `O_PATH` descriptor) on `sock`.
+/// Async-signal-safe.
+#[allow(unsafe_code)]
+fn send_mount_ns_and_dir(sock: i32, dir: &CString) -> i32 {
+    // SAFETY: open(2) on NUL-terminated paths (a literal, and `dir`, owned by the caller).
+    let (ns, layer) = unsafe {
+        (
+            libc::open(
+                c"/proc/self/ns/mnt".as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            ),
+            libc::open(
+                dir.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            ),
+        )
+    };
+    if ns < 0 || layer < 0 {
+        return -1;
+    }
+    send_fds(sock, &[ns, layer], 0)
+}
+
+/// Drops `caps` from the bounding set. Async-signal-safe.
+#[allow(unsafe_code)]
+fn drop_caps(caps: &[u32]) -> i32 {
+    for &c in caps {
+        // SAFETY: prctl(2) with integer arguments only.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_CAPBSET_DROP,
+                libc::c_ulong::from(c),
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        };
+        if rc != 0 {
+            return rc;
+        }
+    }
+    0
 }
 
 /// Binds `d` onto itself and remounts it read-only. Async-signal-safe.

@@ -467,46 +467,7 @@ fn holder_steps(c: &Path, submounts: &[Submount]) -> Result<Vec<Step>> {
         &data,
     )?);
     for (k, s) in submounts.iter().enumerate() {
-        let rel = s.path.strip_prefix("/").unwrap_or(&s.path);
-        let dst = cstring(merged.join(rel))?;
-        let src = cstring(&s.path)?;
-        if !s.is_dir {
-            steps.push(Step::Optional(Box::new(Step::Bind {
-                src,
-                dst: dst.clone(),
-            })));
-            steps.push(Step::Optional(Box::new(Step::ReadOnly(dst))));
-            continue;
-        }
-        let upper = c.join(format!("sub-{k}/upper"));
-        let work = c.join(format!("sub-{k}/work"));
-        steps.push(Step::Mkdir {
-            path: at(&format!("sub-{k}"))?,
-            mode: 0o755,
-        });
-        steps.push(Step::Mkdir {
-            path: cstring(&upper)?,
-            mode: 0o755,
-        });
-        steps.push(Step::Mkdir {
-            path: cstring(&work)?,
-            mode: 0o700,
-        });
-        let data = match (
-            overlay_path(&s.path),
-            overlay_path(&upper),
-            overlay_path(&work),
-        ) {
-            (Ok(l), Ok(u), Ok(w)) => {
-                Some(cstring(format!("lowerdir={l},upperdir={u},workdir={w}"))?)
-            }
-            _ => None,
-        };
-        steps.push(Step::Optional(Box::new(Step::OverlayOrReadOnly {
-            src,
-            dst,
-            data,
-        })));
+        steps.extend(submount_steps(c, &merged, k, s)?);
     }
     for (from, to) in [("tmp", "/tmp"), ("run", "/run"), ("home", "/root")] {
         steps.push(Step::MkdirAny { path: m(to)? });
@@ -515,7 +476,63 @@ fn holder_steps(c: &Path, submounts: &[Submount]) -> Result<Vec<Step>> {
             dst: m(to)?,
         });
     }
-    // /dev: a small tmpfs with the harmless devices of the machine bound in.
+    steps.extend(dev_steps(&merged)?);
+    Ok(steps)
+}
+
+/// The steps of one of the container's submounts (`k`-th, under `merged`): a file is bound
+/// read-only; a directory gets its own overlay (layers in `c/sub-k`), or is bound read-only
+/// when the kernel refuses the overlay. Its mounts are optional: one that fails leaves the
+/// path as the root overlay shows it.
+fn submount_steps(c: &Path, merged: &Path, k: usize, s: &Submount) -> Result<Vec<Step>> {
+    let at = |p: &str| cstring(c.join(p));
+    let mut steps = Vec::new();
+    let rel = s.path.strip_prefix("/").unwrap_or(&s.path);
+    let dst = cstring(merged.join(rel))?;
+    let src = cstring(&s.path)?;
+    if !s.is_dir {
+        steps.push(Step::Optional(Box::new(Step::Bind {
+            src,
+            dst: dst.clone(),
+        })));
+        steps.push(Step::Optional(Box::new(Step::ReadOnly(dst))));
+        return Ok(steps);
+    }
+    let upper = c.join(format!("sub-{k}/upper"));
+    let work = c.join(format!("sub-{k}/work"));
+    steps.push(Step::Mkdir {
+        path: at(&format!("sub-{k}"))?,
+        mode: 0o755,
+    });
+    steps.push(Step::Mkdir {
+        path: cstring(&upper)?,
+        mode: 0o755,
+    });
+    steps.push(Step::Mkdir {
+        path: cstring(&work)?,
+        mode: 0o700,
+    });
+    let data = match (
+        overlay_path(&s.path),
+        overlay_path(&upper),
+        overlay_path(&work),
+    ) {
+        (Ok(l), Ok(u), Ok(w)) => Some(cstring(format!("lowerdir={l},upperdir={u},workdir={w}"))?),
+        _ => None,
+    };
+    steps.push(Step::Optional(Box::new(Step::OverlayOrReadOnly {
+        src,
+        dst,
+        data,
+    })));
+    Ok(steps)
+}
+
+/// The steps of the container's `/dev` under `merged`: a small tmpfs with the harmless devices
+/// of the machine bound in, its own `pts` and `shm`, and the usual symlinks.
+fn dev_steps(merged: &Path) -> Result<Vec<Step>> {
+    let m = |p: &str| cstring(merged.join(p.trim_start_matches('/')));
+    let mut steps = Vec::new();
     steps.push(mount(
         "tmpfs",
         "tmpfs",

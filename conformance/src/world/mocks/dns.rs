@@ -11,22 +11,20 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use fw_testkit::dns::{Answers, Handler};
 use hickory_server::Server;
-use hickory_server::net::runtime::Time;
-use hickory_server::net::xfer::Protocol;
-use hickory_server::proto::op::{
-    Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode,
-};
+use hickory_server::proto::op::ResponseCode;
 use hickory_server::proto::rr::rdata::{A, AAAA, CNAME};
-use hickory_server::proto::rr::{Name, RData, Record, RecordType};
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
+use hickory_server::proto::rr::{Name, RData, RecordType};
 
 use crate::world::netns::{Netns, Service};
+
+/// The query log and the answers are those of the workspace's one DNS request handler.
+pub use fw_testkit::dns::{Answer, QueryLog, QueryRecord, Transport, key};
 
 /// Where names nobody configured land: the upper half of the domain-host range of the address
 /// plan (the lower half is left to the names a scenario configures).
@@ -76,11 +74,6 @@ pub struct Zone {
 #[derive(Debug, Clone, Default)]
 pub struct ZoneBuilder {
     names: HashMap<String, NameSpec>,
-}
-
-/// A name as the zone keys it: lower case, no trailing dot.
-pub fn key(name: &str) -> String {
-    name.trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// The stable catch-all address of `name`: FNV-1a of its key onto 203.0.113.129..=254 (the
@@ -140,15 +133,6 @@ impl ZoneBuilder {
     pub fn build(self) -> Zone {
         Zone { names: self.names }
     }
-}
-
-/// What the zone answers to one query: the response code, the records in answer order (owner
-/// name as a zone key, data) and how long to wait before answering.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    pub code: ResponseCode,
-    pub records: Vec<(String, RData)>,
-    pub delay: Duration,
 }
 
 impl Zone {
@@ -266,119 +250,9 @@ impl Zone {
     }
 }
 
-/// The transport a query came over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
-
-/// One query the mock received.
-#[derive(Debug, Clone)]
-pub struct QueryRecord {
-    /// The name as a zone key (lower case, no trailing dot).
-    pub name: String,
-    pub qtype: RecordType,
-    pub transport: Transport,
-    pub src: SocketAddr,
-    pub at: Instant,
-}
-
-/// Every query received, in arrival order.
-pub type QueryLog = Arc<Mutex<Vec<QueryRecord>>>;
-
-struct Handler {
-    zone: Arc<Zone>,
-    log: QueryLog,
-}
-
-#[async_trait::async_trait]
-impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: Time>(
-        &self,
-        request: &Request,
-        mut response_handle: R,
-    ) -> ResponseInfo {
-        let mut meta = Metadata::response_from_request(&request.metadata);
-        meta.authoritative = true;
-        meta.recursion_available = true;
-        let builder = MessageResponseBuilder::from_message_request(request);
-        let Ok(info) = request.request_info() else {
-            meta.response_code = ResponseCode::FormErr;
-            return send(&mut response_handle, builder.build_no_records(meta)).await;
-        };
-        let qname = info.query.original().name().clone();
-        let qtype = info.query.query_type();
-        let name = key(&qname.to_ascii());
-        if let Ok(mut log) = self.log.lock() {
-            log.push(QueryRecord {
-                name: name.clone(),
-                qtype,
-                transport: match request.protocol() {
-                    Protocol::Udp => Transport::Udp,
-                    _ => Transport::Tcp,
-                },
-                src: request.src(),
-                at: Instant::now(),
-            });
-        }
-        let answer = self.zone.answer(&name, qtype);
-        if !answer.delay.is_zero() {
-            tokio::time::sleep(answer.delay).await;
-        }
-        meta.response_code = answer.code;
-        let records: Vec<Record> = answer
-            .records
-            .into_iter()
-            .map(|(owner, data)| {
-                // The first owner is the name as asked (its case kept, for resolvers that
-                // randomise it); the rest are the chain's targets.
-                let owner = if owner == name {
-                    qname.clone()
-                } else {
-                    Name::from_ascii(format!("{owner}.")).unwrap_or_else(|_| qname.clone())
-                };
-                Record::from_rdata(owner, TTL, data)
-            })
-            .collect();
-        let response = builder.build(
-            meta,
-            records.iter(),
-            std::iter::empty(),
-            std::iter::empty(),
-            std::iter::empty(),
-        );
-        send(&mut response_handle, response).await
-    }
-}
-
-async fn send<'a, R: ResponseHandler>(
-    handle: &mut R,
-    response: MessageResponse<
-        '_,
-        'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-    >,
-) -> ResponseInfo {
-    let id = response.metadata().id;
-    match handle.send_response(response).await {
-        Ok(info) => info,
-        Err(e) => {
-            tracing::warn!("mock dns: cannot send a response: {e}");
-            let mut meta = Metadata::response_from_request(&Metadata::new(
-                id,
-                MessageType::Response,
-                OpCode::Query,
-            ));
-            meta.response_code = ResponseCode::ServFail;
-            ResponseInfo::from(Header {
-                metadata: meta,
-                counts: HeaderCounts::default(),
-            })
-        }
+impl Answers for Zone {
+    fn answer(&self, name: &str, qtype: RecordType) -> Answer {
+        Zone::answer(self, name, qtype)
     }
 }
 
@@ -474,10 +348,7 @@ fn serve_dns(
 ) -> Result<DnsServer> {
     let log: QueryLog = Arc::default();
     let (tx, rx) = std::sync::mpsc::channel();
-    let handler = Handler {
-        zone: zone.clone(),
-        log: log.clone(),
-    };
+    let handler = Handler::new(zone.clone(), log.clone(), TTL);
     let service = ns.spawn_service("dns", move |stop| async move {
         let bound = async {
             let mut server = Server::new(handler);
@@ -534,6 +405,8 @@ fn serve_dns(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use std::time::Instant;
 
     use super::*;
     use crate::world::mocks::testing::{privileged, run, world_like};
