@@ -2,5 +2,7 @@
 //!
 //! - [`ci`]: the one rule of privileged tests: skip with a printed reason on a developer's
 //!   machine, fail under `CI=true`.
+//! - [`plan`]: the conformance sandbox's address plan, every address, prefix and port once.
 
 pub mod ci;
+pub mod plan;

@@ -6,7 +6,7 @@
 //! with a list written from REQUIREMENTS.md makes a case dropped, a level changed, an ID renamed
 //! or the order changed fail until the list is changed too, on purpose.
 
-use crate::report::Level;
+use crate::judge::verdict::Level;
 
 /// The rows of the list: comment lines (`#`) and blank lines skipped; `Err` names a line that is
 /// not `ID LEVEL`.

@@ -12,10 +12,10 @@
 
 use anyhow::Result;
 
-use crate::judge::catalog::{API_HOST, BLOCKED, sa};
 use crate::world::probe::{self, Verdict};
 use crate::world::sandbox::{Sandbox, SuiteOptions};
 use crate::world::scenario::Meta;
+use fw_testkit::plan::{API_HOST, BLOCKED, sa};
 
 /// What the meta API answers during the first run: a failure every implementation must
 /// answer with a failure (FAIL-03), and one that ends by itself once the API answers again.

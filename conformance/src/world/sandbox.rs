@@ -1,7 +1,7 @@
 //! One scenario's live sandbox: the topology, the mocks, the container's files, and the
 //! implementation's run(s) in it.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,9 +9,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::judge::catalog::{BLOCKED, HIGH_PORT, PEER_PORT, SVC, UDP_ECHO_PORT, WEB_HOST, sa};
-use crate::judge::ctx::{LongLived, ProberResults, RunRecord};
-use crate::judge::spread::control::{Inbound, start_inbound};
+use fw_testkit::plan::{
+    API_HOST, API_HOST_OUTSIDE, API_HOST_REFUSING, API_HOST_V6, BLOCKED, CNAME_FINAL_ADDRS,
+    DOCKER_DNS, EXAMPLE_ALLOWLISTED, EXTRA_OK, GATEWAYS, HIGH_PORT, NPM_ADDRS, PEER_PORT, REQUIRED,
+    REQUIRED_AAAA, STALE_NAT_TARGET, SVC, UDP_ECHO_PORT, UNCONFIGURED_RESOLVER, WEB_HOST,
+    WORLD_RESOLVER, WORLD_TCP_PORTS, WORLD_UDP_PORTS, sa,
+};
+
 use crate::world::docker::{DockerBox, DockerFiles, DockerOptions};
 use crate::world::iut::{ContainerFiles, ContainerFs, IutRun, RunSpec, run_iut};
 use crate::world::mocks::dns::{Zone, start_dns_shared};
@@ -21,11 +25,12 @@ use crate::world::mocks::https::{HttpsOptions, HttpsServer, MetaBehaviour, TestC
 use crate::world::mocks::raw::{RawObserver, start_raw_observer};
 use crate::world::netns::{Netns, Service};
 use crate::world::probe;
+use crate::world::record::{LongLived, ProberResults, RunRecord};
 use crate::world::scenario::{
-    CNAME_FINAL, CNAME_FINAL_ADDRS, CNAME_MID, DnsVariant, EXTRA_CNAME, EXTRA_NXDOMAIN, EXTRA_OK,
-    EXTRA_SERVFAIL, ExampleCom, Meta, NPM_ADDRS, Prior, REQUIRED, REQUIRED_AAAA,
-    REQUIRED_UNRESOLVABLE, Scenario, Tier, extra_domains_env, ip,
+    CNAME_FINAL, CNAME_MID, DnsVariant, EXTRA_CNAME, EXTRA_NXDOMAIN, EXTRA_SERVFAIL, ExampleCom,
+    Meta, Prior, REQUIRED_UNRESOLVABLE, Scenario, Tier, extra_domains_env,
 };
+use crate::world::spread::control::{Inbound, start_inbound};
 use crate::world::topology::{Topology, TopologyOptions};
 
 /// What the whole run needs to know.
@@ -50,7 +55,7 @@ pub struct SuiteOptions {
     pub tier: Tier,
     /// The Docker tier's image (`repository:tag`).
     pub image: String,
-    /// The seed of the run's spreads ([`crate::judge::spread`]): `--seed` reproduces a run.
+    /// The seed of the run's spreads ([`crate::world::spread`]): `--seed` reproduces a run.
     pub seed: u64,
 }
 
@@ -66,7 +71,7 @@ impl SuiteOptions {
             isolate: true,
             tier: Tier::Netns,
             image: crate::world::docker::DEFAULT_IMAGE.to_owned(),
-            seed: crate::judge::spread::fresh_seed(),
+            seed: crate::world::spread::fresh_seed(),
         }
     }
 }
@@ -95,16 +100,6 @@ pub fn default_jobs() -> usize {
 pub const FAIL04_LIMIT: Duration = Duration::from_secs(61);
 pub const STALE_CHAIN: &str = "FWT_STALE";
 
-/// api.github.com's address in the sandbox (inside the `api` range).
-const API_GITHUB: &str = "192.0.2.70";
-const API_GITHUB_V6: &str = "2001:db8:2::70";
-/// Where api.github.com points in VER-02: outside every meta range.
-const API_GITHUB_OUTSIDE: &str = "198.51.100.70";
-/// Where api.github.com points in FAIL-01: a meta address whose port 443 refuses.
-const API_GITHUB_REFUSING: &str = "192.0.2.66";
-/// Where example.com points when it is (wrongly) allowlisted: inside GitHub's `web` range.
-const EXAMPLE_ALLOWLISTED: &str = "192.0.2.11";
-
 /// A live sandbox.
 #[derive(Debug)]
 pub struct Sandbox {
@@ -124,7 +119,7 @@ pub struct Sandbox {
     /// The container had IPv6 loopback (`[::1]`) before the implementation ran (ALW-03).
     pub loopback_v6: bool,
     /// POL-03's positive control, before the implementation ran
-    /// ([`crate::judge::controls::prove_forwarding`]): `Ok(evidence)`, `Err(why not)` (the Docker
+    /// ([`crate::world::controls::prove_forwarding`]): `Ok(evidence)`, `Err(why not)` (the Docker
     /// tier only: in the netns tier the sandbox fails to build), `None` when not made.
     pub forwarding: Option<Result<String, String>>,
     /// The seed of the spreads probed here (the run's).
@@ -135,54 +130,40 @@ pub struct Sandbox {
     pub(crate) inbound: Inbound,
 }
 
-fn v4(s: &str) -> Ipv4Addr {
-    match ip(s) {
-        IpAddr::V4(a) => a,
-        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-    }
-}
-
-fn v6(s: &str) -> Ipv6Addr {
-    match ip(s) {
-        IpAddr::V6(a) => a,
-        IpAddr::V4(a) => a.to_ipv6_mapped(),
-    }
-}
-
 /// The zone every scenario serves, adjusted for the scenario.
 fn zone(s: &Scenario, npm_host: &str) -> Zone {
-    let mut z = Zone::builder().a(npm_host, NPM_ADDRS.iter().map(|a| v4(a)));
+    let mut z = Zone::builder().a(npm_host, NPM_ADDRS.iter().copied());
     for (d, addrs) in REQUIRED {
         if s.required_unresolvable && *d == REQUIRED_UNRESOLVABLE {
             z = z.nxdomain(d);
             continue;
         }
-        z = z.a(d, addrs.iter().map(|a| v4(a)));
+        z = z.a(d, addrs.iter().copied());
     }
     for (d, a) in REQUIRED_AAAA {
-        z = z.aaaa(d, [v6(a)]);
+        z = z.aaaa(d, [*a]);
     }
     for (d, addrs) in EXTRA_OK {
-        z = z.a(d, addrs.iter().map(|a| v4(a)));
+        z = z.a(d, addrs.iter().copied());
     }
     z = z
         .nxdomain(EXTRA_NXDOMAIN)
         .servfail(EXTRA_SERVFAIL)
         .cname(EXTRA_CNAME, CNAME_MID)
         .cname(CNAME_MID, CNAME_FINAL)
-        .a(CNAME_FINAL, CNAME_FINAL_ADDRS.iter().map(|a| v4(a)));
+        .a(CNAME_FINAL, CNAME_FINAL_ADDRS.iter().copied());
     let api = if s.api_github_outside {
-        API_GITHUB_OUTSIDE
+        API_HOST_OUTSIDE
     } else if s.meta == Meta::Refused {
-        API_GITHUB_REFUSING
+        API_HOST_REFUSING
     } else {
-        API_GITHUB
+        API_HOST
     };
-    z = z.a("api.github.com", [v4(api)]);
+    z = z.a("api.github.com", [api]);
     if !s.api_github_outside {
-        z = z.aaaa("api.github.com", [v6(API_GITHUB_V6)]);
+        z = z.aaaa("api.github.com", [API_HOST_V6]);
     }
-    z = z.a("github.com", [v4(WEB_HOST)]);
+    z = z.a("github.com", [WEB_HOST]);
     if let Some(b) = &s.bench_domains {
         let delay = Duration::from_millis(b.delay_ms);
         for name in b.names() {
@@ -193,7 +174,7 @@ fn zone(s: &Scenario, npm_host: &str) -> Zone {
         ExampleCom::Blocked => BLOCKED,
         ExampleCom::Allowlisted | ExampleCom::AllowlistedBadCert => EXAMPLE_ALLOWLISTED,
     };
-    z.a("example.com", [v4(example)]).build()
+    z.a("example.com", [example]).build()
 }
 
 fn meta_behaviour(m: &Meta) -> MetaBehaviour {
@@ -297,11 +278,13 @@ impl Sandbox {
                 })
                 .context("building the topology")?;
                 let resolv_conf = match scenario.dns {
-                    DnsVariant::None => format!("nameserver {}\n", crate::judge::catalog::WORLD_RESOLVER),
-                    // As Docker 25+ writes it for `--dns 198.51.100.2` (the Docker tier's
-                    // option): an upstream given so is queried from inside the container
+                    DnsVariant::None => format!("nameserver {WORLD_RESOLVER}\n"),
+                    // As Docker 25+ writes it for `--dns` with the world resolver (the Docker
+                    // tier's option): an upstream given so is queried from inside the container
                     // (a plain ExtServers entry), which the embedded DNS emulation does.
-                    _ => "# Generated by Docker Engine.\nnameserver 127.0.0.11\noptions ndots:0\n\n# Based on host file: '/etc/resolv.conf' (internal resolver)\n# ExtServers: [198.51.100.2]\n# Overrides: [nameservers]\n".to_owned(),
+                    _ => format!(
+                        "# Generated by Docker Engine.\nnameserver {DOCKER_DNS}\noptions ndots:0\n\n# Based on host file: '/etc/resolv.conf' (internal resolver)\n# ExtServers: [{WORLD_RESOLVER}]\n# Overrides: [nameservers]\n"
+                    ),
                 };
                 let fs = ContainerFs::new(&ContainerFiles {
                     resolv_conf,
@@ -314,7 +297,7 @@ impl Sandbox {
                 let dbox = DockerBox::start(
                     &DockerOptions {
                         image: opts.image.clone(),
-                        dns: crate::judge::catalog::WORLD_RESOLVER.to_owned(),
+                        dns: WORLD_RESOLVER.to_string(),
                     },
                     &DockerFiles {
                         ca_bundle_pem: ca.ca_pem().to_owned(),
@@ -328,10 +311,7 @@ impl Sandbox {
             }
         };
         let zone = Arc::new(zone(scenario, &opts.npm_host));
-        let resolvers = [
-            SocketAddr::new(ip(crate::judge::catalog::WORLD_RESOLVER), 53),
-            SocketAddr::new(ip(crate::judge::catalog::UNCONFIGURED_RESOLVER), 53),
-        ];
+        let resolvers = [sa(WORLD_RESOLVER, 53), sa(UNCONFIGURED_RESOLVER, 53)];
         // Shared: the world's test hosts answer DNS on port 53 of every other address.
         let world_dns = start_dns_shared(
             &topo.world,
@@ -363,8 +343,8 @@ impl Sandbox {
         let hosts = start_hosts(
             &topo.world,
             HostsOptions {
-                tcp_ports: crate::judge::spread::WORLD_TCP_PORTS.to_vec(),
-                udp_ports: crate::judge::spread::WORLD_UDP_PORTS.to_vec(),
+                tcp_ports: WORLD_TCP_PORTS.to_vec(),
+                udp_ports: WORLD_UDP_PORTS.to_vec(),
                 dual_stack: scenario.dual_stack,
                 addrs: Vec::new(),
             },
@@ -379,10 +359,7 @@ impl Sandbox {
             Tier::Netns => peer_listener(&topo.host, scenario.dual_stack)?,
             Tier::Docker => peer_listener_on(
                 &topo.host,
-                crate::judge::catalog::GATEWAYS
-                    .iter()
-                    .map(|g| sa(g, PEER_PORT))
-                    .collect(),
+                GATEWAYS.iter().map(|g| sa(*g, PEER_PORT)).collect(),
             )?,
         };
         let peers = vec![
@@ -422,7 +399,7 @@ impl Sandbox {
         };
         sb.baseline()
             .context("baseline (before the implementation ran)")?;
-        crate::judge::spread::control::prove(&sb)
+        crate::world::spread::control::prove(&sb)
             .context("baseline of the spreads (before the implementation ran)")?;
         Ok(sb)
     }
@@ -455,20 +432,20 @@ impl Sandbox {
     }
 
     /// Every kind of target answers before anything is applied; the positive controls of
-    /// [`crate::judge::controls`] hold.
+    /// [`crate::world::controls`] hold.
     fn baseline(&mut self) -> Result<()> {
-        self.loopback_v6 = crate::judge::controls::loopback_v6_present(&self.topo.container)?;
+        self.loopback_v6 = crate::world::controls::loopback_v6_present(&self.topo.container)?;
         if !self.loopback_v6 && matches!(self.container, Container::Netns(_)) {
             bail!(
                 "the container has no IPv6 loopback ([::1]), which a network namespace always has"
             );
         }
         self.forwarding = match &self.container {
-            Container::Netns(_) => Some(Ok(crate::judge::controls::prove_forwarding(&self.topo)?)),
+            Container::Netns(_) => Some(Ok(crate::world::controls::prove_forwarding(&self.topo)?)),
             // Costs a connect time-out there (see `controls`): made where POL-03 is judged.
-            Container::Docker(_) if crate::judge::controls::judges_forwarding(&self.scenario) => {
+            Container::Docker(_) if crate::world::controls::judges_forwarding(&self.scenario) => {
                 Some(
-                    crate::judge::controls::prove_forwarding(&self.topo)
+                    crate::world::controls::prove_forwarding(&self.topo)
                         .map_err(|e| format!("{e:#}")),
                 )
             }
@@ -488,8 +465,8 @@ impl Sandbox {
             }
         }
         let server = match self.scenario.dns {
-            DnsVariant::None => sa(crate::judge::catalog::WORLD_RESOLVER, 53),
-            _ => sa("127.0.0.11", 53),
+            DnsVariant::None => sa(WORLD_RESOLVER, 53),
+            _ => sa(DOCKER_DNS, 53),
         };
         let got = self.topo.container.block_on(move || async move {
             probe::dns_query(server, "api.anthropic.com", false, Duration::from_secs(3)).await
@@ -497,7 +474,7 @@ impl Sandbox {
         if !got.resolved() {
             bail!("DNS through {server} fails before the implementation ran: {got:?}");
         }
-        let tag = format!("fwt-baseline-{}", crate::judge::ctx::rand_tag());
+        let tag = format!("fwt-baseline-{}", crate::world::probe::rand_tag());
         let t = tag.clone();
         let target = sa(BLOCKED, UDP_ECHO_PORT);
         self.topo
@@ -657,7 +634,7 @@ impl Sandbox {
                 "-A",
                 "OUTPUT",
                 "-d",
-                "10.99.99.99/32",
+                &format!("{STALE_NAT_TARGET}/32"),
                 "-m",
                 "comment",
                 "--comment",
@@ -665,7 +642,7 @@ impl Sandbox {
                 "-j",
                 "DNAT",
                 "--to-destination",
-                BLOCKED,
+                &BLOCKED.to_string(),
             ],
         )?;
         Ok(())
@@ -773,7 +750,7 @@ impl Sandbox {
                     "-I",
                     "INPUT",
                     "-d",
-                    API_GITHUB_REFUSING,
+                    &API_HOST_REFUSING.to_string(),
                     "-p",
                     "tcp",
                     "--dport",
@@ -786,7 +763,7 @@ impl Sandbox {
             )?;
         }
         let long_lived = if self.scenario.long_lived {
-            crate::judge::controls::open_long_lived(&self.topo.container)?
+            crate::world::controls::open_long_lived(&self.topo.container)?
         } else {
             LongLived::default()
         };
@@ -850,8 +827,8 @@ impl Sandbox {
         stop: Arc<AtomicBool>,
     ) -> std::thread::JoinHandle<Result<ProberResults>> {
         let server = match self.scenario.dns {
-            DnsVariant::None => sa(crate::judge::catalog::WORLD_RESOLVER, 53),
-            _ => sa("127.0.0.11", 53),
+            DnsVariant::None => sa(WORLD_RESOLVER, 53),
+            _ => sa(DOCKER_DNS, 53),
         };
         let path = self.topo.container.path();
         let name = self.topo.container.name().to_owned();

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::*;
-use crate::world::scenario::{CNAME_FINAL_ADDRS, EXTRA_OK, NPM_ADDRS, REQUIRED, REQUIRED_AAAA};
+use fw_testkit::plan::{REQUIRED_AAAA, resolved_v4};
 
 /// Everything any scenario allowlists or routes specially: no spread destination may be in it.
 fn allowed() -> Vec<IpNet> {
@@ -35,15 +35,11 @@ fn allowed() -> Vec<IpNet> {
     .iter()
     .map(|n| n.parse().unwrap())
     .collect();
-    let hosts = REQUIRED
-        .iter()
-        .chain(EXTRA_OK)
-        .flat_map(|(_, a)| a.iter())
-        .chain(NPM_ADDRS)
-        .chain(CNAME_FINAL_ADDRS)
-        .copied()
-        .chain(REQUIRED_AAAA.iter().map(|(_, a)| *a));
-    nets.extend(hosts.map(|a| IpNet::from(a.parse::<IpAddr>().unwrap())));
+    let hosts = resolved_v4()
+        .into_iter()
+        .map(IpAddr::from)
+        .chain(REQUIRED_AAAA.iter().map(|(_, a)| IpAddr::from(*a)));
+    nets.extend(hosts.map(IpNet::from));
     nets
 }
 
@@ -148,29 +144,19 @@ fn every_spread_has_its_must_have_targets() {
 #[test]
 fn inbound_probes_come_from_world_sources_to_the_container() {
     let sp = Spread::new(9);
-    let a = ip(crate::judge::catalog::CONTAINER_A);
+    let a = IpAddr::from(CONTAINER_A);
     for p in sp.inbound_tcp().iter().chain(&sp.inbound_udp()) {
         assert!(p.from.is_some());
-        assert!(p.to.ip() == a || p.to.ip() == ip(crate::judge::catalog::CONTAINER_B));
+        assert!(p.to.ip() == a || p.to.ip() == IpAddr::from(CONTAINER_B));
     }
     assert!(
         sp.inbound_tcp()
             .iter()
-            .any(|p| p.to.port() == PEER_PORT && p.from.unwrap().ip() == ip("192.0.2.70"))
+            .any(|p| p.to.port() == PEER_PORT && p.from.unwrap().ip() == IpAddr::from(API_HOST))
     );
     for p in bypass::inbound_sport_tcp() {
         assert!(super::bypass::INBOUND_TRICK_PORTS_TCP.contains(&p.from.unwrap().port()));
     }
-}
-
-#[test]
-fn a_reason_names_the_seed_and_caps_its_list() {
-    assert_eq!(reason("x", &[], 3, 1), None);
-    let r = reason("TCP spread", &["a".into(), "b".into()], 10, 77).unwrap();
-    assert_eq!(r, "TCP spread: 2 of 10 not blocked (spread seed 77): a; b");
-    let many: Vec<String> = (0..30).map(|i| i.to_string()).collect();
-    let r = reason("x", &many, 30, 1).unwrap();
-    assert!(r.ends_with("; and 6 more (see the evidence)"), "{r}");
 }
 
 #[test]
