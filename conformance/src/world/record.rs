@@ -4,8 +4,11 @@
 use std::cell::RefCell;
 use std::net::TcpStream;
 
+use fw_testkit::plan::{API_HOST, BLOCKED, sa};
+
 use crate::world::iut::IutRun;
-use crate::world::sandbox::SuiteOptions;
+use crate::world::options::SuiteOptions;
+use crate::world::probe::Verdict;
 
 /// What the background probers saw while the implementation ran (SEQ-06, SEQ-07).
 #[derive(Debug, Clone, Default)]
@@ -50,7 +53,7 @@ pub struct RunRecord {
     /// (with the probers, the fault, the stale marker) never happened.
     pub prior_failed: bool,
     /// The failed first run of a `Prior::FailedRun` scenario and what it left (FAIL-10).
-    pub prior_run: Option<crate::world::recovery::PriorRun>,
+    pub prior_run: Option<PriorRun>,
     /// The suite's options the run was made with, for a control run of the same
     /// implementation in a sandbox of its own (the judge's control run).
     pub opts: Option<SuiteOptions>,
@@ -93,5 +96,35 @@ impl RunRecord {
     /// Whether the run (both runs, when two ran at once) failed.
     pub fn failed(&self) -> bool {
         self.init_failed().is_some() && self.second.as_ref().is_none_or(|s| !s.success())
+    }
+}
+
+/// The first run of a scenario that starts from a failed run, and what it left.
+#[derive(Debug, Clone)]
+pub struct PriorRun {
+    /// How it ended when it failed ("exited 1"); `None` when it succeeded despite the fault.
+    pub failed: Option<String>,
+    /// A connect from the container to the meta API's address (api.github.com:443) after it.
+    pub meta_api: Verdict,
+    /// A connect from the container to a blocked host's port 443 after it.
+    pub blocked: Verdict,
+}
+
+impl PriorRun {
+    /// What the first run left, for evidence: "a connect to the meta API at 192.0.2.70:443:
+    /// ECONNREFUSED after 1 ms, to 198.51.100.10:443: ECONNREFUSED after 1 ms".
+    pub fn left(&self) -> String {
+        let open = if self.blocked.is_connected() {
+            " (it failed open: no closed state to recover from)"
+        } else {
+            ""
+        };
+        format!(
+            "a connect to the meta API at {}: {}, to {}: {}{open}",
+            sa(API_HOST, 443),
+            self.meta_api,
+            sa(BLOCKED, 443),
+            self.blocked
+        )
     }
 }
