@@ -286,6 +286,14 @@ fn ports(p: &[u16]) -> String {
 /// `docs/sandbox.md`.
 pub fn markdown() -> String {
     let mut out = String::new();
+    links_table(&mut out);
+    ranges_table(&mut out);
+    hosts_table(&mut out);
+    ports_table(&mut out);
+    out
+}
+
+fn links_table(out: &mut String) {
     out.push_str("### Namespaces and links\n\n");
     let link = |a: &str, ai: &str, b: &str, bi: &str, net: String| {
         vec![
@@ -297,7 +305,7 @@ pub fn markdown() -> String {
         ]
     };
     table(
-        &mut out,
+        out,
         &["namespace", "link", "peer", "peer's link", "network"],
         &[
             link(
@@ -337,6 +345,9 @@ pub fn markdown() -> String {
             ),
         ],
     );
+}
+
+fn ranges_table(out: &mut String) {
     out.push_str("### Addresses\n\n");
     let mut rows = vec![
         row([&"GitHub meta `web`", &GITHUB_WEB_V4, &GITHUB_WEB_V6]),
@@ -356,7 +367,10 @@ pub fn markdown() -> String {
         row([&"net B", &NET_B, &"-"]),
         row([&"transfer (world ⟷ host)", &TRANSFER_V4, &TRANSFER_V6]),
     ]);
-    table(&mut out, &["range", "IPv4", "IPv6"], &rows);
+    table(out, &["range", "IPv4", "IPv6"], &rows);
+}
+
+fn hosts_table(out: &mut String) {
     out.push_str("### Hosts\n\n");
     let mut hosts = vec![
         row([&"github.com", &WEB_HOST]),
@@ -413,11 +427,14 @@ pub fn markdown() -> String {
         row([&"world on the transfer link", &TRANSFER_WORLD]),
         row([&"world on the transfer link, IPv6", &TRANSFER_WORLD_V6]),
     ]);
-    table(&mut out, &["host", "address"], &hosts);
+    table(out, &["host", "address"], &hosts);
+}
+
+fn ports_table(out: &mut String) {
     out.push_str("### Ports\n\n");
     let p = |what: &str, v: String| vec![what.to_owned(), v];
     table(
-        &mut out,
+        out,
         &["what", "ports"],
         &[
             p(
@@ -443,7 +460,6 @@ pub fn markdown() -> String {
             ),
         ],
     );
-    out
 }
 
 #[cfg(test)]

@@ -203,12 +203,40 @@ impl Topology {
         }
         write_sysctls(&self.host, &host_sysctls)?;
 
+        self.link_world_and_host()?;
+        self.bridges()?;
+        self.attach_container_and_sidecar()?;
         let world = &self.world;
         let host = &self.host;
-        let ctr = &self.container;
-        let svc = &self.svc;
 
-        // world ⟷ host, routed.
+        // host: everything beyond its own networks is "the internet".
+        host.ip(&[
+            "route",
+            "add",
+            "default",
+            "via",
+            &TRANSFER_WORLD.to_string(),
+        ])?;
+        if dual {
+            host.ip(&[
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                &TRANSFER_WORLD_V6.to_string(),
+            ])?;
+        }
+
+        // world answers everything and routes the Docker side back.
+        world_answers_everywhere(world, &ReturnPath::ViaHost { dual })
+    }
+
+    /// world ⟷ host, a routed link on the transfer network.
+    fn link_world_and_host(&self) -> Result<()> {
+        let dual = self.dual_stack;
+        let world = &self.world;
+        let host = &self.host;
         veth(world, WORLD_IF, host, HOST_WAN_IF)?;
         addr(
             world,
@@ -235,7 +263,13 @@ impl Topology {
         up(world, WORLD_IF)?;
         up(host, HOST_WAN_IF)?;
 
-        // host's bridges: net A and net B.
+        Ok(())
+    }
+
+    /// host's bridges: net A and net B, each holding its gateway.
+    fn bridges(&self) -> Result<()> {
+        let dual = self.dual_stack;
+        let host = &self.host;
         for (br, gw, net) in [
             (BRIDGE_A, NET_A_GATEWAY, NET_A),
             (BRIDGE_B, NET_B_GATEWAY, NET_B),
@@ -266,7 +300,16 @@ impl Topology {
             )?;
         }
 
-        // container: eth0 on net A, eth1 on net B.
+        Ok(())
+    }
+
+    /// The container (eth0 on net A, eth1 on net B) and the sidecar (eth0 on net B), their
+    /// addresses and default routes.
+    fn attach_container_and_sidecar(&self) -> Result<()> {
+        let dual = self.dual_stack;
+        let host = &self.host;
+        let ctr = &self.container;
+        let svc = &self.svc;
         veth(ctr, CONTAINER_A_IF, host, HOST_PORT_A_CTR)?;
         veth(ctr, CONTAINER_B_IF, host, HOST_PORT_B_CTR)?;
         // svc: eth0 on net B.
@@ -314,27 +357,7 @@ impl Topology {
         up(svc, SVC_IF)?;
         svc.ip(&["route", "add", "default", "via", &NET_B_GATEWAY.to_string()])?;
 
-        // host: everything beyond its own networks is "the internet".
-        host.ip(&[
-            "route",
-            "add",
-            "default",
-            "via",
-            &TRANSFER_WORLD.to_string(),
-        ])?;
-        if dual {
-            host.ip(&[
-                "-6",
-                "route",
-                "add",
-                "default",
-                "via",
-                &TRANSFER_WORLD_V6.to_string(),
-            ])?;
-        }
-
-        // world answers everything and routes the Docker side back.
-        world_answers_everywhere(world, &ReturnPath::ViaHost { dual })
+        Ok(())
     }
 
     /// Proves each hop both ways with a connect to a closed port (a RST answers at once), which
