@@ -80,7 +80,7 @@ mod tests {
     use crate::judge::checks::scenarios::{failures_fresh, failures_planted};
     use crate::world::scenario::{Meta, Prior, Scenario};
 
-    /// The catalog against the hand-maintained list of REQUIREMENTS.md's rows (ID and level, in
+    /// The catalog against the hand-maintained list of the requirements (ID and level, in
     /// order): its independent reference (see [`crate::judge::requirements_list`]).
     #[test]
     fn every_requirement_has_exactly_one_case() {

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-/// How Docker's embedded DNS is set up in the container (SANDBOX.md).
+/// How Docker's embedded DNS is set up in the container (docs/sandbox.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DnsVariant {
@@ -128,7 +128,7 @@ impl BenchDomains {
 /// Where the implementation runs (`fw-conformance run --tier`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Tier {
-    /// Network namespaces and a private mount namespace, Docker emulated (SANDBOX.md).
+    /// Network namespaces and a private mount namespace, Docker emulated (docs/sandbox.md).
     #[default]
     Netns,
     /// A real Docker container on real Docker networks (see [`crate::world::docker`]).

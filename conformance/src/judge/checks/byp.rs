@@ -171,7 +171,7 @@ fn why(mut case: Case, rationale: &'static str) -> Case {
 }
 
 /// The bypass rows (issue 16): ways around an egress firewall, each probed at a spread of
-/// addresses ([`crate::judge::spread::bypass`]).
+/// addresses ([`crate::world::spread::bypass`]).
 pub fn rows() -> Vec<Case> {
     let c = Case::new;
     use Level::{Must, Should};
