@@ -4,8 +4,6 @@
 //! runs the implementation in it, and evaluates every case that asked for it. A scenario is
 //! plain data, so the catalog, the docs and the reports can all print it.
 
-use std::net::IpAddr;
-
 use serde::Serialize;
 
 /// How Docker's embedded DNS is set up in the container (docs/sandbox.md).
@@ -229,12 +227,6 @@ pub const REQUIRED_UNRESOLVABLE: &str = "statsig.com";
 
 /// The sandbox's npm registry host (the suite's `--npm-registry-host` default).
 pub const NPM_HOST_DEFAULT: &str = "registry.npm.test";
-
-/// Parses one of this module's constant addresses (checked by a unit test).
-pub fn ip(s: &str) -> IpAddr {
-    #[allow(clippy::expect_used)]
-    s.parse().expect("a constant address of the sandbox plan")
-}
 
 #[cfg(test)]
 mod tests {
