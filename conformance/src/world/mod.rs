@@ -26,6 +26,7 @@ pub mod sandbox;
 pub mod sandbox_build;
 pub mod sandbox_run;
 pub mod scenario;
+pub mod seed;
 pub mod spread;
 pub mod state;
 pub mod topology;

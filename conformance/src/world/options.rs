@@ -26,7 +26,7 @@ pub struct SuiteOptions {
     pub tier: Tier,
     /// The Docker tier's image (`repository:tag`).
     pub image: String,
-    /// The seed of the run's spreads ([`crate::world::spread`]): `--seed` reproduces a run.
+    /// The seed of the run's spreads ([`crate::world::seed`]): `--seed` reproduces a run.
     pub seed: u64,
 }
 
@@ -42,7 +42,7 @@ impl SuiteOptions {
             isolate: true,
             tier: Tier::Netns,
             image: crate::world::docker::DEFAULT_IMAGE.to_owned(),
-            seed: crate::world::spread::fresh_seed(),
+            seed: crate::world::seed::fresh_seed(),
         }
     }
 }
