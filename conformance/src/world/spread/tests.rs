@@ -163,3 +163,147 @@ fn inbound_probes_come_from_world_sources_to_the_container() {
 fn seeds_differ_between_runs() {
     assert_ne!(fresh_seed(), fresh_seed());
 }
+
+/// The fixed destinations as they were written out before the plan computed them: the plan's
+/// neighbours must come out exactly so.
+const OLD_FIXED_V4: &[(IpAddr, &str)] = &[
+    (v4(198, 51, 100, 10), "a blocked host, example.com"),
+    (v4(198, 51, 100, 200), "the blocked /24"),
+    // Both halves of the address space and a private /8 early: when much is open, a reason
+    // spells out its first failures, and these say at once how much.
+    (v4(8, 8, 8, 8), "0.0.0.0/1, a public resolver"),
+    (v4(151, 101, 1, 10), "128.0.0.0/1"),
+    (v4(10, 20, 30, 40), "private 10.0.0.0/8"),
+    (v4(192, 0, 1, 255), "just below GitHub web 192.0.2.0/26"),
+    (v4(192, 0, 2, 192), "just above GitHub git 192.0.2.128/26"),
+    (v4(192, 0, 3, 10), "the /24 after GitHub's ranges"),
+    (v4(192, 0, 1, 10), "the /24 before GitHub's ranges"),
+    (v4(192, 1, 0, 10), "the /16 after GitHub's ranges"),
+    (v4(191, 255, 0, 10), "the /16 before GitHub's ranges"),
+    (
+        v4(203, 0, 113, 9),
+        "just below api.anthropic.com 203.0.113.10",
+    ),
+    (
+        v4(203, 0, 113, 21),
+        "just above playwright.dev 203.0.113.20",
+    ),
+    (
+        v4(203, 0, 113, 29),
+        "just below the npm registry 203.0.113.30",
+    ),
+    (
+        v4(203, 0, 113, 32),
+        "just above the npm registry 203.0.113.31",
+    ),
+    (v4(203, 0, 113, 43), "just above extra-two 203.0.113.42"),
+    (v4(203, 0, 113, 51), "just above cname-final 203.0.113.50"),
+    (
+        v4(203, 0, 114, 10),
+        "the /24 after the resolved domains' addresses",
+    ),
+    (
+        v4(203, 1, 0, 10),
+        "the /16 after the resolved domains' addresses",
+    ),
+    (v4(76, 76, 20, 255), "just below Vercel 76.76.21.0/24"),
+    (v4(76, 76, 22, 0), "just above Vercel 76.76.21.0/24"),
+    (v4(76, 77, 0, 10), "the /16 after Vercel 76.76.21.0/24"),
+    (v4(64, 29, 16, 255), "just below Vercel 64.29.17.0/24"),
+    (v4(64, 29, 18, 0), "just above Vercel 64.29.17.0/24"),
+    (v4(64, 30, 0, 10), "the /16 after Vercel 64.29.17.0/24"),
+    (v4(216, 198, 78, 255), "just below Vercel 216.198.79.0/24"),
+    (v4(216, 198, 80, 0), "just above Vercel 216.198.79.0/24"),
+    (v4(216, 199, 0, 10), "the /16 after Vercel 216.198.79.0/24"),
+    (
+        v4(172, 17, 255, 10),
+        "the /16 below Docker net A 172.18.0.0/16",
+    ),
+    (
+        v4(172, 20, 0, 10),
+        "the /16 after Docker net B 172.19.0.0/16",
+    ),
+    (
+        v4(172, 16, 0, 10),
+        "172.16.0.0/12 outside the Docker networks",
+    ),
+    (
+        v4(172, 31, 255, 10),
+        "172.16.0.0/12 outside the Docker networks",
+    ),
+];
+
+const OLD_FIXED_V6: &[(IpAddr, &str)] = &[
+    (
+        v6([0x2001, 0xdb8, 0xbad, 0, 0, 0, 0, 0x10]),
+        "a blocked IPv6 host",
+    ),
+    (
+        v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10]),
+        "the /48 before GitHub web 2001:db8:1::/48",
+    ),
+    (
+        v6([0x2001, 0xdb8, 0x4, 0, 0, 0, 0, 0x10]),
+        "the /48 after GitHub git 2001:db8:3::/48",
+    ),
+    (
+        v6([0x2001, 0xdb9, 0, 0, 0, 0, 0, 0x10]),
+        "the /32 after GitHub's IPv6 ranges",
+    ),
+    (
+        v6([0x2001, 0xdb7, 0xffff, 0, 0, 0, 0, 0x10]),
+        "the /32 before GitHub's IPv6 ranges",
+    ),
+    (
+        v6([0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 0xf]),
+        "just below api.anthropic.com 2001:db8:10::10",
+    ),
+    (
+        v6([0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 0x11]),
+        "just above api.anthropic.com 2001:db8:10::10",
+    ),
+    (
+        v6([0x2001, 0xdb8, 0x10, 0x1, 0, 0, 0, 0x10]),
+        "the /64 after api.anthropic.com's AAAA",
+    ),
+    (
+        v6([0x2001, 0xdb8, 0x11, 0, 0, 0, 0, 0x10]),
+        "the /48 after api.anthropic.com's AAAA",
+    ),
+    (
+        v6([0xfd00, 0x18, 0, 0x1, 0, 0, 0, 0x10]),
+        "the /64 after Docker net A fd00:18::/64",
+    ),
+    (
+        v6([0xfd00, 0x19, 0, 0, 0, 0, 0, 0x10]),
+        "the /48 after Docker net A fd00:18::/64",
+    ),
+    (
+        v6([0xfd00, 0x17, 0, 0, 0, 0, 0, 0x10]),
+        "the /48 before Docker net A fd00:18::/64",
+    ),
+    (
+        v6([0x2606, 0x4700, 0x4700, 0, 0, 0, 0, 0x1111]),
+        "a public resolver",
+    ),
+    (
+        v6([0x2001, 0x4860, 0x4860, 0, 0, 0, 0, 0x8888]),
+        "a public resolver",
+    ),
+    (
+        v6([0x64, 0xff9b, 0, 0, 0, 0, 0xc633, 0x640a]),
+        "the NAT64 form of 198.51.100.10",
+    ),
+];
+
+#[test]
+fn the_fixed_destinations_are_the_plan_s_neighbours_as_written_before() {
+    let want = |t: &[(IpAddr, &str)]| -> Vec<(IpAddr, String)> {
+        t.iter().map(|(a, w)| (*a, (*w).to_owned())).collect()
+    };
+    let have = |d: Vec<Dest>| -> Vec<(IpAddr, String)> {
+        d.into_iter().map(|d| (d.addr, d.why)).collect()
+    };
+    assert_eq!(have(fixed_v4()), want(OLD_FIXED_V4));
+    assert_eq!(have(fixed_v6()), want(OLD_FIXED_V6));
+}
