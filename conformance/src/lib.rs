@@ -3,10 +3,12 @@
 //! through the network and the kernel's state, per requirement of docs/requirements.md.
 //!
 //! Layout, one folder a layer; a folder imports only from the folders listed before it:
-//! - [`world`]: the simulated world (namespaces, address plan, mocks, the Docker tier, running the
-//!   implementation under test); it knows nothing of judging.
-//! - [`judge`]: the catalog, the checks and the runner; it knows nothing of reports.
-//! - [`report`]: JSON, JUnit XML, Markdown and HTML from the judge's results.
+//! - [`world`]: the simulated world (namespaces built from the address plan of
+//!   [`fw_testkit::plan`], mocks, the Docker tier, running the implementation under test, the
+//!   spreads of destinations and the positive controls); it knows nothing of judging.
+//! - [`judge`]: the checks one file per family, the catalog, the runner and its results; it
+//!   knows nothing of reports.
+//! - [`report`]: JSON, JUnit XML, Markdown and HTML rendered from the judge's results.
 //! - [`campaigns`]: stress and benchmarks, built on the three above.
 
 pub mod campaigns;

@@ -140,7 +140,7 @@ pub const DOCKER_NOT_APPLICABLE: &[&str] = &["POL-06", "SEQ-02", "FAIL-09"];
 /// Docker-tier cases built in a container but not observable there, reported as skipped with
 /// the reason: POL-03's positive control (a sidecar routing through the container, before the
 /// run) does not get through, since Docker's rules for internal networks in the machine's
-/// FORWARD chain drop bridged traffic addressed outside the network (`conformance::judge::controls`).
+/// FORWARD chain drop bridged traffic addressed outside the network (`conformance::world::controls`).
 pub const DOCKER_UNOBSERVABLE: &[&str] = &["POL-03"];
 
 /// Whether a Docker-tier skip of case `id` is one of the two kinds above, and nothing else.

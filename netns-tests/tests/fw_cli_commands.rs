@@ -9,12 +9,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use conformance::judge::catalog::{GIT_HOST, sa};
 use conformance::world::iut::StagedArgv;
 use conformance::world::mocks::https::{META_SEED, MetaBehaviour};
 use conformance::world::sandbox::{Sandbox, SuiteOptions};
 use conformance::world::scenario::{NPM_HOST_DEFAULT, Scenario};
 use conformance::world::topology::{ConnectKind, connect_from};
+use fw_testkit::plan::{GIT_HOST, sa};
 use netns_tests::{privileged_may_run, workspace_bin};
 
 /// The sandbox and the fw-cli binary, staged where the IUT can see it (a checkout under /tmp
@@ -102,7 +102,10 @@ fn status_verify_and_refresh_around_init() {
     // GitHub's ranges change before the refresh: the git block goes, a block that was under
     // `actions` only comes under `git`. Positive control first: as init left it, the old block
     // connects and the new one is rejected, so a refresh that did nothing cannot pass below.
-    let (old, new) = (sa(GIT_HOST, 443), sa("198.18.200.10", 443));
+    let (old, new) = (
+        sa(GIT_HOST, 443),
+        sa(std::net::Ipv4Addr::new(198, 18, 200, 10), 443),
+    );
     assert_eq!(connect(&sb, old), ConnectKind::Connected, "{old} before");
     assert_ne!(connect(&sb, new), ConnectKind::Connected, "{new} before");
     sb.serve_meta(MetaBehaviour::Custom(moved_git_block()))

@@ -17,8 +17,8 @@
 use std::path::PathBuf;
 
 use conformance::campaigns::stress::{Part, StressOptions, StressReport, clock_seed, run};
-use conformance::judge::catalog::{BLOCKED, GIT_HOST, PEER_PORT, SVC};
 use conformance::world::sandbox::SuiteOptions;
+use fw_testkit::plan::{BLOCKED, GIT_HOST, PEER_PORT, SVC};
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{
     BASH_REFERENCE, mutants_dir, patched_script, privileged_may_run, repo_root, workspace_bin,

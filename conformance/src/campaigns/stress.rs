@@ -31,13 +31,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::judge::catalog::{API_HOST, BLOCKED, GIT_HOST, PEER_PORT, SVC, WEB_HOST, sa};
 use crate::judge::ctx::ProberResults;
 use crate::world::iut::{IutRun, RunSpec, StagedArgv};
 use crate::world::probe;
 use crate::world::sandbox::{Sandbox, SuiteOptions};
 use crate::world::scenario::{NPM_HOST_DEFAULT, Scenario};
 use crate::world::state::Snapshot;
+use fw_testkit::plan::{API_HOST, BLOCKED, DOCKER_DNS, GIT_HOST, PEER_PORT, SVC, WEB_HOST, sa};
 
 mod matrix;
 mod report;
@@ -199,7 +199,7 @@ struct Observed {
     blocked_open: bool,
     /// The first of the allowlisted hosts (one per GitHub meta key: web, api, git) that is
     /// not reachable on 443.
-    allowed_unreachable: Option<&'static str>,
+    allowed_unreachable: Option<std::net::Ipv4Addr>,
     dns_ok: bool,
     peer_ok: bool,
 }
@@ -215,7 +215,7 @@ fn observe(sb: &Sandbox) -> Result<Observed> {
     let dns_ok = c
         .block_on(|| async {
             probe::dns_query(
-                sa("127.0.0.11", 53),
+                sa(DOCKER_DNS, 53),
                 "api.anthropic.com",
                 false,
                 Duration::from_secs(2),

@@ -2,106 +2,20 @@
 //! with probe helpers that confirm a surprising verdict once more before reporting it.
 
 use std::cell::RefCell;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use fw_testkit::plan::{
+    BLOCKED, CONTAINER_A, DOCKER_DNS, FORWARD_PORT, FORWARD_TARGET, NPM_ADDRS, PEER_PORT, SVC,
+    WORLD_RESOLVER, sa,
+};
 
-use crate::judge::catalog::{BLOCKED, CONTAINER_A, PEER_PORT, sa};
-use crate::report::ProbeRecord;
-use crate::world::iut::IutRun;
+use crate::judge::verdict::ProbeRecord;
 use crate::world::probe::{self, DnsOutcome, HttpsOutcome, PROBE_TIMEOUT, Verdict};
-use crate::world::sandbox::{Sandbox, SuiteOptions};
+pub use crate::world::record::{LongLived, ProberResults, RunRecord};
+use crate::world::sandbox::Sandbox;
 use crate::world::scenario::{DnsVariant, Scenario};
-
-/// What the background probers saw while the implementation ran (SEQ-06, SEQ-07).
-#[derive(Debug, Clone, Default)]
-pub struct ProberResults {
-    /// The positive control before the implementation started: `Some(None)` when the first DNS
-    /// query through the configured resolver answered, `Some(Some(why))` when it did not.
-    pub control_dns: Option<Option<String>>,
-    /// The same for a connect to the Docker peer (proof that the prober's connects connect).
-    pub control_connect: Option<Option<String>>,
-    /// Samples taken while the implementation ran (the control's not counted).
-    pub dns_queries: usize,
-    pub dns_failures: usize,
-    pub first_dns_failure: String,
-    pub blocked_attempts: usize,
-    pub blocked_connected: usize,
-}
-
-/// Connections opened before the run (SEQ-08, SEQ-09).
-#[derive(Debug, Default)]
-pub struct LongLived {
-    pub to_peer: Option<TcpStream>,
-    pub to_blocked: Option<TcpStream>,
-    /// The positive control: each connection carried an echo before the run (evidence lines).
-    pub proof: Vec<String>,
-}
-
-/// Everything recorded about the implementation's run(s) in one scenario.
-#[derive(Debug)]
-pub struct RunRecord {
-    pub iut: IutRun,
-    /// The second of two concurrent runs (SEQ-10).
-    pub second: Option<IutRun>,
-    pub probers: Option<ProberResults>,
-    /// The container's state after the prior run and after the measured run (SEQ-05).
-    pub state_before: Option<crate::world::state::Snapshot>,
-    pub state_after: Option<crate::world::state::Snapshot>,
-    /// The state observer's positive control ([`crate::world::state::observer_control`]), run on the
-    /// fresh container of a re-run scenario: `Err` with why it failed.
-    pub observer_control: Option<Result<(), String>>,
-    pub long_lived: RefCell<LongLived>,
-    /// The first run of a re-run scenario failed: `iut` is that run, and the measured run
-    /// (with the probers, the fault, the stale marker) never happened.
-    pub prior_failed: bool,
-    /// The failed first run of a `Prior::FailedRun` scenario and what it left (FAIL-10).
-    pub prior_run: Option<crate::world::recovery::PriorRun>,
-    /// The suite's options the run was made with, for a control run of the same
-    /// implementation in a sandbox of its own ([`Ctx::control_run_output`]).
-    pub opts: Option<SuiteOptions>,
-}
-
-impl RunRecord {
-    /// A record of the measured run alone.
-    pub fn of(iut: IutRun) -> RunRecord {
-        RunRecord {
-            iut,
-            second: None,
-            probers: None,
-            state_before: None,
-            state_after: None,
-            observer_control: None,
-            long_lived: RefCell::default(),
-            prior_failed: false,
-            prior_run: None,
-            opts: None,
-        }
-    }
-
-    /// How the measured run ended when it did not succeed, without its subject ("exited 6",
-    /// "was stopped after 15 s, locked out: ...").
-    pub fn how_ended(&self) -> Option<String> {
-        self.iut.how_ended()
-    }
-
-    /// `Some(reason)` when the implementation did not succeed ("init exited 6"; "the first
-    /// run, before the re-run, exited 6: the re-run was not attempted").
-    pub fn init_failed(&self) -> Option<String> {
-        let how = self.how_ended()?;
-        Some(if self.prior_failed {
-            format!("the first run (before the re-run) {how}: the re-run was not attempted")
-        } else {
-            format!("init {how}")
-        })
-    }
-
-    /// Whether the run (both runs, when two ran at once) failed.
-    pub fn failed(&self) -> bool {
-        self.init_failed().is_some() && self.second.as_ref().is_none_or(|s| !s.success())
-    }
-}
 
 /// How a TCP target must answer a connect from the container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,15 +257,15 @@ impl<'a> Ctx<'a> {
         &self.sb.npm_host
     }
 
-    pub fn npm_addrs(&self) -> &[&'static str] {
-        crate::world::scenario::NPM_ADDRS
+    pub fn npm_addrs(&self) -> &[Ipv4Addr] {
+        NPM_ADDRS
     }
 
     /// The resolver `/etc/resolv.conf` names in the container.
     pub fn configured_resolver(&self) -> SocketAddr {
         match self.scenario().dns {
-            DnsVariant::None => sa(crate::judge::catalog::WORLD_RESOLVER, 53),
-            _ => sa("127.0.0.11", 53),
+            DnsVariant::None => sa(WORLD_RESOLVER, 53),
+            _ => sa(DOCKER_DNS, 53),
         }
     }
 
@@ -499,7 +413,7 @@ impl<'a> Ctx<'a> {
 
     /// Sends a datagram to `target` from the container and tells whether it reached the world.
     pub fn udp_arrives(&self, target: SocketAddr) -> Result<bool> {
-        let payload = format!("fwt-udp-{}", rand_tag());
+        let payload = format!("fwt-udp-{}", crate::world::probe::rand_tag());
         let p = payload.clone();
         let local = self
             .sb
@@ -575,8 +489,12 @@ impl<'a> Ctx<'a> {
 
     /// A new TCP connection from a Docker-network peer (`peer` is its address: the sidecar or a
     /// gateway) to the container at `to`. `Some(reason)` when it fails.
-    pub fn peer_connects_to_container(&self, peer: &str, to: &str) -> Result<Option<String>> {
-        let ns = if peer == crate::judge::catalog::SVC {
+    pub fn peer_connects_to_container(
+        &self,
+        peer: Ipv4Addr,
+        to: Ipv4Addr,
+    ) -> Result<Option<String>> {
+        let ns = if peer == SVC {
             &self.sb.topo.svc
         } else {
             &self.sb.topo.host
@@ -586,16 +504,12 @@ impl<'a> Ctx<'a> {
             probe::tcp_connect(target, Duration::from_secs(2)).await
         })??;
         self.note(format!("from {peer} to {target}: {v}"));
-        let from = if peer == crate::judge::catalog::SVC {
-            "svc"
-        } else {
-            "host"
-        };
+        let from = if peer == SVC { "svc" } else { "host" };
         self.record("tcp", from, target, tcp_fields(&v), String::new());
         Ok((!v.is_connected()).then(|| format!("{peer} to {target}: {v} (expected to connect)")))
     }
 
-    /// POL-03's positive control ([`crate::judge::controls::prove_forwarding`]): `None` when
+    /// POL-03's positive control ([`crate::world::controls::prove_forwarding`]): `None` when
     /// forwarding through the container was proven before the run (noted); `Some(why)` when the
     /// control failed (the Docker tier: the machine's own Docker rules drop routed traffic on
     /// the bridge, so POL-03 cannot be observed there); `Err` when it was not made.
@@ -618,11 +532,8 @@ impl<'a> Ctx<'a> {
     /// [`Ctx::forwarding_unobservable`] showed the same connection getting through before the
     /// run: nothing getting through now is the implementation's doing.
     pub fn forwarded_through_container(&self) -> Result<Option<String>> {
-        let target = sa(
-            crate::judge::controls::FORWARD_TARGET,
-            crate::judge::controls::FORWARD_PORT,
-        );
-        let v = crate::judge::controls::connect_routed_through_container(&self.sb.topo)?;
+        let target = sa(FORWARD_TARGET, FORWARD_PORT);
+        let v = crate::world::controls::connect_routed_through_container(&self.sb.topo)?;
         self.note(format!(
             "after the run, the sidecar's connection to {target} through the container: {v}"
         ));
@@ -640,7 +551,7 @@ impl<'a> Ctx<'a> {
     /// DNAT/SNAT targets as they were installed.
     pub fn docker_dns_problems(&self) -> Result<Vec<String>> {
         let mut bad = Vec::new();
-        let server = sa("127.0.0.11", 53);
+        let server = sa(DOCKER_DNS, 53);
         for tcp in [false, true] {
             let got = self.dns(server, "api.anthropic.com", tcp)?;
             if !got.resolved() {
@@ -719,7 +630,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn long_lived_works(stream: &mut TcpStream) -> Option<String> {
-        crate::judge::controls::echo_fails(stream, b"fwt-long-lived\n")
+        crate::world::controls::echo_fails(stream, b"fwt-long-lived\n")
     }
 
     /// The positive control of the long-lived connections: `Err` unless both were proven to
@@ -850,15 +761,6 @@ async fn loopback_roundtrip(ip: &str) -> Result<String> {
         .with_context(|| format!("UDP datagram to {to} lost"))??;
     Ok(format!("TCP to {addr} and UDP to {to} work"))
 }
-
-/// A tag unique enough to tell one probe's datagram from another's.
-pub fn rand_tag() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(std::process::id().into());
-    h.finish()
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 
 use anyhow::{Result, bail};
 
-use crate::judge::catalog::{BLOCKED, Outcome, PEER_PORT, SVC};
+use fw_testkit::plan::{BLOCKED, PEER_PORT, SVC};
+
+use crate::judge::case::Outcome;
 use crate::judge::ctx::ProberResults;
 
 /// The fewest samples a prober must take while init runs for a gap or a window to be ruled
@@ -82,7 +84,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::judge::catalog::sa;
+    use fw_testkit::plan::sa;
 
     fn results(samples: usize) -> ProberResults {
         ProberResults {
@@ -103,7 +105,7 @@ mod tests {
 
     #[test]
     fn no_samples_is_no_pass() {
-        let server = sa("127.0.0.11", 53);
+        let server = sa(fw_testkit::plan::DOCKER_DNS, 53);
         for n in 0..MIN_SAMPLES {
             let why = failed(judge_dns(&results(n), server, true).unwrap());
             assert!(why.starts_with(&format!("only {n} DNS queries")), "{why}");
@@ -122,7 +124,7 @@ mod tests {
 
     #[test]
     fn a_failed_control_is_the_harness_on_a_fresh_container_and_the_first_run_on_a_re_run() {
-        let server = sa("127.0.0.11", 53);
+        let server = sa(fw_testkit::plan::DOCKER_DNS, 53);
         let mut p = results(50);
         p.control_dns = Some(Some("Failed { reason: \"ECONNREFUSED\" }".into()));
         let e = judge_dns(&p, server, true).unwrap_err().to_string();

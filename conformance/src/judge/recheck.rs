@@ -9,14 +9,22 @@
 
 use anyhow::{Context, Result};
 
-use crate::judge::catalog::{Outcome, catalog};
+use crate::judge::case::{Case, Outcome};
+use crate::judge::checks::{alw, pol};
 use crate::judge::ctx::{Ctx, RunRecord};
-use crate::report::Level;
+use crate::judge::verdict::Level;
 use crate::world::iut::IutRun;
+
+/// The POL and ALW cases, in the catalog's order.
+fn policy_and_allowlist() -> Vec<Case> {
+    let mut all = pol::cases();
+    all.extend(alw::cases());
+    all
+}
 
 /// The IDs of the cases judged again: MUST, POL or ALW, judged in the `default` scenario.
 pub fn must_case_ids() -> Vec<&'static str> {
-    let mut cases: Vec<_> = catalog()
+    let mut cases: Vec<_> = policy_and_allowlist()
         .into_iter()
         .filter(|c| c.level == Level::Must)
         .filter(|c| c.id.starts_with("POL-") || c.id.starts_with("ALW-"))
@@ -37,7 +45,7 @@ pub fn must_cases_again(ctx: &Ctx, run: Option<&IutRun>) -> Result<Vec<String>> 
         Some(r) => Ctx::new(ctx.sb, r),
         None => Ctx::new(ctx.sb, ctx.run),
     };
-    let all = catalog();
+    let all = policy_and_allowlist();
     let mut bad = Vec::new();
     for id in must_case_ids() {
         let Some(case) = all.iter().find(|c| c.id == id) else {

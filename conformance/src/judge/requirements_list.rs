@@ -1,12 +1,12 @@
 //! The hand-maintained list of requirements (`docs/requirements-ids.txt`: `ID LEVEL` a line, in
-//! REQUIREMENTS.md's order) and its comparison with the catalog.
+//! the requirements' order) and its comparison with the catalog.
 //!
 //! The list is the catalog's independent reference: `docs/requirements.md` is generated from
 //! the catalog, so comparing the two only proves the doc was regenerated. Comparing the catalog
-//! with a list written from REQUIREMENTS.md makes a case dropped, a level changed, an ID renamed
+//! with a list written from the requirements themselves makes a case dropped, a level changed, an ID renamed
 //! or the order changed fail until the list is changed too, on purpose.
 
-use crate::report::Level;
+use crate::judge::verdict::Level;
 
 /// The rows of the list: comment lines (`#`) and blank lines skipped; `Err` names a line that is
 /// not `ID LEVEL`.

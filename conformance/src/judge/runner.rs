@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 
 use crate::judge::catalog::{Case, Outcome};
 use crate::judge::ctx::{Ctx, RunRecord};
-use crate::report::{CaseResult, IutEvidence, Level, ProbeRecord, Report, ScenarioRun, Verdict};
+use crate::judge::verdict::{
+    CaseResult, IutEvidence, Level, ProbeRecord, Report, ScenarioRun, Verdict,
+};
 use crate::world::environment::{check_startable, command_base, missing_commands};
 use crate::world::sandbox::{Sandbox, SuiteOptions};
 use crate::world::scenario::{Meta, Prior, Scenario, Tier};

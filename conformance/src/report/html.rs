@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{CaseResult, IutEvidence, Level, Report, Verdict, verdict_name};
+use crate::judge::verdict::{CaseResult, IutEvidence, Level, Report, Verdict, verdict_name};
 
 /// One column: a label (usually the implementation) and its report.
 #[derive(Debug, Clone)]
@@ -317,7 +317,7 @@ pub fn esc(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{ProbeRecord, ScenarioRun};
+    use crate::judge::verdict::{ProbeRecord, ScenarioRun};
 
     fn case(id: &str, level: Level, verdict: Verdict) -> CaseResult {
         CaseResult {

@@ -62,9 +62,7 @@ pub use kill::kill_tree;
 
 use crate::world::iut::{IutRun, RunSpec};
 use crate::world::netns::PREFIX;
-use crate::world::topology::{
-    CONTAINER_A, CONTAINER_B, NET_A, NET_A_GATEWAY, NET_B, NET_B_GATEWAY, SVC,
-};
+use fw_testkit::plan::{CONTAINER_A, CONTAINER_B, NET_A, NET_A_GATEWAY, NET_B, NET_B_GATEWAY, SVC};
 
 /// The image the tier uses unless told otherwise (`scripts/build-test-image.sh` tags it).
 pub const DEFAULT_IMAGE: &str = "fw-conformance-debian:latest";

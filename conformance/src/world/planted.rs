@@ -14,16 +14,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::judge::catalog::{BLOCKED, PEER_PORT, SVC, WEB_HOST, WORLD_RESOLVER, sa};
+use fw_testkit::plan::{
+    BLOCKED, DOCKER_DNS, GITHUB_API_V4, GITHUB_API_V6, GITHUB_GIT_V4, GITHUB_GIT_V6, GITHUB_WEB_V4,
+    GITHUB_WEB_V6, NET_A, NET_A_V6, NET_B, PEER_PORT, SVC, VERCEL_V4, WEB_HOST, WORLD_RESOLVER,
+    resolved_v4, sa,
+};
+
 use crate::world::probe;
 use crate::world::sandbox::Sandbox;
-use crate::world::scenario::{
-    CNAME_FINAL_ADDRS, DnsVariant, EXTRA_OK, NPM_ADDRS, REQUIRED, Scenario,
-};
-use crate::world::topology::{
-    GITHUB_API_V4, GITHUB_API_V6, GITHUB_GIT_V4, GITHUB_GIT_V6, GITHUB_WEB_V4, GITHUB_WEB_V6,
-    NET_A, NET_A_V6, NET_B, VERCEL_V4,
-};
+use crate::world::scenario::{DnsVariant, Scenario};
 
 /// The set of the planted allowlist: a name no implementation of the seed uses, so that
 /// nothing the implementation does to its own sets touches it by accident.
@@ -40,13 +39,7 @@ pub fn ipset_script() -> String {
         .chain(VERCEL_V4.iter())
         .map(ToString::to_string)
         .collect();
-    let addrs = REQUIRED
-        .iter()
-        .chain(EXTRA_OK)
-        .flat_map(|(_, a)| a.iter())
-        .chain(NPM_ADDRS)
-        .chain(CNAME_FINAL_ADDRS);
-    nets.extend(addrs.map(|a| (*a).to_owned()));
+    nets.extend(resolved_v4().iter().map(ToString::to_string));
     for n in nets {
         s.push_str(&format!("add {PLANTED_SET} {n}\n"));
     }
@@ -164,7 +157,7 @@ fn control(sb: &Sandbox) -> Result<Vec<String>> {
     }
     let server = match sb.scenario.dns {
         DnsVariant::None => sa(WORLD_RESOLVER, 53),
-        _ => sa("127.0.0.11", 53),
+        _ => sa(DOCKER_DNS, 53),
     };
     let got = c.block_on(move || async move {
         probe::dns_query(server, "api.anthropic.com", false, Duration::from_secs(3)).await

@@ -423,6 +423,14 @@ pub async fn https_get(
     })
 }
 
+/// A tag unique enough to tell one probe's datagram from another's.
+pub fn rand_tag() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id().into());
+    h.finish()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

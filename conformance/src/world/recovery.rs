@@ -12,44 +12,15 @@
 
 use anyhow::Result;
 
-use crate::judge::catalog::{API_HOST, BLOCKED, sa};
-use crate::world::probe::{self, Verdict};
+use crate::world::probe;
+use crate::world::record::PriorRun;
 use crate::world::sandbox::{Sandbox, SuiteOptions};
 use crate::world::scenario::Meta;
+use fw_testkit::plan::{API_HOST, BLOCKED, sa};
 
 /// What the meta API answers during the first run: a failure every implementation must
 /// answer with a failure (FAIL-03), and one that ends by itself once the API answers again.
 pub const FIRST_META: Meta = Meta::Status500;
-
-/// The first run of a scenario that starts from a failed run, and what it left.
-#[derive(Debug, Clone)]
-pub struct PriorRun {
-    /// How it ended when it failed ("exited 1"); `None` when it succeeded despite the fault.
-    pub failed: Option<String>,
-    /// A connect from the container to the meta API's address (api.github.com:443) after it.
-    pub meta_api: Verdict,
-    /// A connect from the container to a blocked host's port 443 after it.
-    pub blocked: Verdict,
-}
-
-impl PriorRun {
-    /// What the first run left, for evidence: "a connect to the meta API at 192.0.2.70:443:
-    /// ECONNREFUSED after 1 ms, to 198.51.100.10:443: ECONNREFUSED after 1 ms".
-    pub fn left(&self) -> String {
-        let open = if self.blocked.is_connected() {
-            " (it failed open: no closed state to recover from)"
-        } else {
-            ""
-        };
-        format!(
-            "a connect to the meta API at {}: {}, to {}: {}{open}",
-            sa(API_HOST, 443),
-            self.meta_api,
-            sa(BLOCKED, 443),
-            self.blocked
-        )
-    }
-}
 
 /// Runs the implementation once with the meta API failing ([`FIRST_META`], which the sandbox
 /// starts with), looks at what the run left, and makes the meta API answer as the scenario

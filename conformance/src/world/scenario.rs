@@ -4,11 +4,9 @@
 //! runs the implementation in it, and evaluates every case that asked for it. A scenario is
 //! plain data, so the catalog, the docs and the reports can all print it.
 
-use std::net::IpAddr;
-
 use serde::Serialize;
 
-/// How Docker's embedded DNS is set up in the container (SANDBOX.md).
+/// How Docker's embedded DNS is set up in the container (docs/sandbox.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DnsVariant {
@@ -128,7 +126,7 @@ impl BenchDomains {
 /// Where the implementation runs (`fw-conformance run --tier`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Tier {
-    /// Network namespaces and a private mount namespace, Docker emulated (SANDBOX.md).
+    /// Network namespaces and a private mount namespace, Docker emulated (docs/sandbox.md).
     #[default]
     Netns,
     /// A real Docker container on real Docker networks (see [`crate::world::docker`]).
@@ -207,76 +205,40 @@ impl Scenario {
     }
 }
 
-/// Extra domains every scenario passes in `CSPACE_FIREWALL_DOMAINS`, and what the mock DNS
-/// answers for them (ALW-08, ALW-09, ALW-12).
-pub const EXTRA_OK: &[(&str, &[&str])] = &[
-    ("extra-one.example.test", &["203.0.113.40"]),
-    ("extra-two.example.test", &["203.0.113.41", "203.0.113.42"]),
-];
+/// The extra domains every scenario passes in `CSPACE_FIREWALL_DOMAINS` besides those that
+/// resolve ([`fw_testkit::plan::EXTRA_OK`]; ALW-08, ALW-09, ALW-12): one that does not exist,
+/// one whose resolver fails, and a CNAME chain.
 pub const EXTRA_NXDOMAIN: &str = "nx.example.test";
 pub const EXTRA_SERVFAIL: &str = "servfail.example.test";
 /// A CNAME chain: `cname.example.test` -> `cname-mid.example.test` -> `cname-final.example.test`.
 pub const EXTRA_CNAME: &str = "cname.example.test";
 pub const CNAME_MID: &str = "cname-mid.example.test";
 pub const CNAME_FINAL: &str = "cname-final.example.test";
-pub const CNAME_FINAL_ADDRS: &[&str] = &["203.0.113.50"];
 
 /// The value of `CSPACE_FIREWALL_DOMAINS` in every scenario.
 pub fn extra_domains_env() -> String {
-    let mut v: Vec<&str> = EXTRA_OK.iter().map(|(d, _)| *d).collect();
+    let mut v: Vec<&str> = fw_testkit::plan::EXTRA_OK.iter().map(|(d, _)| *d).collect();
     v.extend([EXTRA_NXDOMAIN, EXTRA_SERVFAIL, EXTRA_CNAME]);
     v.join(" ")
 }
-
-/// The required domains of the seed (besides the npm registry's host) and their A records in
-/// the sandbox; `api.anthropic.com` has several, so "every A record" is checked.
-pub const REQUIRED: &[(&str, &[&str])] = &[
-    ("api.anthropic.com", &["203.0.113.10", "203.0.113.11"]),
-    ("auth.anthropic.com", &["203.0.113.12"]),
-    ("claude.ai", &["203.0.113.13"]),
-    ("context7.com", &["203.0.113.14"]),
-    ("sentry.io", &["203.0.113.15"]),
-    ("us.sentry.io", &["203.0.113.16"]),
-    ("mcp.sentry.dev", &["203.0.113.17"]),
-    ("statsig.anthropic.com", &["203.0.113.18"]),
-    ("statsig.com", &["203.0.113.19"]),
-    ("playwright.dev", &["203.0.113.20"]),
-];
 
 /// The required domain that answers NXDOMAIN in the scenarios with `required_unresolvable`.
 pub const REQUIRED_UNRESOLVABLE: &str = "statsig.com";
 
 /// The sandbox's npm registry host (the suite's `--npm-registry-host` default).
 pub const NPM_HOST_DEFAULT: &str = "registry.npm.test";
-pub const NPM_ADDRS: &[&str] = &["203.0.113.30", "203.0.113.31"];
-
-/// AAAA records in dual stack.
-pub const REQUIRED_AAAA: &[(&str, &str)] = &[("api.anthropic.com", "2001:db8:10::10")];
-
-/// Parses one of this module's constant addresses (checked by a unit test).
-pub fn ip(s: &str) -> IpAddr {
-    #[allow(clippy::expect_used)]
-    s.parse().expect("a constant address of the sandbox plan")
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_constant_address_parses() {
-        let all = REQUIRED
-            .iter()
-            .chain(EXTRA_OK)
-            .flat_map(|(_, a)| a.iter())
-            .chain(NPM_ADDRS)
-            .chain(CNAME_FINAL_ADDRS)
-            .copied()
-            .chain(REQUIRED_AAAA.iter().map(|(_, a)| *a));
-        for a in all {
-            assert!(a.parse::<IpAddr>().is_ok(), "{a}");
-        }
-        assert!(REQUIRED.iter().any(|(d, _)| *d == REQUIRED_UNRESOLVABLE));
+    fn the_unresolvable_domain_is_required_and_the_extra_domains_are_passed() {
+        assert!(
+            fw_testkit::plan::REQUIRED
+                .iter()
+                .any(|(d, _)| *d == REQUIRED_UNRESOLVABLE)
+        );
         assert_eq!(
             extra_domains_env(),
             "extra-one.example.test extra-two.example.test nx.example.test servfail.example.test cname.example.test"

@@ -1,4 +1,5 @@
-//! The address plan of SANDBOX.md and the namespaces, links and routes of one sandbox.
+//! The namespaces, links and routes of one sandbox, built from the address plan
+//! ([`fw_testkit::plan`]).
 //!
 //! ```text
 //!  world ── eth0 ═══ wan0 ── host ── br-a ═══ eth0 ── container ── eth1 ═══ br-b ── host
@@ -22,146 +23,19 @@
 //! Every command names one of the sandbox's own namespaces: veth pairs are created inside a
 //! namespace with their peer placed directly in another, never in the machine's namespace.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use ipnet::{Ipv4Net, Ipv6Net};
+use fw_testkit::plan::{
+    BRIDGE_A, BRIDGE_B, CLOSED_PORT, CONTAINER_A, CONTAINER_A_IF, CONTAINER_A_V6, CONTAINER_B,
+    CONTAINER_B_IF, DOCKER_NETS_V4, DOCKER_WAN_IF, HOST_PORT_A_CTR, HOST_PORT_B_CTR,
+    HOST_PORT_B_SVC, HOST_WAN_IF, NET_A, NET_A_GATEWAY, NET_A_V6, NET_A_V6_GATEWAY, NET_B,
+    NET_B_GATEWAY, SVC, SVC_IF, TRANSFER_HOST, TRANSFER_HOST_V6, TRANSFER_V4, TRANSFER_V6,
+    TRANSFER_WORLD, TRANSFER_WORLD_V6, WORLD_IF, WORLD_PROBE_V4, WORLD_PROBE_V6,
+};
 
 use crate::world::netns::Netns;
-
-// ---------------------------------------------------------------------------------------------
-// Address plan
-// ---------------------------------------------------------------------------------------------
-
-/// GitHub meta `web` range (github.com lives here).
-pub const GITHUB_WEB_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 0), 26);
-/// GitHub meta `api` range (api.github.com lives here).
-pub const GITHUB_API_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 64), 26);
-/// GitHub meta `git` range (the SSH git host lives here).
-pub const GITHUB_GIT_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 128), 26);
-/// GitHub meta `web` range, IPv6.
-pub const GITHUB_WEB_V6: Ipv6Net =
-    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0), 48);
-/// GitHub meta `api` range, IPv6.
-pub const GITHUB_API_V6: Ipv6Net =
-    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0), 48);
-/// GitHub meta `git` range, IPv6.
-pub const GITHUB_GIT_V6: Ipv6Net =
-    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, 0), 48);
-
-/// Ranges that appear only under other meta keys (`hooks`, `actions`, `pages`): a firewall
-/// that takes the whole meta document instead of `web`/`api`/`git` opens these, and must not.
-pub const OTHER_KEY_V4: [Ipv4Net; 2] = [
-    Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 192), 26),
-    Ipv4Net::new_assert(Ipv4Addr::new(198, 18, 0, 0), 16),
-];
-
-/// A records of required and extra domains (the npm registry host included).
-pub const DOMAINS_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 0), 24);
-/// AAAA records of required and extra domains.
-pub const DOMAINS_V6: Ipv6Net =
-    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 0), 48);
-/// Where the mock DNS puts names a scenario did not configure (inside [`DOMAINS_V4`]).
-pub const CATCH_ALL_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(203, 0, 113, 128), 25);
-
-/// The Vercel CDN ranges a firewall must allow.
-pub const VERCEL_V4: [Ipv4Net; 3] = [
-    Ipv4Net::new_assert(Ipv4Addr::new(76, 76, 21, 0), 24),
-    Ipv4Net::new_assert(Ipv4Addr::new(64, 29, 17, 0), 24),
-    Ipv4Net::new_assert(Ipv4Addr::new(216, 198, 79, 0), 24),
-];
-/// One test host in each of [`VERCEL_V4`].
-pub const VERCEL_HOSTS: [Ipv4Addr; 3] = [
-    Ipv4Addr::new(76, 76, 21, 21),
-    Ipv4Addr::new(64, 29, 17, 1),
-    Ipv4Addr::new(216, 198, 79, 1),
-];
-
-/// Blocked IPv4 hosts.
-pub const BLOCKED_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(198, 51, 100, 0), 24);
-/// example.com (A record only).
-pub const EXAMPLE_COM: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
-/// A world resolver the container is NOT configured with (a script must not reach it).
-pub const WORLD_RESOLVER_UNCONFIGURED: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 53);
-/// The world resolver that resolv.conf names in the `none` DNS variant (no embedded DNS).
-pub const WORLD_RESOLVER_CONFIGURED: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
-/// Blocked IPv6 hosts (probed by literal address).
-pub const BLOCKED_V6: Ipv6Net =
-    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0xbad, 0, 0, 0, 0, 0), 48);
-
-/// Docker's embedded DNS address inside the container.
-pub const DOCKER_DNS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
-
-/// Docker network A (the container's eth0, its default route).
-pub const NET_A: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(172, 18, 0, 0), 16);
-/// Host's address on net A.
-pub const NET_A_GATEWAY: Ipv4Addr = Ipv4Addr::new(172, 18, 0, 1);
-/// The container's address on net A.
-pub const CONTAINER_A: Ipv4Addr = Ipv4Addr::new(172, 18, 0, 2);
-/// Docker network A, IPv6 (dual stack only).
-pub const NET_A_V6: Ipv6Net =
-    Ipv6Net::new_assert(Ipv6Addr::new(0xfd00, 0x18, 0, 0, 0, 0, 0, 0), 64);
-/// Host's address on net A, IPv6.
-pub const NET_A_V6_GATEWAY: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x18, 0, 0, 0, 0, 0, 1);
-/// The container's address on net A, IPv6.
-pub const CONTAINER_A_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x18, 0, 0, 0, 0, 0, 2);
-/// Docker network B (the container's eth1, shared with the sidecar).
-pub const NET_B: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(172, 19, 0, 0), 16);
-/// Host's address on net B.
-pub const NET_B_GATEWAY: Ipv4Addr = Ipv4Addr::new(172, 19, 0, 1);
-/// The container's address on net B.
-pub const CONTAINER_B: Ipv4Addr = Ipv4Addr::new(172, 19, 0, 2);
-/// The sidecar's address on net B.
-pub const SVC: Ipv4Addr = Ipv4Addr::new(172, 19, 0, 5);
-
-/// The world ⟷ host transfer network. Carrier-grade NAT space: collides with nothing in the
-/// plan, and a firewall has no reason to allow it.
-pub const TRANSFER_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(100, 64, 255, 0), 30);
-/// Host's end of the transfer network.
-pub const TRANSFER_HOST: Ipv4Addr = Ipv4Addr::new(100, 64, 255, 1);
-/// World's end of the transfer network.
-pub const TRANSFER_WORLD: Ipv4Addr = Ipv4Addr::new(100, 64, 255, 2);
-/// The transfer network, IPv6 (dual stack only).
-pub const TRANSFER_V6: Ipv6Net =
-    Ipv6Net::new_assert(Ipv6Addr::new(0xfd00, 0xff, 0, 0, 0, 0, 0, 0), 64);
-/// Host's end of the IPv6 transfer network.
-pub const TRANSFER_HOST_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xff, 0, 0, 0, 0, 0, 1);
-/// World's end of the IPv6 transfer network.
-pub const TRANSFER_WORLD_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xff, 0, 0, 0, 0, 0, 2);
-
-/// The Docker networks world routes back (through host, or in the Docker tier straight into the
-/// container): nothing wider, so that a neighbour of a Docker network (172.17.255.10,
-/// 172.20.0.10, the rest of 172.16.0.0/12) is a world address like any other.
-pub const DOCKER_NETS_V4: [Ipv4Net; 2] = [NET_A, NET_B];
-
-// Interface names (at most 15 bytes).
-/// World's link to host.
-pub const WORLD_IF: &str = "eth0";
-/// Host's link to world.
-pub const HOST_WAN_IF: &str = "wan0";
-/// Host's bridge for net A (holds the gateway address).
-pub const BRIDGE_A: &str = "br-a";
-/// Host's bridge for net B (holds the gateway address).
-pub const BRIDGE_B: &str = "br-b";
-/// The container's link to world in the Docker tier (unnumbered).
-pub const DOCKER_WAN_IF: &str = "fwt0";
-/// The container's link on net A.
-pub const CONTAINER_A_IF: &str = "eth0";
-/// The container's link on net B.
-pub const CONTAINER_B_IF: &str = "eth1";
-/// The sidecar's link on net B.
-pub const SVC_IF: &str = "eth0";
-/// Host's bridge port facing the container on net A.
-const HOST_PORT_A_CTR: &str = "va-ctr";
-/// Host's bridge port facing the container on net B.
-const HOST_PORT_B_CTR: &str = "vb-ctr";
-/// Host's bridge port facing the sidecar on net B.
-const HOST_PORT_B_SVC: &str = "vb-svc";
-
-/// A TCP port nothing listens on: connecting gets a RST, which warms neighbour entries and
-/// proves routing both ways without needing a listener.
-const CLOSED_PORT: u16 = 9;
 
 // ---------------------------------------------------------------------------------------------
 // Building
@@ -284,7 +158,7 @@ impl Topology {
     }
 
     fn warm_docker(&self) -> Result<()> {
-        let world_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), CLOSED_PORT);
+        let world_v4 = SocketAddr::new(IpAddr::V4(WORLD_PROBE_V4), CLOSED_PORT);
         let paths: Vec<(&Netns, SocketAddr)> = vec![
             (&self.container, world_v4),
             (
@@ -329,12 +203,40 @@ impl Topology {
         }
         write_sysctls(&self.host, &host_sysctls)?;
 
+        self.link_world_and_host()?;
+        self.bridges()?;
+        self.attach_container_and_sidecar()?;
         let world = &self.world;
         let host = &self.host;
-        let ctr = &self.container;
-        let svc = &self.svc;
 
-        // world ⟷ host, routed.
+        // host: everything beyond its own networks is "the internet".
+        host.ip(&[
+            "route",
+            "add",
+            "default",
+            "via",
+            &TRANSFER_WORLD.to_string(),
+        ])?;
+        if dual {
+            host.ip(&[
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                &TRANSFER_WORLD_V6.to_string(),
+            ])?;
+        }
+
+        // world answers everything and routes the Docker side back.
+        world_answers_everywhere(world, &ReturnPath::ViaHost { dual })
+    }
+
+    /// world ⟷ host, a routed link on the transfer network.
+    fn link_world_and_host(&self) -> Result<()> {
+        let dual = self.dual_stack;
+        let world = &self.world;
+        let host = &self.host;
         veth(world, WORLD_IF, host, HOST_WAN_IF)?;
         addr(
             world,
@@ -361,7 +263,13 @@ impl Topology {
         up(world, WORLD_IF)?;
         up(host, HOST_WAN_IF)?;
 
-        // host's bridges: net A and net B.
+        Ok(())
+    }
+
+    /// host's bridges: net A and net B, each holding its gateway.
+    fn bridges(&self) -> Result<()> {
+        let dual = self.dual_stack;
+        let host = &self.host;
         for (br, gw, net) in [
             (BRIDGE_A, NET_A_GATEWAY, NET_A),
             (BRIDGE_B, NET_B_GATEWAY, NET_B),
@@ -392,7 +300,16 @@ impl Topology {
             )?;
         }
 
-        // container: eth0 on net A, eth1 on net B.
+        Ok(())
+    }
+
+    /// The container (eth0 on net A, eth1 on net B) and the sidecar (eth0 on net B), their
+    /// addresses and default routes.
+    fn attach_container_and_sidecar(&self) -> Result<()> {
+        let dual = self.dual_stack;
+        let host = &self.host;
+        let ctr = &self.container;
+        let svc = &self.svc;
         veth(ctr, CONTAINER_A_IF, host, HOST_PORT_A_CTR)?;
         veth(ctr, CONTAINER_B_IF, host, HOST_PORT_B_CTR)?;
         // svc: eth0 on net B.
@@ -440,33 +357,13 @@ impl Topology {
         up(svc, SVC_IF)?;
         svc.ip(&["route", "add", "default", "via", &NET_B_GATEWAY.to_string()])?;
 
-        // host: everything beyond its own networks is "the internet".
-        host.ip(&[
-            "route",
-            "add",
-            "default",
-            "via",
-            &TRANSFER_WORLD.to_string(),
-        ])?;
-        if dual {
-            host.ip(&[
-                "-6",
-                "route",
-                "add",
-                "default",
-                "via",
-                &TRANSFER_WORLD_V6.to_string(),
-            ])?;
-        }
-
-        // world answers everything and routes the Docker side back.
-        world_answers_everywhere(world, &ReturnPath::ViaHost { dual })
+        Ok(())
     }
 
     /// Proves each hop both ways with a connect to a closed port (a RST answers at once), which
     /// also leaves resolved neighbour entries on every link a probe will use.
     fn warm(&self) -> Result<()> {
-        let world_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)), CLOSED_PORT);
+        let world_v4 = SocketAddr::new(IpAddr::V4(WORLD_PROBE_V4), CLOSED_PORT);
         let mut paths: Vec<(&Netns, SocketAddr)> = vec![
             (&self.container, world_v4),
             (
@@ -490,10 +387,7 @@ impl Topology {
             ),
         ];
         if self.dual_stack {
-            let world_v6 = SocketAddr::new(
-                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 1)),
-                CLOSED_PORT,
-            );
+            let world_v6 = SocketAddr::new(IpAddr::V6(WORLD_PROBE_V6), CLOSED_PORT);
             paths.push((&self.container, world_v6));
             paths.push((
                 &self.world,
@@ -506,12 +400,9 @@ impl Topology {
     /// A quick check that the container reaches world: a temporary listener in world on
     /// 203.0.113.1 and one TCP connect from the container (and over IPv6 in dual stack).
     pub fn inet_check(&self) -> Result<()> {
-        let mut targets = vec![SocketAddr::new(Ipv4Addr::new(203, 0, 113, 1).into(), 0)];
+        let mut targets = vec![SocketAddr::new(WORLD_PROBE_V4.into(), 0)];
         if self.dual_stack {
-            targets.push(SocketAddr::new(
-                Ipv6Addr::new(0x2001, 0xdb8, 0x10, 0, 0, 0, 0, 1).into(),
-                0,
-            ));
+            targets.push(SocketAddr::new(WORLD_PROBE_V6.into(), 0));
         }
         for target in targets {
             let bind = SocketAddr::new(target.ip(), 0);

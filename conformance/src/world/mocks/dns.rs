@@ -28,7 +28,7 @@ pub use fw_testkit::dns::{Answer, QueryLog, QueryRecord, Transport, key};
 
 /// Where names nobody configured land: the upper half of the domain-host range of the address
 /// plan (the lower half is left to the names a scenario configures).
-pub const CATCH_ALL_V4: &str = "203.0.113.128/25";
+pub use fw_testkit::plan::CATCH_ALL_V4;
 
 /// TTL of every record: short, as a CDN's, so nothing relies on long caching.
 const TTL: u32 = 30;
@@ -85,8 +85,8 @@ pub fn catch_all_v4(name: &str) -> Ipv4Addr {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    let host = 129 + (h % 126) as u8;
-    Ipv4Addr::new(203, 0, 113, host)
+    let [a, b, c, first] = CATCH_ALL_V4.network().octets();
+    Ipv4Addr::new(a, b, c, first + 1 + (h % 126) as u8)
 }
 
 impl ZoneBuilder {
@@ -507,7 +507,7 @@ mod tests {
     #[test]
     fn unknown_names_get_a_stable_catch_all_address_and_no_aaaa() {
         let z = zone();
-        let net: ipnet::Ipv4Net = CATCH_ALL_V4.parse().unwrap();
+        let net = CATCH_ALL_V4;
         let mut seen = std::collections::HashSet::new();
         for i in 0..200 {
             let name = format!("host-{i}.marketplace.test");

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
@@ -28,7 +28,7 @@ use super::forwarder::{Forwarder, start_forwarder};
 use crate::world::netns::Netns;
 
 /// The address of Docker's embedded resolver in every container.
-pub const RESOLVER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
+pub use fw_testkit::plan::DOCKER_DNS as RESOLVER_IP;
 
 /// Docker's chains in the nat table (iptables backends).
 pub const OUTPUT_CHAIN: &str = "DOCKER_OUTPUT";

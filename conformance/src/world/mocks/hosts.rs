@@ -226,7 +226,7 @@ const DNS_PORT: u16 = 53;
 
 /// What the hosts' DNS answers to every A query: any address would do (the answer only shows
 /// that a query reached a resolver).
-pub const DNS_ANSWER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 99);
+pub use fw_testkit::plan::HOSTS_DNS_ANSWER as DNS_ANSWER;
 
 /// A DNS answer to `query` as any resolver on the internet would give it: NOERROR, and for an A
 /// question one record, [`DNS_ANSWER`]. `None` when `query` is not a query.

@@ -1,4 +1,4 @@
-//! The sandbox's mock services (SANDBOX.md, "Mock services"), each running on a thread inside
+//! The sandbox's mock services (docs/sandbox.md, "Mock services"), each running on a thread inside
 //! the namespace it serves, so its sockets live there and nothing it binds touches the machine:
 //!
 //! - [`dns`]: the mock DNS (a zone with per-name behaviours and a stable catch-all), used both as
@@ -12,6 +12,7 @@
 //! - [`hosts`]: the world's test hosts: TCP banner-and-echo listeners and a UDP echo, each
 //!   recording what reached it, so a case can assert that a blocked packet never arrived; on
 //!   port 53 they answer DNS, as any resolver on the internet would.
+//! - [`inbound`]: the container's own listeners, for the inbound probes.
 //! - [`raw`]: raw-socket observers that record every ICMP echo, SCTP and GRE packet reaching a
 //!   namespace (the world, or the container for inbound probes).
 //!
@@ -22,6 +23,7 @@ pub mod docker_dns;
 pub mod forwarder;
 pub mod hosts;
 pub mod https;
+pub mod inbound;
 pub mod raw;
 
 use std::net::SocketAddr;

@@ -22,14 +22,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use fw_testkit::plan::{BLOCKED, CONTAINER_B, FORWARD_PORT, FORWARD_TARGET, PEER_PORT, SVC, sa};
+
 use crate::world::netns::Netns;
 use crate::world::probe;
-use crate::world::topology::{CONTAINER_B, Topology};
-
-/// The world host POL-03's sidecar routes through the container (a world test host listens on
-/// its port 8080), and the port.
-pub const FORWARD_TARGET: &str = "203.0.113.99";
-pub const FORWARD_PORT: u16 = 8080;
+use crate::world::record::LongLived;
+use crate::world::topology::Topology;
 
 /// Sets `rp_filter` to 0 (no reverse-path filtering) for `all`, `default` and every interface
 /// that exists, inside `ns` only; namespaces that are not the sandbox's own (the machine's, in
@@ -73,13 +71,13 @@ pub fn connect_routed_through_container(topo: &Topology) -> Result<probe::Verdic
         "via",
         &CONTAINER_B.to_string(),
     ])?;
-    let target = SocketAddr::new(crate::world::scenario::ip(FORWARD_TARGET), FORWARD_PORT);
+    let target = sa(FORWARD_TARGET, FORWARD_PORT);
     topo.svc
         .block_on(move || async move { probe::tcp_connect(target, Duration::from_secs(1)).await })?
 }
 
 /// Whether POL-03 is judged in `scenario`: its own (the default one), and those whose cases
-/// judge it again after a re-run, concurrent runs or a recovery ([`crate::judge::recheck`]: SEQ-04,
+/// judge it again after a re-run, concurrent runs or a recovery (the judge's recheck: SEQ-04,
 /// SEQ-10, FAIL-10). The Docker tier makes the forwarding control only there, since it waits
 /// out a connect time-out in that tier.
 pub fn judges_forwarding(scenario: &crate::world::scenario::Scenario) -> bool {
@@ -139,8 +137,7 @@ pub fn loopback_v6_present(ns: &Netns) -> Result<bool> {
 /// sidecar's echo listener and to a blocked host's banner-and-echo listener (banner read). Each
 /// must carry an echo now (the positive control), so that one that does not after the run was
 /// cut by the run; `Err` otherwise (a harness fault: the sandbox fails to build).
-pub fn open_long_lived(container: &Netns) -> Result<crate::judge::ctx::LongLived> {
-    use crate::judge::catalog::{BLOCKED, PEER_PORT, SVC, sa};
+pub fn open_long_lived(container: &Netns) -> Result<LongLived> {
     let open =
         |target: SocketAddr| -> Result<TcpStream> {
             Ok(container
@@ -165,7 +162,7 @@ pub fn open_long_lived(container: &Netns) -> Result<crate::judge::ctx::LongLived
             "before the run, the connection to {what} carried an echo"
         ));
     }
-    Ok(crate::judge::ctx::LongLived {
+    Ok(LongLived {
         to_peer: Some(to_peer),
         to_blocked: Some(to_blocked),
         proof,

@@ -1,7 +1,7 @@
 //! The BYP rows: the ways around an egress firewall that the best-tested agent firewalls are
-//! tried with. Each is probed at several addresses (fixed ones and the run's drawn ones), and
-//! the world answers every one of them ([`super::control`] proves it before the run), so a way
-//! around is a connection or an arrival:
+//! tried with. Each is probed at several addresses (fixed ones and the run's drawn ones, listed
+//! in [`crate::world::spread::bypass`]), and the world answers every one of them (its positive
+//! controls prove it before the run), so a way around is a connection or an arrival:
 //!
 //! - BYP-01: DNS to any other resolver, over UDP and TCP (a tunnel out);
 //! - BYP-02: DNS-over-HTTPS (and HTTP/3) to well-known resolvers that are not allowlisted;
@@ -12,209 +12,22 @@
 //! - BYP-06: IPv4-mapped IPv6 destinations (`::ffff:198.51.100.10`) from an IPv6 socket;
 //! - BYP-07: raw protocols (ICMP echo, SCTP, GRE) to blocked hosts.
 
-use std::net::SocketAddr;
-
 use anyhow::Result;
 
-use super::checks::{
-    collect, inbound_tcp_refused, inbound_udp_not_arriving, raw_not_arriving, spread, tcp_rejected,
-    udp_not_arriving,
-};
-use super::send::{ARRIVAL_WAIT, RawKind, dns_query, record, udp_all};
-use super::{Dest, Probe, Spread, reason};
-use crate::judge::catalog::{
-    self, BLOCKED, CONTAINER_A, Case, Outcome, PEER_PORT, UDP_ECHO_PORT, UNCONFIGURED_RESOLVER,
-};
+use crate::judge::case::{Case, Outcome};
+use crate::judge::checks::scenarios;
 use crate::judge::ctx::Ctx;
-use crate::report::Level;
-use crate::world::scenario::ip;
-
-/// Resolvers a container must not reach (BYP-01): public ones, and a world resolver it is not
-/// configured with. The configured resolvers (and Docker's upstream) are never among them.
-const RESOLVERS: &[(&str, &str)] = &[
-    ("8.8.8.8", "Google Public DNS"),
-    ("1.1.1.1", "Cloudflare DNS"),
-    ("9.9.9.9", "Quad9"),
-    ("208.67.222.222", "OpenDNS"),
-    (UNCONFIGURED_RESOLVER, "an unconfigured world resolver"),
-];
-
-/// DNS-over-HTTPS resolvers (BYP-02).
-const DOH: &[(&str, &str)] = &[
-    ("1.1.1.1", "Cloudflare DoH"),
-    ("1.0.0.1", "Cloudflare DoH"),
-    ("8.8.8.8", "Google DoH"),
-    ("8.8.4.4", "Google DoH"),
-    ("9.9.9.9", "Quad9 DoH"),
-    ("149.112.112.112", "Quad9 DoH"),
-    ("94.140.14.14", "AdGuard DoH"),
-    ("208.67.222.222", "OpenDNS DoH"),
-];
-
-/// Cloud metadata services (BYP-03).
-const METADATA: &[(&str, u16, &str)] = &[
-    ("169.254.169.254", 80, "the cloud metadata service"),
-    ("169.254.169.254", 443, "the cloud metadata service"),
-    ("169.254.170.2", 80, "ECS task metadata"),
-    ("100.100.100.200", 80, "Alibaba Cloud metadata"),
-];
-
-/// Source ports of the outbound tricks (BYP-05): DNS, FTP data, DHCP, NTP, HTTPS.
-pub const TRICK_PORTS_TCP: [u16; 5] = [53, 20, 67, 123, 443];
-/// Source ports of the outbound UDP tricks.
-pub const TRICK_PORTS_UDP: [u16; 3] = [53, 67, 123];
-/// Source ports of the inbound TCP tricks: replies of DNS, HTTP, FTP data, NTP. (Not 443: the
-/// world's HTTPS responder holds that port unshared, and a restarted responder must not share
-/// it with its predecessor; HTTPS replies are tried over UDP, QUIC's.)
-pub const INBOUND_TRICK_PORTS_TCP: [u16; 4] = [53, 80, 20, 123];
-/// Source ports of the inbound UDP tricks: DNS, NTP, QUIC.
-pub const INBOUND_TRICK_PORTS_UDP: [u16; 3] = [53, 123, 443];
-
-fn dests(list: &[(&str, &str)]) -> Vec<Dest> {
-    list.iter()
-        .map(|(a, why)| Dest {
-            addr: ip(a),
-            why: (*why).to_owned(),
-        })
-        .collect()
-}
-
-fn on(dests: &[Dest], port: u16) -> Vec<Probe> {
-    dests
-        .iter()
-        .map(|d| Probe {
-            to: SocketAddr::new(d.addr, port),
-            from: None,
-            why: d.why.clone(),
-        })
-        .collect()
-}
-
-/// BYP-01's resolvers: the fixed ones and two drawn addresses.
-pub fn resolvers(sp: &Spread) -> Vec<Dest> {
-    let mut v = dests(RESOLVERS);
-    v.extend(sp.drawn_v4().into_iter().skip(2).take(2).cloned());
-    v
-}
-
-/// BYP-01 over TCP.
-pub fn dns_tcp(sp: &Spread) -> Vec<Probe> {
-    on(&resolvers(sp), 53)
-}
-
-/// BYP-02 over TCP (HTTPS).
-pub fn doh_tcp() -> Vec<Probe> {
-    on(&dests(DOH), 443)
-}
-
-/// BYP-02 over UDP (HTTP/3).
-pub fn doh_udp() -> Vec<Probe> {
-    on(&dests(&DOH[..3]), 443)
-}
-
-/// BYP-03.
-pub fn metadata_tcp() -> Vec<Probe> {
-    METADATA
-        .iter()
-        .map(|(a, port, why)| Probe {
-            to: SocketAddr::new(ip(a), *port),
-            from: None,
-            why: (*why).to_owned(),
-        })
-        .collect()
-}
-
-/// BYP-04: blocked destinations on 22 and 53.
-pub fn allowed_ports_tcp(sp: &Spread) -> Vec<Probe> {
-    let mut d: Vec<Dest> = sp
-        .v4
-        .iter()
-        .filter(|d| {
-            [
-                BLOCKED,
-                "8.8.8.8",
-                "192.0.3.10",
-                "203.0.113.21",
-                "172.20.0.10",
-            ]
-            .iter()
-            .any(|a| ip(a) == d.addr)
-        })
-        .cloned()
-        .collect();
-    d.extend(sp.drawn_v4().into_iter().take(2).cloned());
-    let mut v = on(&d, 22);
-    v.extend(on(&d, 53));
-    v
-}
-
-/// The destinations of BYP-05's outbound tricks.
-fn trick_targets(udp: bool) -> Vec<Probe> {
-    let blocked_port = if udp { UDP_ECHO_PORT } else { 443 };
-    let public_port = if udp { 443 } else { 8080 };
-    vec![
-        Probe {
-            to: SocketAddr::new(ip(BLOCKED), blocked_port),
-            from: None,
-            why: "a blocked host".to_owned(),
-        },
-        Probe {
-            to: SocketAddr::new(ip("8.8.8.8"), public_port),
-            from: None,
-            why: "a public address".to_owned(),
-        },
-    ]
-}
-
-fn from_ports(targets: &[Probe], local: &str, ports: &[u16]) -> Vec<Probe> {
-    ports
-        .iter()
-        .flat_map(|port| {
-            targets.iter().map(move |t| Probe {
-                from: Some(SocketAddr::new(ip(local), *port)),
-                why: format!("{}, from port {port}", t.why),
-                ..t.clone()
-            })
-        })
-        .collect()
-}
-
-/// BYP-05's outbound TCP: from the container's source ports 53, 20, 67, 123, 443.
-pub fn sport_tcp() -> Vec<Probe> {
-    from_ports(&trick_targets(false), CONTAINER_A, &TRICK_PORTS_TCP)
-}
-
-/// BYP-05's outbound UDP.
-pub fn sport_udp() -> Vec<Probe> {
-    from_ports(&trick_targets(true), CONTAINER_A, &TRICK_PORTS_UDP)
-}
-
-/// BYP-05's inbound probes: from the world's `sources` and source `ports` to `to`.
-fn inbound_tricks(ports: &[u16], to: &[u16]) -> Vec<Probe> {
-    let mut v = Vec::new();
-    for (src, what) in [("8.8.8.8", "a public address"), (BLOCKED, "a blocked host")] {
-        for sport in ports {
-            for dport in to {
-                v.push(Probe {
-                    to: SocketAddr::new(ip(CONTAINER_A), *dport),
-                    from: Some(SocketAddr::new(ip(src), *sport)),
-                    why: format!("from {what}'s port {sport}"),
-                });
-            }
-        }
-    }
-    v
-}
-
-/// BYP-05's inbound TCP: from the world's ports 53, 80, 20, 123 to the container's listeners.
-pub fn inbound_sport_tcp() -> Vec<Probe> {
-    inbound_tricks(&INBOUND_TRICK_PORTS_TCP, &[PEER_PORT, 443])
-}
-
-/// BYP-05's inbound UDP: from the world's ports 53, 123 and 443.
-pub fn inbound_sport_udp() -> Vec<Probe> {
-    inbound_tricks(&INBOUND_TRICK_PORTS_UDP, &[UDP_ECHO_PORT])
-}
+use crate::judge::spread::{
+    collect, inbound_tcp_refused, inbound_udp_not_arriving, raw_not_arriving, reason, record,
+    spread, tcp_rejected, udp_not_arriving,
+};
+use crate::judge::verdict::Level;
+use crate::world::spread::Probe;
+use crate::world::spread::bypass::{
+    allowed_ports_tcp, dns_tcp, doh_tcp, doh_udp, inbound_sport_tcp, inbound_sport_udp,
+    metadata_tcp, on, resolvers, sport_tcp, sport_udp,
+};
+use crate::world::spread::send::{ARRIVAL_WAIT, RawKind, dns_query, udp_all};
 
 /// A DNS query name no other probe uses.
 fn leak_name(salt: u64, i: usize) -> String {
@@ -224,7 +37,7 @@ fn leak_name(salt: u64, i: usize) -> String {
 /// DNS queries over UDP that must not reach any resolver: neither the world's catch-all DNS
 /// (which records the datagram) nor a world resolver (which logs the name).
 fn dns_udp_not_arriving(ctx: &Ctx, what: &str, probes: &[Probe]) -> Result<Option<String>> {
-    let salt = crate::judge::ctx::rand_tag() ^ ctx.sb.seed;
+    let salt = crate::world::probe::rand_tag() ^ ctx.sb.seed;
     let sends: Vec<(Probe, Vec<u8>)> = probes
         .iter()
         .enumerate()
@@ -358,7 +171,7 @@ fn why(mut case: Case, rationale: &'static str) -> Case {
 }
 
 /// The bypass rows (issue 16): ways around an egress firewall, each probed at a spread of
-/// addresses ([`crate::judge::spread::bypass`]).
+/// addresses ([`crate::world::spread::bypass`]).
 pub fn rows() -> Vec<Case> {
     let c = Case::new;
     use Level::{Must, Should};
@@ -369,7 +182,7 @@ pub fn rows() -> Vec<Case> {
                 Should,
                 "No DNS to other resolvers",
                 "A queries over UDP to public resolvers, an unconfigured world resolver and drawn addresses never arrive; TCP 53 to them is rejected fast",
-                catalog::default_and_none,
+                scenarios::default_and_none,
                 |ctx| judged(ctx, byp01),
             ),
             "a resolver the firewall does not control is a tunnel out (data in the names asked, answers in the records); SHOULD: the seed allows DNS (UDP 53) to any address",
@@ -380,7 +193,7 @@ pub fn rows() -> Vec<Case> {
                 Must,
                 "No DNS over HTTPS to resolvers not allowlisted",
                 "HTTPS (TCP 443) to well-known DoH resolvers rejected fast; HTTP/3 (UDP 443) to them never arrives",
-                catalog::default,
+                scenarios::default,
                 |ctx| judged(ctx, byp02),
             ),
             "DoH hides lookups, and tunnels, in ordinary HTTPS; MUST: the seed's default deny already blocks 443 to an address that is not allowlisted",
@@ -391,7 +204,7 @@ pub fn rows() -> Vec<Case> {
                 Must,
                 "No cloud metadata service",
                 "TCP to 169.254.169.254 (80, 443), 169.254.170.2 and 100.100.100.200 rejected fast",
-                catalog::default,
+                scenarios::default,
                 |ctx| judged(ctx, byp03),
             ),
             "the metadata service hands out the machine's cloud credentials; MUST: it is not allowlisted, so the seed's default deny covers it",
@@ -402,7 +215,7 @@ pub fn rows() -> Vec<Case> {
                 Should,
                 "Ports opened for one purpose lead nowhere else",
                 "TCP 22 and TCP 53 to blocked hosts, GitHub's and the domains' neighbours and drawn addresses rejected fast",
-                catalog::default,
+                scenarios::default,
                 |ctx| judged(ctx, byp04),
             ),
             "port 22 opened for git and 53 for DNS are tunnels to every host (ssh -D, DNS over TCP to anyone); SHOULD: the seed opens TCP 22 and 53 to any address",
@@ -413,7 +226,7 @@ pub fn rows() -> Vec<Case> {
                 Must,
                 "Source-port tricks get nowhere",
                 "from the container's ports 53, 20, 67, 123, 443 to blocked hosts: rejected fast, no datagram arrives; from the world's ports 53, 80, 20, 123 (UDP: 53, 123, 443) to the container's listeners: no connection, no datagram",
-                catalog::default,
+                scenarios::default,
                 |ctx| judged(ctx, byp05),
             ),
             "a stateless rule that lets DNS replies in by source port lets in anyone who sends from port 53 (and likewise out); MUST: the seed filters by destination port and connection state only",
@@ -424,7 +237,7 @@ pub fn rows() -> Vec<Case> {
                 Must,
                 "IPv4-mapped IPv6 destinations are blocked as the IPv4 host",
                 "TCP from an IPv6 socket to ::ffff:198.51.100.10 (443, 80, 8080, a high port) and other ::ffff: forms rejected fast; UDP to them never arrives; v4 only and dual stack",
-                catalog::default_and_dual,
+                scenarios::default_and_dual,
                 |ctx| judged(ctx, byp06),
             ),
             "::ffff:a.b.c.d is the IPv4 host: an allowlist that compares the text of addresses, or filters one family only, misses it; MUST: it leaves as IPv4, which the seed's default deny covers",
@@ -435,7 +248,7 @@ pub fn rows() -> Vec<Case> {
                 Must,
                 "Raw protocols to blocked hosts do not leave",
                 "ICMP echo, SCTP and GRE packets to blocked hosts, a GitHub neighbour and drawn addresses never arrive at the world side",
-                catalog::default,
+                scenarios::default,
                 |ctx| judged(ctx, byp07),
             ),
             "ICMP echo, SCTP and GRE carry tunnels as well as TCP and UDP do (ping tunnels, GRE tunnels); MUST: the seed's default deny covers every protocol",

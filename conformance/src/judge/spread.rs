@@ -4,19 +4,21 @@
 //!
 //! Each judge returns the failing reason for its part (`None`: it held): what kind of probe,
 //! how many of how many were not blocked, the run's seed, and the concrete addresses with what
-//! happened to each.
+//! happened to each. The spreads themselves, the probes' senders and the positive controls
+//! are the world's ([`crate::world::spread`]).
 
 use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Result;
 
-use super::send::{
-    ARRIVAL_WAIT, RawKind, RawSend, raw_all, raw_packet, record, tag, tcp_all, udp_all,
-    verdict_word,
-};
-use super::{Dest, Probe, Spread, reason};
 use crate::judge::ctx::{Ctx, Expect};
-use crate::world::probe::rejection_wait;
+use crate::judge::verdict::ProbeRecord;
+use crate::world::probe::{Verdict, rejection_wait};
+pub use crate::world::spread::fresh_seed;
+use crate::world::spread::send::{
+    ARRIVAL_WAIT, RawKind, RawSend, raw_all, raw_packet, tag, tcp_all, udp_all,
+};
+use crate::world::spread::{Dest, Probe, Spread};
 
 /// The spread of this run.
 pub fn spread(ctx: &Ctx) -> Spread {
@@ -29,7 +31,7 @@ fn salt(ctx: &Ctx, what: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (ctx.sb.seed, what, ctx.probes.borrow().len()).hash(&mut h);
-    h.finish() ^ crate::judge::ctx::rand_tag()
+    h.finish() ^ crate::world::probe::rand_tag()
 }
 
 /// TCP connects from the container that must be rejected fast (each one failing is probed once
@@ -343,7 +345,7 @@ pub fn pol04(ctx: &Ctx) -> Result<Vec<String>> {
             ctx,
             "inbound ICMP echo spread",
             &sp.inbound_sources(),
-            crate::world::scenario::ip(crate::judge::catalog::CONTAINER_A),
+            fw_testkit::plan::CONTAINER_A.into(),
         )?,
     ]))
 }
@@ -363,4 +365,79 @@ pub fn pol06(ctx: &Ctx) -> Result<Vec<String>> {
             &sp.icmp_v6(),
         )?,
     ]))
+}
+
+/// At most this many failures are spelled out in a reason (all are in the evidence).
+const LISTED: usize = 24;
+
+/// A failing reason for `what`: how many of how many, the seed, and the failures.
+pub fn reason(what: &str, failures: &[String], total: usize, seed: u64) -> Option<String> {
+    if failures.is_empty() {
+        return None;
+    }
+    let mut r = format!(
+        "{what}: {} of {total} not blocked (spread seed {seed}): {}",
+        failures.len(),
+        failures
+            .iter()
+            .take(LISTED)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    if failures.len() > LISTED {
+        r.push_str(&format!(
+            "; and {} more (see the evidence)",
+            failures.len() - LISTED
+        ));
+    }
+    Some(r)
+}
+
+/// Records one probe for the reports.
+pub fn record(
+    ctx: &Ctx,
+    kind: &str,
+    from: &str,
+    target: SocketAddr,
+    verdict: &str,
+    detail: String,
+) {
+    ctx.probes.borrow_mut().push(ProbeRecord {
+        scenario: ctx.scenario().name.to_owned(),
+        kind: kind.to_owned(),
+        from: from.to_owned(),
+        address: target.ip().to_string(),
+        port: target.port(),
+        verdict: verdict.to_owned(),
+        errno: None,
+        elapsed_ms: None,
+        detail,
+    });
+}
+
+/// A verdict's word for the reports.
+pub fn verdict_word(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Connected { .. } => "connected",
+        Verdict::Rejected { .. } => "rejected",
+        Verdict::TimedOut { .. } => "timed_out",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_reason_names_the_seed_and_caps_its_list() {
+        assert_eq!(reason("x", &[], 3, 1), None);
+        let r = reason("TCP spread", &["a".into(), "b".into()], 10, 77).unwrap();
+        assert_eq!(r, "TCP spread: 2 of 10 not blocked (spread seed 77): a; b");
+        let many: Vec<String> = (0..30).map(|i| i.to_string()).collect();
+        let r = reason("x", &many, 30, 1).unwrap();
+        assert!(r.ends_with("; and 6 more (see the evidence)"), "{r}");
+    }
 }

@@ -15,8 +15,6 @@ use anyhow::{Context, Result};
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
 use super::Probe;
-use crate::judge::ctx::Ctx;
-use crate::report::ProbeRecord;
 use crate::world::mocks::raw::{GRE, ICMP, ICMPV6, SCTP};
 use crate::world::netns::Netns;
 use crate::world::probe::{Verdict, errno_name};
@@ -281,37 +279,6 @@ pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
     }
     q.extend_from_slice(&[0, 0, 1, 0, 1]);
     q
-}
-
-/// Records one probe for the reports.
-pub fn record(
-    ctx: &Ctx,
-    kind: &str,
-    from: &str,
-    target: SocketAddr,
-    verdict: &str,
-    detail: String,
-) {
-    ctx.probes.borrow_mut().push(ProbeRecord {
-        scenario: ctx.scenario().name.to_owned(),
-        kind: kind.to_owned(),
-        from: from.to_owned(),
-        address: target.ip().to_string(),
-        port: target.port(),
-        verdict: verdict.to_owned(),
-        errno: None,
-        elapsed_ms: None,
-        detail,
-    });
-}
-
-/// A verdict's word for the reports.
-pub fn verdict_word(v: &Verdict) -> &'static str {
-    match v {
-        Verdict::Connected { .. } => "connected",
-        Verdict::Rejected { .. } => "rejected",
-        Verdict::TimedOut { .. } => "timed_out",
-    }
 }
 
 #[cfg(test)]

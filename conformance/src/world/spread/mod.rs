@@ -19,11 +19,11 @@
 //! - [`send`]: the probes (TCP from a chosen source, tagged UDP datagrams, raw ICMP echo, SCTP
 //!   and GRE packets) and what the world or the container observed of them;
 //! - [`control`]: the positive controls, run in [`crate::world::sandbox::Sandbox::build`];
-//! - [`checks`]: the spread parts of POL-01, POL-02, POL-04 and POL-06;
-//! - [`bypass`]: the BYP rows (known ways around an egress firewall).
+//! - [`bypass`]: the destinations of the BYP rows (known ways around an egress firewall).
+//!
+//! The judging of what the probes met is the judge's (`judge::spread`, `judge::checks`).
 
 pub mod bypass;
-pub mod checks;
 pub mod control;
 pub mod send;
 
@@ -31,40 +31,26 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
-use crate::judge::catalog::{BLOCKED, BLOCKED_V6, HIGH_PORT, PEER_PORT, UDP_ECHO_PORT};
-use crate::world::scenario::ip;
+use crate::world::scenario::CNAME_FINAL;
+pub use crate::world::seed::{Rng, fresh_seed};
 
-/// A seed for a run: the clock's nanoseconds mixed with the process id.
-pub fn fresh_seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos());
-    let mut r = Rng((nanos as u64) ^ (u64::from(std::process::id()) << 32));
-    r.next_u64()
+use fw_testkit::plan::{
+    API_HOST, BLOCKED, BLOCKED_NET_V4, BLOCKED_V6, CNAME_FINAL_ADDRS, CONTAINER_A, CONTAINER_B,
+    DOMAINS_V4, EXTRA_OK, GITHUB_GIT_V4, GITHUB_GIT_V6, GITHUB_WEB_V4, GITHUB_WEB_V6, HIGH_PORT,
+    INBOUND_TCP_PORTS, INBOUND_UDP_PORTS, NET_A, NET_A_V6, NET_B, NPM_ADDRS, PEER_PORT, REQUIRED,
+    REQUIRED_AAAA, UDP_ECHO_PORT, VERCEL_HOSTS, VERCEL_V4,
+};
+
+/// An IPv4 address of a spread's tables.
+pub(crate) const fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
 }
 
-/// splitmix64: small, seedable, good enough to scatter addresses.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// One of `items` (which must not be empty).
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        let n = u64::try_from(items.len()).unwrap_or(1).max(1);
-        items[usize::try_from(self.next_u64() % n).unwrap_or(0)]
-    }
+/// An IPv6 address of a spread's tables.
+pub(crate) const fn v6(s: [u16; 8]) -> IpAddr {
+    IpAddr::V6(Ipv6Addr::new(
+        s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
+    ))
 }
 
 /// A destination of a spread, and why it is in it.
@@ -108,87 +94,229 @@ pub const TCP_PORTS: [u16; 4] = [443, 80, 8080, HIGH_PORT];
 /// UDP ports a blocked destination is probed on (53 is BYP-01's: the seed opens it): the echo,
 /// QUIC, a high port.
 pub const UDP_PORTS: [u16; 3] = [UDP_ECHO_PORT, 443, HIGH_PORT];
-/// The TCP ports the world's test hosts listen on (443 is the HTTPS responder's).
-pub const WORLD_TCP_PORTS: [u16; 5] = [22, 53, 80, 8080, HIGH_PORT];
-/// The UDP ports the world's test hosts listen on (53 answers DNS).
-pub const WORLD_UDP_PORTS: [u16; 4] = [53, UDP_ECHO_PORT, 443, HIGH_PORT];
-/// The container's inbound listeners (besides [`PEER_PORT`], the harness's peer echo).
-pub const INBOUND_TCP_PORTS: [u16; 4] = [22, 80, 443, HIGH_PORT];
-/// The container's inbound UDP listeners.
-pub const INBOUND_UDP_PORTS: [u16; 2] = [UDP_ECHO_PORT, HIGH_PORT];
 
-/// Fixed IPv4 destinations of every spread: the neighbours of every allowed range, both halves
-/// of the address space, and a few blocked hosts.
-const FIXED_V4: &[(&str, &str)] = &[
-    (BLOCKED, "a blocked host, example.com"),
-    ("198.51.100.200", "the blocked /24"),
-    // Both halves of the address space and a private /8 early: when much is open, a reason
-    // spells out its first failures, and these say at once how much.
-    ("8.8.8.8", "0.0.0.0/1, a public resolver"),
-    ("151.101.1.10", "128.0.0.0/1"),
-    ("10.20.30.40", "private 10.0.0.0/8"),
-    ("192.0.1.255", "just below GitHub web 192.0.2.0/26"),
-    ("192.0.2.192", "just above GitHub git 192.0.2.128/26"),
-    ("192.0.3.10", "the /24 after GitHub's ranges"),
-    ("192.0.1.10", "the /24 before GitHub's ranges"),
-    ("192.1.0.10", "the /16 after GitHub's ranges"),
-    ("191.255.0.10", "the /16 before GitHub's ranges"),
-    ("203.0.113.9", "just below api.anthropic.com 203.0.113.10"),
-    ("203.0.113.21", "just above playwright.dev 203.0.113.20"),
-    ("203.0.113.29", "just below the npm registry 203.0.113.30"),
-    ("203.0.113.32", "just above the npm registry 203.0.113.31"),
-    ("203.0.113.43", "just above extra-two 203.0.113.42"),
-    ("203.0.113.51", "just above cname-final 203.0.113.50"),
-    (
-        "203.0.114.10",
-        "the /24 after the resolved domains' addresses",
-    ),
-    (
-        "203.1.0.10",
-        "the /16 after the resolved domains' addresses",
-    ),
-    ("76.76.20.255", "just below Vercel 76.76.21.0/24"),
-    ("76.76.22.0", "just above Vercel 76.76.21.0/24"),
-    ("76.77.0.10", "the /16 after Vercel 76.76.21.0/24"),
-    ("64.29.16.255", "just below Vercel 64.29.17.0/24"),
-    ("64.29.18.0", "just above Vercel 64.29.17.0/24"),
-    ("64.30.0.10", "the /16 after Vercel 64.29.17.0/24"),
-    ("216.198.78.255", "just below Vercel 216.198.79.0/24"),
-    ("216.198.80.0", "just above Vercel 216.198.79.0/24"),
-    ("216.199.0.10", "the /16 after Vercel 216.198.79.0/24"),
-    ("172.17.255.10", "the /16 below Docker net A 172.18.0.0/16"),
-    ("172.20.0.10", "the /16 after Docker net B 172.19.0.0/16"),
-    ("172.16.0.10", "172.16.0.0/12 outside the Docker networks"),
-    ("172.31.255.10", "172.16.0.0/12 outside the Docker networks"),
-];
+/// `a`'s network of `len` bits (1 to 32), as a number.
+fn base4(a: Ipv4Addr, len: u32) -> u32 {
+    u32::from(a) & (u32::MAX << (32 - len))
+}
+
+/// The address `off` away from `n`.
+fn at4(n: u32, off: i32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(n.wrapping_add_signed(off)))
+}
+
+/// `a`'s network of `len` bits (1 to 128), as a number.
+fn base6(a: Ipv6Addr, len: u32) -> u128 {
+    u128::from(a) & (u128::MAX << (128 - len))
+}
+
+/// The address `off` away from `n`.
+fn at6(n: u128, off: i128) -> IpAddr {
+    IpAddr::V6(Ipv6Addr::from(n.wrapping_add_signed(off)))
+}
+
+const NEXT_24: i32 = 1 << 8;
+const NEXT_16: i32 = 1 << 16;
+const NEXT_64: i128 = 1 << 64;
+const NEXT_48: i128 = 1 << 80;
+const NEXT_32: i128 = 1 << 96;
+
+/// The /24 after GitHub's IPv4 ranges.
+fn github_next_24() -> IpAddr {
+    at4(base4(GITHUB_GIT_V4.network(), 24), NEXT_24 + 10)
+}
+
+/// The /16 after a Vercel range.
+fn vercel_next_16(net: Ipv4Net) -> IpAddr {
+    at4(base4(net.network(), 16), NEXT_16 + 10)
+}
+
+/// The /48 after GitHub's IPv6 `git` range.
+fn github_v6_next_48() -> IpAddr {
+    at6(u128::from(GITHUB_GIT_V6.network()), NEXT_48 + 0x10)
+}
+
+/// A name's first label (`extra-two` of `extra-two.example.test`).
+fn label(name: &str) -> &str {
+    name.split('.').next().unwrap_or(name)
+}
+
+/// Fixed IPv4 destinations of every spread: the neighbours of every allowed range of the plan,
+/// both halves of the address space, and a few blocked hosts.
+fn fixed_v4() -> Vec<Dest> {
+    let d = |addr: IpAddr, why: String| Dest { addr, why };
+    let (web, git) = (GITHUB_WEB_V4, GITHUB_GIT_V4);
+    let (first, last) = (REQUIRED[0], REQUIRED[REQUIRED.len() - 1]);
+    let extra = EXTRA_OK[EXTRA_OK.len() - 1];
+    let extra_last = extra.1[extra.1.len() - 1];
+    let npm_last = NPM_ADDRS[NPM_ADDRS.len() - 1];
+    let mut v = vec![
+        d(BLOCKED.into(), "a blocked host, example.com".into()),
+        d(
+            at4(u32::from(BLOCKED_NET_V4.network()), 200),
+            "the blocked /24".into(),
+        ),
+        // Both halves of the address space and a private /8 early: when much is open, a reason
+        // spells out its first failures, and these say at once how much.
+        d(v4(8, 8, 8, 8), "0.0.0.0/1, a public resolver".into()),
+        d(v4(151, 101, 1, 10), "128.0.0.0/1".into()),
+        d(v4(10, 20, 30, 40), "private 10.0.0.0/8".into()),
+        d(
+            at4(u32::from(web.network()), -1),
+            format!("just below GitHub web {web}"),
+        ),
+        d(
+            at4(u32::from(git.broadcast()), 1),
+            format!("just above GitHub git {git}"),
+        ),
+        d(github_next_24(), "the /24 after GitHub's ranges".into()),
+        d(
+            at4(base4(web.network(), 24), 10 - NEXT_24),
+            "the /24 before GitHub's ranges".into(),
+        ),
+        d(
+            at4(base4(git.network(), 16), NEXT_16 + 10),
+            "the /16 after GitHub's ranges".into(),
+        ),
+        d(
+            at4(base4(web.network(), 16), 10 - NEXT_16),
+            "the /16 before GitHub's ranges".into(),
+        ),
+        d(
+            at4(u32::from(first.1[0]), -1),
+            format!("just below {} {}", first.0, first.1[0]),
+        ),
+        d(
+            at4(u32::from(last.1[last.1.len() - 1]), 1),
+            format!("just above {} {}", last.0, last.1[last.1.len() - 1]),
+        ),
+        d(
+            at4(u32::from(NPM_ADDRS[0]), -1),
+            format!("just below the npm registry {}", NPM_ADDRS[0]),
+        ),
+        d(
+            at4(u32::from(npm_last), 1),
+            format!("just above the npm registry {npm_last}"),
+        ),
+        d(
+            at4(u32::from(extra_last), 1),
+            format!("just above {} {extra_last}", label(extra.0)),
+        ),
+        d(
+            at4(u32::from(CNAME_FINAL_ADDRS[0]), 1),
+            format!("just above {} {}", label(CNAME_FINAL), CNAME_FINAL_ADDRS[0]),
+        ),
+        d(
+            at4(base4(DOMAINS_V4.network(), 24), NEXT_24 + 10),
+            "the /24 after the resolved domains' addresses".into(),
+        ),
+        d(
+            at4(base4(DOMAINS_V4.network(), 16), NEXT_16 + 10),
+            "the /16 after the resolved domains' addresses".into(),
+        ),
+    ];
+    for net in VERCEL_V4 {
+        v.push(d(
+            at4(u32::from(net.network()), -1),
+            format!("just below Vercel {net}"),
+        ));
+        v.push(d(
+            at4(u32::from(net.broadcast()), 1),
+            format!("just above Vercel {net}"),
+        ));
+        v.push(d(
+            vercel_next_16(net),
+            format!("the /16 after Vercel {net}"),
+        ));
+    }
+    v.extend([
+        d(
+            at4(base4(NET_A.network(), 24), 10 - NEXT_24),
+            format!("the /16 below Docker net A {NET_A}"),
+        ),
+        d(
+            at4(base4(NET_B.network(), 16), NEXT_16 + 10),
+            format!("the /16 after Docker net B {NET_B}"),
+        ),
+        d(
+            v4(172, 16, 0, 10),
+            "172.16.0.0/12 outside the Docker networks".into(),
+        ),
+        d(
+            v4(172, 31, 255, 10),
+            "172.16.0.0/12 outside the Docker networks".into(),
+        ),
+    ]);
+    v
+}
 
 /// Fixed IPv6 destinations of every spread (dual stack).
-const FIXED_V6: &[(&str, &str)] = &[
-    (BLOCKED_V6, "a blocked IPv6 host"),
-    ("2001:db8::10", "the /48 before GitHub web 2001:db8:1::/48"),
-    ("2001:db8:4::10", "the /48 after GitHub git 2001:db8:3::/48"),
-    ("2001:db9::10", "the /32 after GitHub's IPv6 ranges"),
-    ("2001:db7:ffff::10", "the /32 before GitHub's IPv6 ranges"),
-    (
-        "2001:db8:10::f",
-        "just below api.anthropic.com 2001:db8:10::10",
-    ),
-    (
-        "2001:db8:10::11",
-        "just above api.anthropic.com 2001:db8:10::10",
-    ),
-    (
-        "2001:db8:10:1::10",
-        "the /64 after api.anthropic.com's AAAA",
-    ),
-    ("2001:db8:11::10", "the /48 after api.anthropic.com's AAAA"),
-    ("fd00:18:0:1::10", "the /64 after Docker net A fd00:18::/64"),
-    ("fd00:19::10", "the /48 after Docker net A fd00:18::/64"),
-    ("fd00:17::10", "the /48 before Docker net A fd00:18::/64"),
-    ("2606:4700:4700::1111", "a public resolver"),
-    ("2001:4860:4860::8888", "a public resolver"),
-    ("64:ff9b::c633:640a", "the NAT64 form of 198.51.100.10"),
-];
+fn fixed_v6() -> Vec<Dest> {
+    let d = |addr: IpAddr, why: String| Dest { addr, why };
+    let (web, git) = (GITHUB_WEB_V6, GITHUB_GIT_V6);
+    let (name, aaaa) = REQUIRED_AAAA[0];
+    let nat64 = u128::from(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0));
+    vec![
+        d(BLOCKED_V6.into(), "a blocked IPv6 host".into()),
+        d(
+            at6(u128::from(web.network()), 0x10 - NEXT_48),
+            format!("the /48 before GitHub web {web}"),
+        ),
+        d(
+            github_v6_next_48(),
+            format!("the /48 after GitHub git {git}"),
+        ),
+        d(
+            at6(base6(web.network(), 32), NEXT_32 + 0x10),
+            "the /32 after GitHub's IPv6 ranges".into(),
+        ),
+        d(
+            at6(base6(web.network(), 32), 0x10 - NEXT_48),
+            "the /32 before GitHub's IPv6 ranges".into(),
+        ),
+        d(
+            at6(u128::from(aaaa), -1),
+            format!("just below {name} {aaaa}"),
+        ),
+        d(
+            at6(u128::from(aaaa), 1),
+            format!("just above {name} {aaaa}"),
+        ),
+        d(
+            at6(base6(aaaa, 64), NEXT_64 + 0x10),
+            format!("the /64 after {name}'s AAAA"),
+        ),
+        d(
+            at6(base6(aaaa, 48), NEXT_48 + 0x10),
+            format!("the /48 after {name}'s AAAA"),
+        ),
+        d(
+            at6(u128::from(NET_A_V6.network()), NEXT_64 + 0x10),
+            format!("the /64 after Docker net A {NET_A_V6}"),
+        ),
+        d(
+            // The next and the previous fd00:XX:: as written before the plan computed them.
+            at6(base6(NET_A_V6.network(), 32), NEXT_32 + 0x10),
+            format!("the /48 after Docker net A {NET_A_V6}"),
+        ),
+        d(
+            at6(base6(NET_A_V6.network(), 32), 0x10 - NEXT_32),
+            format!("the /48 before Docker net A {NET_A_V6}"),
+        ),
+        d(
+            v6([0x2606, 0x4700, 0x4700, 0, 0, 0, 0, 0x1111]),
+            "a public resolver".into(),
+        ),
+        d(
+            v6([0x2001, 0x4860, 0x4860, 0, 0, 0, 0, 0x8888]),
+            "a public resolver".into(),
+        ),
+        d(
+            at6(nat64, i128::from(u32::from(BLOCKED))),
+            format!("the NAT64 form of {BLOCKED}"),
+        ),
+    ]
+}
 
 /// Never drawn at random: the plan's own networks (their neighbours are fixed targets), the
 /// Docker side, loopback, link-local, multicast and reserved space.
@@ -228,11 +356,11 @@ pub struct Spread {
     udp_port_v6: Vec<u16>,
 }
 
-fn dests(fixed: &[(&str, &str)]) -> Vec<Dest> {
+fn dests(fixed: &[(IpAddr, &str)]) -> Vec<Dest> {
     fixed
         .iter()
         .map(|(a, why)| Dest {
-            addr: ip(a),
+            addr: *a,
             why: (*why).to_owned(),
         })
         .collect()
@@ -266,7 +394,7 @@ impl Spread {
     /// The spread of `seed`: the same seed always gives the same spread.
     pub fn new(seed: u64) -> Spread {
         let mut rng = Rng::new(seed);
-        let mut v4 = dests(FIXED_V4);
+        let mut v4 = fixed_v4();
         for i in 0..RANDOM_V4 {
             let half = u32::try_from(i % 2).unwrap_or(0);
             let a = random_v4(&mut rng, half);
@@ -275,7 +403,7 @@ impl Spread {
                 why: format!("drawn, in {}.0.0.0/8", a.octets()[0]),
             });
         }
-        let mut v6 = dests(FIXED_V6);
+        let mut v6 = fixed_v6();
         let not_v6: Vec<Ipv6Net> = ["2001:db8::/32", "fd00:18::/48", "fd00:ff::/48"]
             .iter()
             .filter_map(|n| n.parse().ok())
@@ -311,7 +439,7 @@ impl Spread {
 
     /// The drawn IPv4 destinations.
     pub fn drawn_v4(&self) -> Vec<&Dest> {
-        self.v4[FIXED_V4.len()..].iter().collect()
+        self.v4[fixed_v4().len()..].iter().collect()
     }
 
     /// TCP to every IPv4 destination: on 443 and one drawn port of [`TCP_PORTS`], and to the
@@ -343,9 +471,13 @@ impl Spread {
             .v4
             .iter()
             .filter(|d| {
-                [BLOCKED, "192.0.3.10", "8.8.8.8", "216.199.0.10"]
-                    .iter()
-                    .any(|a| ip(a) == d.addr)
+                [
+                    IpAddr::V4(BLOCKED),
+                    github_next_24(),
+                    v4(8, 8, 8, 8),
+                    vercel_next_16(VERCEL_V4[2]),
+                ]
+                .contains(&d.addr)
             })
             .cloned()
             .collect();
@@ -360,33 +492,36 @@ impl Spread {
             .v6
             .iter()
             .filter(|d| {
-                [BLOCKED_V6, "2001:db8:4::10", "2606:4700:4700::1111"]
-                    .iter()
-                    .any(|a| ip(a) == d.addr)
+                [
+                    IpAddr::V6(BLOCKED_V6),
+                    github_v6_next_48(),
+                    v6([0x2606, 0x4700, 0x4700, 0, 0, 0, 0, 0x1111]),
+                ]
+                .contains(&d.addr)
             })
             .cloned()
             .collect();
-        v.extend(self.v6[FIXED_V6.len()..].iter().take(2).cloned());
+        v.extend(self.v6[fixed_v6().len()..].iter().take(2).cloned());
         v
     }
 
     /// IPv4-mapped IPv6 forms (`::ffff:a.b.c.d`) of blocked IPv4 destinations, over TCP, from an
     /// IPv6 socket (POL-06, BYP-06).
     pub fn mapped_tcp(&self) -> Vec<Probe> {
-        let mapped = |a: &str| IpAddr::V6(v4_of(a).to_ipv6_mapped());
+        let mapped = |a: IpAddr| IpAddr::V6(v4_of(a).to_ipv6_mapped());
         let mut v: Vec<Probe> = TCP_PORTS
             .iter()
             .map(|p| {
                 Probe::new(
-                    SocketAddr::new(mapped(BLOCKED), *p),
+                    SocketAddr::new(mapped(BLOCKED.into()), *p),
                     "::ffff: form of the blocked host",
                 )
             })
             .collect();
         for (a, why) in [
-            ("8.8.8.8", "::ffff: form of 8.8.8.8"),
+            (v4(8, 8, 8, 8), "::ffff: form of 8.8.8.8"),
             (
-                "192.0.3.10",
+                v4(192, 0, 3, 10),
                 "::ffff: form of the /24 after GitHub's ranges",
             ),
         ] {
@@ -407,14 +542,14 @@ impl Spread {
 
     /// The same over UDP.
     pub fn mapped_udp(&self) -> Vec<Probe> {
-        let mapped = |a: &str| IpAddr::V6(v4_of(a).to_ipv6_mapped());
+        let mapped = |a: IpAddr| IpAddr::V6(v4_of(a).to_ipv6_mapped());
         vec![
             Probe::new(
-                SocketAddr::new(mapped(BLOCKED), UDP_ECHO_PORT),
+                SocketAddr::new(mapped(BLOCKED.into()), UDP_ECHO_PORT),
                 "::ffff: form of the blocked host",
             ),
             Probe::new(
-                SocketAddr::new(mapped("8.8.8.8"), 443),
+                SocketAddr::new(mapped(v4(8, 8, 8, 8)), 443),
                 "::ffff: form of 8.8.8.8",
             ),
         ]
@@ -424,11 +559,11 @@ impl Spread {
     /// may not open connections in), and drawn ones.
     pub fn inbound_sources(&self) -> Vec<Dest> {
         let mut v = dests(&[
-            (BLOCKED, "a blocked host"),
-            ("8.8.8.8", "a public address"),
-            ("192.0.2.70", "api.github.com, allowlisted"),
-            ("203.0.113.10", "api.anthropic.com, allowlisted"),
-            ("76.76.21.21", "a Vercel host, allowlisted"),
+            (IpAddr::V4(BLOCKED), "a blocked host"),
+            (v4(8, 8, 8, 8), "a public address"),
+            (IpAddr::V4(API_HOST), "api.github.com, allowlisted"),
+            (v4(203, 0, 113, 10), "api.anthropic.com, allowlisted"),
+            (IpAddr::V4(VERCEL_HOSTS[0]), "a Vercel host, allowlisted"),
         ]);
         v.extend(self.drawn_v4().into_iter().take(3).cloned());
         v
@@ -438,8 +573,8 @@ impl Spread {
     /// to the peer port and to one drawn port of [`INBOUND_TCP_PORTS`] on net A, the first two
     /// to net B too (POL-04).
     pub fn inbound_tcp(&self) -> Vec<Probe> {
-        let a = ip(crate::judge::catalog::CONTAINER_A);
-        let b = ip(crate::judge::catalog::CONTAINER_B);
+        let a = IpAddr::V4(CONTAINER_A);
+        let b = IpAddr::V4(CONTAINER_B);
         let mut rng = Rng::new(self.seed ^ 0x1b0u64);
         let mut v = Vec::new();
         for (i, s) in self.inbound_sources().into_iter().enumerate() {
@@ -462,7 +597,7 @@ impl Spread {
 
     /// Datagrams from the world's sources to the container's UDP listeners (POL-04).
     pub fn inbound_udp(&self) -> Vec<Probe> {
-        let a = ip(crate::judge::catalog::CONTAINER_A);
+        let a = IpAddr::V4(CONTAINER_A);
         let mut rng = Rng::new(self.seed ^ 0x0d9u64);
         self.inbound_sources()
             .into_iter()
@@ -475,16 +610,16 @@ impl Spread {
     }
 }
 
-/// An IPv4 constant of the plan.
-fn v4_of(a: &str) -> Ipv4Addr {
-    match ip(a) {
+/// An IPv4 address of the tables.
+fn v4_of(a: IpAddr) -> Ipv4Addr {
+    match a {
         IpAddr::V4(v) => v,
         IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
     }
 }
 
 fn is_blocked_host(a: IpAddr) -> bool {
-    a == ip(BLOCKED) || a == ip(BLOCKED_V6)
+    a == IpAddr::V4(BLOCKED) || a == IpAddr::V6(BLOCKED_V6)
 }
 
 fn tcp_of(dests: &[Dest], extra: &[u16]) -> Vec<Probe> {
@@ -519,33 +654,6 @@ fn udp_of(dests: &[Dest], port: &[u16]) -> Vec<Probe> {
         );
     }
     v
-}
-
-/// At most this many failures are spelled out in a reason (all are in the evidence).
-const LISTED: usize = 24;
-
-/// A failing reason for `what`: how many of how many, the seed, and the failures.
-pub fn reason(what: &str, failures: &[String], total: usize, seed: u64) -> Option<String> {
-    if failures.is_empty() {
-        return None;
-    }
-    let mut r = format!(
-        "{what}: {} of {total} not blocked (spread seed {seed}): {}",
-        failures.len(),
-        failures
-            .iter()
-            .take(LISTED)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("; ")
-    );
-    if failures.len() > LISTED {
-        r.push_str(&format!(
-            "; and {} more (see the evidence)",
-            failures.len() - LISTED
-        ));
-    }
-    Some(r)
 }
 
 #[cfg(test)]

@@ -15,52 +15,17 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use super::bypass;
 use super::send::{
     ARRIVAL_WAIT, RawKind, RawSend, dns_query, raw_all, raw_packet, tag, tcp_all, udp_all,
 };
-use super::{INBOUND_TCP_PORTS, INBOUND_UDP_PORTS, Probe, Spread};
-use crate::judge::catalog::{CONTAINER_A, CONTAINER_B};
-use crate::world::mocks::hosts::{Hosts, HostsOptions, start_hosts};
-use crate::world::mocks::raw::{ICMP, RawObserver, start_raw_observer};
-use crate::world::netns::Netns;
+use super::{Probe, Spread};
+use crate::world::mocks::raw::ICMP;
 use crate::world::probe::PROBE_TIMEOUT;
 use crate::world::sandbox::Sandbox;
-use crate::world::scenario::ip;
-
-/// The container's inbound listeners (POL-04, BYP-05): TCP and UDP hosts on its own addresses
-/// (never the wildcard, which an implementation may want), and a raw observer for echo
-/// requests.
-#[derive(Debug)]
-pub struct Inbound {
-    pub hosts: Hosts,
-    pub raw: RawObserver,
-}
-
-impl Inbound {
-    /// Whether a datagram with this payload reached the container.
-    pub fn udp_arrived(&self, payload: &[u8]) -> bool {
-        self.hosts.udp_arrivals().iter().any(|a| a.bytes == payload)
-    }
-}
-
-/// Starts the container's inbound listeners.
-pub fn start_inbound(container: &Netns) -> Result<Inbound> {
-    let hosts = start_hosts(
-        container,
-        HostsOptions {
-            tcp_ports: INBOUND_TCP_PORTS.to_vec(),
-            udp_ports: INBOUND_UDP_PORTS.to_vec(),
-            dual_stack: false,
-            addrs: vec![ip(CONTAINER_A), ip(CONTAINER_B)],
-        },
-    )
-    .context("starting the container's inbound listeners")?;
-    let raw = start_raw_observer(container, false).context("starting the container's observer")?;
-    Ok(Inbound { hosts, raw })
-}
+use fw_testkit::plan::CONTAINER_A;
 
 /// The first source port of the controls.
 const CONTROL_PORTS: u16 = 20_000;
@@ -200,7 +165,7 @@ impl Sent {
         let (ctr, world) = (&sb.topo.container, &sb.topo.world);
         let dual = sb.scenario.dual_stack;
         // Tags of this round only: what an earlier round left in the logs must not count.
-        let round = crate::judge::ctx::rand_tag();
+        let round = crate::world::probe::rand_tag();
         let tagged = |probes: Vec<Probe>, what: &str| -> Vec<(Probe, Vec<u8>)> {
             probes
                 .into_iter()
@@ -321,7 +286,7 @@ fn echo_sends(sp: &Spread, round: u64) -> Vec<(RawSend, Vec<u8>)> {
                 RawSend {
                     kind: RawKind::IcmpEcho,
                     from: Some(s.addr),
-                    to: ip(CONTAINER_A),
+                    to: CONTAINER_A.into(),
                     packet: raw_packet(RawKind::IcmpEcho, false, id, &t),
                 },
                 t,
