@@ -271,8 +271,21 @@ fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
     out.push('\n');
 }
 
+/// A table row: the first cell is prose (it may hold code spans of its own), the others are
+/// values, set as code; "-" (nothing) stays plain.
 fn row<const N: usize>(cells: [&dyn std::fmt::Display; N]) -> Vec<String> {
-    cells.iter().map(|c| format!("`{c}`")).collect()
+    cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let c = c.to_string();
+            if i == 0 || c == "-" {
+                c
+            } else {
+                format!("`{c}`")
+            }
+        })
+        .collect()
 }
 
 fn ports(p: &[u16]) -> String {
