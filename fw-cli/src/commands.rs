@@ -14,7 +14,7 @@ use fw_core::apply::{self, Backend};
 use fw_core::clean_slate::CleanSlate;
 use fw_core::config::{self, Config, Profile};
 use fw_core::docker_dns::parse_nat_save;
-use fw_core::exec::{Command as Cmd, SystemTools, Tools};
+use fw_core::exec::{Command as Cmd, Tools};
 use fw_core::inputs::{Inputs, Resolution};
 use fw_core::marker::{self, Place};
 use fw_core::meta::parse_meta;
@@ -26,9 +26,10 @@ use fw_core::restore::{parse_ipset, parse_iptables};
 use fw_core::validate::Domain;
 
 use crate::cli::{ConfigArgs, InitArgs, PlanArgs, ProfileArg, RefreshArgs, StatusArgs, VerifyArgs};
-use crate::flows::HostTools;
 use crate::init::{self, AfterFailure, InitOptions, World};
 use crate::resolve::{self, ResolveOptions, ResolverSource};
+use crate::system::flows::HostTools;
+use crate::system::tools::SystemTools;
 use crate::world::RealWorld;
 use crate::{docker, exit, lock, subnets};
 

@@ -19,6 +19,7 @@ use fw_core::config::{Config, MetaSource, VerifyTargets};
 use fw_core::conntrack;
 use fw_core::exec::{Command, ExecError, Tools};
 use fw_core::fetch_path::{self, FetchPath};
+use fw_core::flow::Flow;
 use fw_core::inputs::{Inputs, Resolution, Subnet};
 use fw_core::marker::{self, Marker, MarkerError, Place};
 use fw_core::meta::MetaRanges;
@@ -352,7 +353,7 @@ impl<W: World> Run<'_, W> {
     }
 
     /// The tracked flows ([`conntrack::dns_upstreams`] picks the DNS ones).
-    fn tracked_flows(&self) -> Result<Vec<conntrack::Flow>, ExecError> {
+    fn tracked_flows(&self) -> Result<Vec<Flow>, ExecError> {
         Ok(self
             .tools
             .tracked_flows()?
@@ -366,7 +367,7 @@ impl<W: World> Run<'_, W> {
     /// through 127.0.0.11 left tracked flows to the upstreams: DNS is allowed to exactly those.
     /// `before`: the flows tracked before our lookups, left out (a flow some process of the
     /// container opened to another resolver is not an upstream of Docker's).
-    fn learn_dns_upstreams(&mut self, before: Option<&[conntrack::Flow]>) {
+    fn learn_dns_upstreams(&mut self, before: Option<&[Flow]>) {
         let subnets: Vec<ipnet::IpNet> = self.subnets.iter().map(|s| s.net).collect();
         let flows = match self.tracked_flows() {
             Ok(f) => f,
@@ -377,7 +378,7 @@ impl<W: World> Run<'_, W> {
                 return;
             }
         };
-        let new: Vec<conntrack::Flow> = flows
+        let new: Vec<Flow> = flows
             .into_iter()
             .filter(|f| before.is_none_or(|b| !b.contains(f)))
             .collect();
@@ -402,7 +403,7 @@ impl<W: World> Run<'_, W> {
 
     /// Deletes the conntrack entries of flows the new policy forbids (SEQ-09): one listing of
     /// both families, then one deletion per forbidden flow, over netlink in production
-    /// ([`crate::flows`]; a `conntrack -L` walks the kernel's whole table, for every namespace
+    /// ([`crate::system::flows`]; a `conntrack -L` walks the kernel's whole table, for every namespace
     /// of the machine, and a process start costs milliseconds: docs/benchmarks.md).
     fn cut_forbidden_flows(&mut self, plan: &Plan) {
         let tracked = match self.tools.tracked_flows() {
@@ -558,8 +559,8 @@ mod tests {
 
     use anyhow::anyhow;
     use fw_core::DockerDnsRules;
-    use fw_core::exec::fake::FakeKernel;
-    use fw_core::sample::{base_config, sample_inputs};
+    use fw_testkit::kernel::FakeKernel;
+    use fw_testkit::sample::{base_config, sample_inputs};
 
     use super::*;
 
@@ -1031,7 +1032,7 @@ mod tests {
         let mut nat = String::from(
             "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
         );
-        for l in fw_core::sample::docker_dns().render_nat_lines() {
+        for l in fw_testkit::sample::docker_dns().render_nat_lines() {
             nat.push_str(&l);
             nat.push('\n');
         }
@@ -1043,7 +1044,7 @@ mod tests {
     #[test]
     fn docker_rules_in_our_backend_are_written_back() {
         let k = FakeKernel::new();
-        let docker = fw_core::sample::docker_dns();
+        let docker = fw_testkit::sample::docker_dns();
         let nat = docker_nat("-A OUTPUT -d 10.9.9.9/32 -j DNAT --to-destination 198.51.100.10\n");
         k.preload("nft", false, &nat).unwrap();
         let mut w = FakeWorld::new();
@@ -1067,7 +1068,7 @@ mod tests {
 
     #[test]
     fn only_tables_with_leftovers_are_rewritten() {
-        let docker = fw_core::sample::docker_dns();
+        let docker = fw_testkit::sample::docker_dns();
         let nat = docker_nat("");
 
         // Docker's nat table alone and no mangle table: filter is all there is to restore, and

@@ -16,9 +16,10 @@ use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 
-use fw_cli::flows::HostTools;
-use fw_core::conntrack::{Flow, Tracked};
-use fw_core::exec::{SystemTools, Tools};
+use fw_cli::system::flows::HostTools;
+use fw_cli::system::tools::SystemTools;
+use fw_core::exec::Tools;
+use fw_core::flow::{Flow, Tracked};
 
 fn key(f: &Flow) -> String {
     format!(

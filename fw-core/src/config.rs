@@ -379,7 +379,16 @@ impl Env for SystemEnv {
         use std::sync::mpsc;
         use std::time::Instant;
 
-        let npm = crate::exec::find_on_path(&std::env::var_os("PATH")?, "npm")?;
+        // Stopgap until this moves to fw-cli beside `system::tools::find_on_path`: the first
+        // executable `npm` in an absolute `PATH` entry.
+        let npm = std::env::split_paths(&std::env::var_os("PATH")?)
+            .filter(|dir| dir.is_absolute())
+            .map(|dir| dir.join("npm"))
+            .find(|p| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::metadata(p)
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })?;
         let mut child = Command::new(npm)
             .args(["config", "get", "registry"])
             .stdin(Stdio::null())

@@ -464,9 +464,28 @@ mod tests {
     }
 
     /// What Docker wrote in every capture (TCPPORT 41234, UDPPORT 53211), in save order: the
-    /// same rules the sample inputs use.
+    /// same rules as fw-testkit's sample inputs.
     fn docker_rules() -> Vec<NatRule> {
-        crate::sample::docker_dns().rules
+        vec![
+            rule("OUTPUT", "-d 127.0.0.11/32 -j DOCKER_OUTPUT"),
+            rule("POSTROUTING", "-d 127.0.0.11/32 -j DOCKER_POSTROUTING"),
+            rule(
+                "DOCKER_OUTPUT",
+                "-d 127.0.0.11/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination 127.0.0.11:41234",
+            ),
+            rule(
+                "DOCKER_OUTPUT",
+                "-d 127.0.0.11/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127.0.0.11:53211",
+            ),
+            rule(
+                "DOCKER_POSTROUTING",
+                "-s 127.0.0.11/32 -p tcp -m tcp --sport 41234 -j SNAT --to-source :53",
+            ),
+            rule(
+                "DOCKER_POSTROUTING",
+                "-s 127.0.0.11/32 -p udp -m udp --sport 53211 -j SNAT --to-source :53",
+            ),
+        ]
     }
 
     fn docker_chains() -> Vec<String> {

@@ -10,9 +10,11 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use fw_core::conntrack::Tracked;
 use fw_core::ctnetlink::{self, Reply};
-use fw_core::exec::{Command, ExecError, Output, SystemTools, Tools};
+use fw_core::exec::{Command, ExecError, Output, Tools};
+use fw_core::flow::{FlowKey, Tracked};
+
+use super::tools::SystemTools;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
 
 /// How long a reply may take before the exchange is abandoned (a kernel that never answers
@@ -114,7 +116,7 @@ impl Ctnetlink {
     }
 
     /// Deletes one flow; `Ok` also when it has ended meanwhile (ENOENT).
-    fn delete(&mut self, key: &ctnetlink::FlowKey) -> Result<(), ExecError> {
+    fn delete(&mut self, key: &FlowKey) -> Result<(), ExecError> {
         let seq = self.next_seq();
         self.send(&ctnetlink::delete_request(seq, key))
             .map_err(|e| netlink_error("delete request", e))?;

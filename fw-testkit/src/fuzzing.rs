@@ -15,14 +15,14 @@
 
 use std::path::PathBuf;
 
-use crate::config::{self, DOMAINS_VAR, FakeEnv, LoadOptions};
-use crate::ctnetlink::{self, Reply};
-use crate::docker_dns::parse_nat_save;
-use crate::meta::parse_meta;
-use crate::restore::{parse_ipset, parse_iptables, quote_arg, split_args};
+use fw_core::config::{self, DOMAINS_VAR, FakeEnv, LoadOptions};
+use fw_core::ctnetlink::{self, Reply};
+use fw_core::docker_dns::parse_nat_save;
+use fw_core::meta::parse_meta;
+use fw_core::restore::{parse_ipset, parse_iptables, quote_arg, split_args};
 
 /// The longest error message any parser may produce, in bytes, whatever the input's size.
-/// Parsers show at most [`crate::validate::MAX_SHOWN_CHARS`] characters of each offending value,
+/// Parsers show at most [`fw_core::validate::MAX_SHOWN_CHARS`] characters of each offending value,
 /// which `{:?}` may escape to ten bytes each; two such values and the text around them fit.
 pub const MAX_MESSAGE: usize = 4096;
 
@@ -147,7 +147,7 @@ pub fn nat_save(data: &[u8]) {
     };
     let _ = (rules.dnat_targets(), rules.snat_targets());
     // The block init would restore: the fuzzer checks the text that is applied.
-    let block = crate::render::nat_table(&rules);
+    let block = fw_core::render::nat_table(&rules);
     let parsed = parse_iptables(&block)
         .unwrap_or_else(|e| panic!("rendered Docker DNS rules do not parse: {e}\n{block}"));
     let nat = parsed.table("nat").expect("the block has a nat table");

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::config::{
+use fw_core::config::{
     CidrEntry, Config, DomainEntry, MetaSource, Origin, Profile, Timeouts, VerifyTargets,
 };
-use crate::docker_dns::{DockerDnsRules, NatRule};
-use crate::inputs::{Inputs, Resolution, Subnet};
-use crate::meta::MetaRanges;
-use crate::resolv::Resolvers;
-use crate::validate::Domain;
+use fw_core::docker_dns::{DockerDnsRules, NatRule};
+use fw_core::inputs::{Inputs, Resolution, Subnet};
+use fw_core::meta::MetaRanges;
+use fw_core::resolv::Resolvers;
+use fw_core::validate::Domain;
 
 fn domain(s: &str) -> Domain {
     match s.parse() {
