@@ -108,22 +108,28 @@ fn host(a: &IpAddr, family: Family) -> String {
 
 /// Renders one family's filter table.
 fn filter_table(spec: &FilterSpec) -> String {
-    let f = spec.family;
     let mut t =
         String::from("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n");
+    input_chain(&mut t, spec);
+    // ---- FORWARD: nothing. Seed: "Forwarding is disabled entirely" (policy DROP). ----
+    output_chain(&mut t, spec);
+    t.push_str("COMMIT\n");
+    t
+}
 
-    // ---- INPUT: loopback, neighbour discovery, replies, Docker networks; nothing else. ----
-
+/// INPUT: loopback, neighbour discovery, replies, Docker networks; nothing else.
+fn input_chain(t: &mut String, spec: &FilterSpec) {
+    let f = spec.family;
     // -A INPUT -i lo ... -j ACCEPT
     // Seed: "Loopback interface (internal communication)"; Docker's DNS lives on loopback too.
-    rule(&mut t, "INPUT", "-i lo", "loopback", "ACCEPT");
+    rule(t, "INPUT", "-i lo", "loopback", "ACCEPT");
     if f == Family::V6 {
-        ndp(&mut t, "INPUT");
+        ndp(t, "INPUT");
     }
     // -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED ... -j ACCEPT
     // Seed: "Inbound traffic is restricted to established connections and Docker network traffic".
     rule(
-        &mut t,
+        t,
         "INPUT",
         "-m conntrack --ctstate RELATED,ESTABLISHED",
         "replies to allowed connections",
@@ -132,38 +138,62 @@ fn filter_table(spec: &FilterSpec) -> String {
     // -A INPUT -s 172.18.0.0/16 ... -j ACCEPT
     // Seed: services, the host gateway and browser sidecars on the Docker networks reach us.
     for net in &spec.local {
+        rule(t, "INPUT", &format!("-s {net}"), "docker network", "ACCEPT");
+    }
+    reject_rest(t, "INPUT", f);
+}
+
+/// OUTPUT: loopback, neighbour discovery, what the mode allows, Docker networks, the
+/// allowlist; nothing else.
+fn output_chain(t: &mut String, spec: &FilterSpec) {
+    let f = spec.family;
+    // -A OUTPUT -o lo ... -j ACCEPT  (loopback is never filtered, ALW-03)
+    rule(t, "OUTPUT", "-o lo", "loopback", "ACCEPT");
+    if f == Family::V6 {
+        ndp(t, "OUTPUT");
+    }
+    output_by_mode(t, spec);
+    // -A OUTPUT -d 172.18.0.0/16 ... -j ACCEPT  (Docker networks, ALW-07, SEQ-08)
+    for net in &spec.local {
         rule(
-            &mut t,
-            "INPUT",
-            &format!("-s {net}"),
+            t,
+            "OUTPUT",
+            &format!("-d {net}"),
             "docker network",
             "ACCEPT",
         );
     }
-    reject_rest(&mut t, "INPUT", f);
-
-    // ---- FORWARD: nothing. Seed: "Forwarding is disabled entirely" (policy DROP). ----
-
-    // ---- OUTPUT ----
-    // -A OUTPUT -o lo ... -j ACCEPT  (loopback is never filtered, ALW-03)
-    rule(&mut t, "OUTPUT", "-o lo", "loopback", "ACCEPT");
-    if f == Family::V6 {
-        ndp(&mut t, "OUTPUT");
+    if let Mode::Firewall(_) = spec.mode {
+        // -A OUTPUT -m set --match-set fw-allow-v4 dst ... -j ACCEPT
+        // The allowlist: GitHub meta web/api/git, the required and extra domains, the CDN ranges.
+        rule(
+            t,
+            "OUTPUT",
+            &format!("-m set --match-set {} dst", f.set()),
+            "allowlist",
+            "ACCEPT",
+        );
     }
+    reject_rest(t, "OUTPUT", f);
+}
+
+/// The OUTPUT rules that differ between the profiles and the safe closed ruleset.
+fn output_by_mode(t: &mut String, spec: &FilterSpec) {
+    let f = spec.family;
     match spec.mode {
         Mode::Firewall(Profile::Compat) => {
             // -A OUTPUT -p udp -m udp --dport 53 ... -j ACCEPT
             // The seed's table as written: "DNS: UDP port 53 (all DNS resolution)", to any
             // address; TCP 53 too, for answers that do not fit a datagram.
             rule(
-                &mut t,
+                t,
                 "OUTPUT",
                 "-p udp -m udp --dport 53",
                 "dns to any resolver (compat)",
                 "ACCEPT",
             );
             rule(
-                &mut t,
+                t,
                 "OUTPUT",
                 "-p tcp -m tcp --dport 53",
                 "dns to any resolver (compat)",
@@ -172,7 +202,7 @@ fn filter_table(spec: &FilterSpec) -> String {
             // -A OUTPUT -p tcp -m tcp --dport 22 ... -j ACCEPT
             // Seed: "SSH: TCP port 22 (git operations over SSH)", to any address.
             rule(
-                &mut t,
+                t,
                 "OUTPUT",
                 "-p tcp -m tcp --dport 22",
                 "ssh to any host (compat)",
@@ -181,7 +211,7 @@ fn filter_table(spec: &FilterSpec) -> String {
             // -A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED ... -j ACCEPT
             // The public scripts keep every established flow; compat does the same.
             rule(
-                &mut t,
+                t,
                 "OUTPUT",
                 "-m conntrack --ctstate RELATED,ESTABLISHED",
                 "established flows (compat)",
@@ -195,50 +225,21 @@ fn filter_table(spec: &FilterSpec) -> String {
             // to anywhere else is a tunnel out. There is deliberately no blanket ESTABLISHED
             // accept here: every packet out must go to an allowed destination, so a flow the
             // policy forbids stops carrying data the moment the rules are in (SEQ-09).
-            dns_rules(&mut t, &spec.dns, f, "dns to configured resolver");
+            dns_rules(t, &spec.dns, f, "dns to configured resolver");
         }
         Mode::SafeClosed => {
             // After a failure the controlling connection and other live flows keep working
             // (never locked out), but nothing new goes out except DNS and local networks.
             rule(
-                &mut t,
+                t,
                 "OUTPUT",
                 "-m conntrack --ctstate RELATED,ESTABLISHED",
                 "established flows (safe closed)",
                 "ACCEPT",
             );
-            dns_rules(
-                &mut t,
-                &spec.dns,
-                f,
-                "dns to configured resolver (safe closed)",
-            );
+            dns_rules(t, &spec.dns, f, "dns to configured resolver (safe closed)");
         }
     }
-    // -A OUTPUT -d 172.18.0.0/16 ... -j ACCEPT  (Docker networks, ALW-07, SEQ-08)
-    for net in &spec.local {
-        rule(
-            &mut t,
-            "OUTPUT",
-            &format!("-d {net}"),
-            "docker network",
-            "ACCEPT",
-        );
-    }
-    if let Mode::Firewall(_) = spec.mode {
-        // -A OUTPUT -m set --match-set fw-allow-v4 dst ... -j ACCEPT
-        // The allowlist: GitHub meta web/api/git, the required and extra domains, the CDN ranges.
-        rule(
-            &mut t,
-            "OUTPUT",
-            &format!("-m set --match-set {} dst", f.set()),
-            "allowlist",
-            "ACCEPT",
-        );
-    }
-    reject_rest(&mut t, "OUTPUT", f);
-    t.push_str("COMMIT\n");
-    t
 }
 
 fn dns_rules(t: &mut String, dns: &[IpAddr], f: Family, why: &str) {
