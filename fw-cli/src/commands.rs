@@ -31,7 +31,7 @@ use crate::resolve::{self, ResolveOptions, ResolverSource};
 use crate::system::flows::HostTools;
 use crate::system::tools::SystemTools;
 use crate::world::RealWorld;
-use crate::{docker, exit, lock, subnets};
+use crate::{docker, exit, lock, subnets, system};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -134,7 +134,7 @@ pub fn init(args: &InitArgs) -> i32 {
         }
     };
     if !config.enabled {
-        if let Err(e) = marker::remove(&config.marker_path) {
+        if let Err(e) = system::marker::remove(&config.marker_path) {
             warn!("{e}");
         }
         info!(
@@ -533,7 +533,7 @@ pub fn gather_status(tools: &dyn Tools, marker_path: &Path, place: Option<&Place
     if set_entries_v4.is_none() || set_entries_v6.is_none() {
         problems.push("the allowlist sets are missing".to_owned());
     }
-    let marker = match marker::read(marker_path) {
+    let marker = match system::marker::read(marker_path) {
         Ok(m) => m,
         Err(e) => {
             problems.push(e.to_string());
@@ -572,7 +572,7 @@ pub fn status(args: &StatusArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let place = Place::current().ok();
+    let place = system::marker::current_place().ok();
     let st = gather_status(&SystemTools::default(), &config.marker_path, place.as_ref());
     if args.json {
         print_json(&st);

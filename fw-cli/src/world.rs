@@ -97,6 +97,7 @@ impl World for RealWorld {
     }
 
     fn place(&self) -> Result<Place> {
-        Place::current().context("cannot read the boot id or the network namespace")
+        crate::system::marker::current_place()
+            .context("cannot read the boot id or the network namespace")
     }
 }

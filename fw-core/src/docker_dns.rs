@@ -315,7 +315,7 @@ impl NatReader {
     /// OUTPUT or POSTROUTING.
     fn rule(&mut self, line_no: usize, line: &str) -> Result<(), DockerDnsError> {
         let text_of = || shown(line);
-        let rule_text = strip_counters(line).map_err(|()| DockerDnsError::BadCounters {
+        let rule_text = strip_counters(line).ok_or_else(|| DockerDnsError::BadCounters {
             line: line_no,
             text: text_of(),
         })?;

@@ -225,19 +225,15 @@ pub fn save_lines(text: &str) -> impl Iterator<Item = (usize, &str, SaveLine<'_>
 }
 
 /// Splits the `[packets:bytes]` counters `iptables-save -c` writes before a rule from the rule:
-/// `Ok` with the rule (the line itself when it has no counters), `Err` when the line starts
-/// with `[` but the counters are malformed.
-pub fn strip_counters(line: &str) -> Result<&str, ()> {
+/// the rule (the line itself when it has no counters), or `None` when the line starts with `[`
+/// but the counters are malformed.
+pub fn strip_counters(line: &str) -> Option<&str> {
     let Some(rest) = line.strip_prefix('[') else {
-        return Ok(line);
+        return Some(line);
     };
-    let (counters, rule) = rest.split_once(']').ok_or(())?;
-    let (packets, bytes) = counters.split_once(':').ok_or(())?;
-    if is_digits(packets) && is_digits(bytes) {
-        Ok(rule.trim_start())
-    } else {
-        Err(())
-    }
+    let (counters, rule) = rest.split_once(']')?;
+    let (packets, bytes) = counters.split_once(':')?;
+    (is_digits(packets) && is_digits(bytes)).then(|| rule.trim_start())
 }
 
 fn is_digits(s: &str) -> bool {
