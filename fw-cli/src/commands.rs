@@ -28,7 +28,6 @@ use fw_core::validate::Domain;
 use crate::cli::{ConfigArgs, InitArgs, PlanArgs, ProfileArg, RefreshArgs, StatusArgs, VerifyArgs};
 use crate::init::{self, AfterFailure, InitOptions, World};
 use crate::resolve::{self, ResolveOptions, ResolverSource};
-use crate::system::flows::HostTools;
 use crate::system::tools::SystemTools;
 use crate::world::RealWorld;
 use crate::{docker, exit, lock, subnets, system};
@@ -122,7 +121,7 @@ pub fn init(args: &InitArgs) -> i32 {
         return exit::USAGE;
     }
     let entered = std::time::Instant::now();
-    let tools = HostTools::default();
+    let tools = SystemTools::default();
     let config = match load_config(&args.config) {
         Ok(c) => c,
         Err(e) => {

@@ -403,7 +403,7 @@ impl<W: World> Run<'_, W> {
 
     /// Deletes the conntrack entries of flows the new policy forbids (SEQ-09): one listing of
     /// both families, then one deletion per forbidden flow, over netlink in production
-    /// ([`crate::system::flows`]; a `conntrack -L` walks the kernel's whole table, for every namespace
+    /// ([`crate::system::ctnetlink`]; a `conntrack -L` walks the kernel's whole table, for every namespace
     /// of the machine, and a process start costs milliseconds: docs/benchmarks.md).
     fn cut_forbidden_flows(&mut self, plan: &Plan) {
         let tracked = match self.tools.tracked_flows() {

@@ -112,32 +112,50 @@ pub trait Tools: Send + Sync {
     }
 
     /// The tracked flows of this network namespace, both families. By default from
-    /// `conntrack -L`, once per family.
+    /// `conntrack -L` ([`list_with_conntrack_tool`]).
     fn tracked_flows(&self) -> Result<Vec<Tracked>, ExecError> {
-        let mut out = Vec::new();
-        for family in ["ipv4", "ipv6"] {
-            let listed = self.run(&Command::new("conntrack", ["-L", "-f", family]))?;
-            out.extend(
-                parse_flows(&listed.stdout)
-                    .into_iter()
-                    .map(|flow| Tracked { flow, key: None }),
-            );
-        }
-        Ok(out)
+        list_with_conntrack_tool(self)
     }
 
     /// Deletes these flows and returns the deletions that failed; a flow that ended meanwhile
-    /// is gone already, which is not a failure. By default with `conntrack -D`.
+    /// is gone already, which is not a failure. By default with `conntrack -D`
+    /// ([`delete_with_conntrack_tool`]).
     fn delete_flows(&self, flows: &[&Tracked]) -> Vec<ExecError> {
-        flows
-            .iter()
-            .filter_map(|t| {
-                self.run(&Command::new("conntrack", t.flow.delete_args()))
-                    .err()
-            })
-            .filter(|e| !matches!(e, ExecError::Failed { stderr, .. } if stderr.contains("0 flow entries")))
-            .collect()
+        delete_with_conntrack_tool(self, flows)
     }
+}
+
+/// The tracked flows as the `conntrack` tool lists them: `conntrack -L`, once per family.
+pub fn list_with_conntrack_tool(tools: &(impl Tools + ?Sized)) -> Result<Vec<Tracked>, ExecError> {
+    let mut out = Vec::new();
+    for family in ["ipv4", "ipv6"] {
+        let listed = tools.run(&Command::new("conntrack", ["-L", "-f", family]))?;
+        out.extend(
+            parse_flows(&listed.stdout)
+                .into_iter()
+                .map(|flow| Tracked { flow, key: None }),
+        );
+    }
+    Ok(out)
+}
+
+/// Deletes flows with `conntrack -D`, one run each; the deletions that failed (a flow that
+/// ended meanwhile is not a failure).
+pub fn delete_with_conntrack_tool(
+    tools: &(impl Tools + ?Sized),
+    flows: &[&Tracked],
+) -> Vec<ExecError> {
+    flows
+        .iter()
+        .filter_map(|t| {
+            tools
+                .run(&Command::new("conntrack", t.flow.delete_args()))
+                .err()
+        })
+        .filter(
+            |e| !matches!(e, ExecError::Failed { stderr, .. } if stderr.contains("0 flow entries")),
+        )
+        .collect()
 }
 
 impl<T: Tools + ?Sized> Tools for &T {

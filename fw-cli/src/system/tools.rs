@@ -1,8 +1,9 @@
-//! The real firewall tools: fw-core's [`Tools`] seam run as child processes.
+//! The real firewall tools: fw-core's [`Tools`] seam, implemented for this system.
 //!
-//! [`SystemTools`] runs each command as an argument vector (never a shell string), its input on
-//! stdin, with a time limit, and answers what it can without a process (where a program is
-//! installed, which legacy tables the kernel holds). fw-testkit's `FakeKernel` is its fake.
+//! [`SystemTools`] runs each command as a child process, an argument vector (never a shell
+//! string) with its input on stdin, with a time limit; answers what it can without a process
+//! (where a program is installed, which legacy tables the kernel holds); and lists and cuts
+//! tracked flows over netlink ([`super::ctnetlink`]). fw-testkit's `FakeKernel` is its fake.
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
@@ -12,6 +13,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use fw_core::exec::{Command, ExecError, Output, Tools};
+use fw_core::flow::Tracked;
+
+use super::ctnetlink;
 
 /// The first executable file called `name` in a `PATH` value (relative entries are skipped:
 /// the firewall runs as root and must not run a program from the working directory).
@@ -176,6 +180,16 @@ impl Tools for SystemTools {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Vec::new()),
             Err(_) => None,
         }
+    }
+
+    /// Over netlink: one dump of both families, no `conntrack` process.
+    fn tracked_flows(&self) -> Result<Vec<Tracked>, ExecError> {
+        ctnetlink::tracked_flows()
+    }
+
+    /// Over netlink, each flow by the kernel's own tuple and id.
+    fn delete_flows(&self, flows: &[&Tracked]) -> Vec<ExecError> {
+        ctnetlink::delete_flows(self, flows)
     }
 }
 
