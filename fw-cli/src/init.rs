@@ -17,19 +17,16 @@ use serde::Serialize;
 use fw_core::apply::{self, ApplyError, Backend};
 use fw_core::config::{Config, MetaSource, VerifyTargets};
 use fw_core::conntrack;
-use fw_core::exec::{Command, ExecError, Tools};
-use fw_core::fetch_path::{self, FetchPath};
-use fw_core::flow::Flow;
-use fw_core::inputs::{Inputs, Resolution, Subnet};
+use fw_core::exec::{ExecError, Tools};
+use fw_core::inputs::{Resolution, Subnet};
 use fw_core::marker::{self, Marker, MarkerError, Place};
 use fw_core::meta::MetaRanges;
-use fw_core::names::{SET_ALLOW_V4, SET_ALLOW_V6};
 use fw_core::plan::{Plan, SafeClosed};
 use fw_core::render::{self, Ruleset};
 use fw_core::resolv::Resolvers;
 use fw_core::validate::Domain;
 
-use crate::docker::{self, DockerDnsFound};
+use crate::gather::{Gatherer, Purpose};
 use crate::{exit, system};
 
 /// What init needs from the world besides the firewall tools.
@@ -162,39 +159,17 @@ pub const REQUIRED_TOOLS: &[(&str, &str)] = &[
     ("ipset", "ipset"),
 ];
 
-/// The host of an `https://host[:port]/path` URL.
-pub fn url_host(url: &str) -> Option<&str> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if host.starts_with('[') {
-        host.split(']').next()?.trim_start_matches('[')
-    } else {
-        host.split(':').next()?
-    };
-    (!host.is_empty()).then_some(host)
-}
-
+/// One run: the gathering (and what it learnt, which the safe closed ruleset needs after a
+/// failure) and the options.
 struct Run<'a, W> {
-    config: &'a Config,
-    world: &'a W,
-    tools: &'a dyn Tools,
+    g: Gatherer<'a, W>,
     opts: &'a InitOptions,
-    warnings: Vec<String>,
-    timings: Vec<(String, Duration)>,
-    subnets: Vec<Subnet>,
-    resolvers: Resolvers,
 }
 
 impl<W: World> Run<'_, W> {
-    fn timed<R>(&mut self, what: &str, start: Instant, r: R) -> R {
-        self.timings.push((what.to_owned(), start.elapsed()));
-        r
-    }
-
     fn tool_missing(&self) -> Option<InitError> {
         for (tool, package) in REQUIRED_TOOLS {
-            if !self.tools.installed(tool) {
+            if !self.g.tools.installed(tool) {
                 return Some(InitError::MissingTool {
                     tool: (*tool).to_owned(),
                     package,
@@ -204,272 +179,48 @@ impl<W: World> Run<'_, W> {
         None
     }
 
-    async fn gather(&mut self) -> Result<(Inputs, DockerDnsFound), InitError> {
-        let t = Instant::now();
-        match self.world.resolvers() {
-            Ok(r) => self.resolvers = r,
-            Err(e) => self
-                .warnings
-                .push(format!("cannot read the configured resolvers: {e:#}")),
-        }
-        self.subnets = self
-            .world
-            .subnets()
-            .await
-            .map_err(|cause| InitError::Gather {
-                what: "the connected subnets",
-                cause,
-            })?;
-        let docker = docker::gather(self.tools).map_err(|cause| InitError::Gather {
-            what: "Docker's DNS rules",
-            cause,
-        })?;
-        self.warnings.extend(docker.warnings.iter().cloned());
-        self.timed("gather local state", t, ());
-
-        // Names first: DNS is allowed under any ruleset of ours, so this works on a re-run.
-        let t = Instant::now();
-        let domains: Vec<Domain> = self
-            .config
-            .domains
-            .iter()
-            .map(|d| d.domain.clone())
-            .collect();
-        let meta_host: Option<Domain> =
-            url_host(&self.config.meta.url).and_then(|h| h.parse().ok());
-        let mut names = domains.clone();
-        if let Some(h) = &meta_host
-            && !names.contains(h)
-        {
-            names.push(h.clone());
-        }
-        // Docker before 25.0 does not list its upstreams: the DNS flows that appear while we
-        // resolve through 127.0.0.11 show them (flows tracked before are someone else's).
-        let unknown = self.resolvers.upstreams_unknown();
-        let flows_before = if unknown {
-            self.tracked_flows().ok()
-        } else {
-            None
-        };
-        let mut resolved = self.world.resolve(&names).await;
-        self.timed("resolve names", t, ());
-        if unknown {
-            self.learn_dns_upstreams(flows_before.as_deref());
-        }
-
-        // On a re-run, open the meta host's fresh addresses before the fetch, so that a GitHub
-        // address that changed since the last run cannot fail it; and where the rules in place
-        // could block the fetch (the safe closed ruleset of a failed run, FAIL-10), a narrow
-        // temporary path to those addresses, closed right after the fetch. Nothing else is
-        // opened.
-        let mut path = FetchPath::default();
-        if let Some(h) = &meta_host {
-            let t = Instant::now();
-            self.open_meta_host(h, &resolved);
-            path = self.open_fetch_path(h, &resolved);
-            self.timed("open the meta host", t, ());
-        }
-        resolved.retain(|r| domains.contains(&r.domain));
-        // Fail closed: a required domain that does not resolve is an error, an extra one a
-        // warning (the plan's).
-        let unresolved = self.config.required_unresolved(&resolved);
-        if !unresolved.is_empty() {
-            return Err(InitError::Gather {
-                what: "the required domains",
-                cause: anyhow::anyhow!(
-                    "{} did not resolve: a firewall without a domain the seed requires is not \
-                     applied",
-                    unresolved.join(", ")
-                ),
-            });
-        }
-
-        let t = Instant::now();
-        let meta = self.world.fetch_meta(&self.config.meta).await;
-        let closed = path.close(self.tools, self.opts.backend);
-        self.warnings.extend(closed);
-        let meta = self
-            .timed("fetch meta", t, meta)
-            .map_err(|cause| InitError::Gather {
-                what: "the GitHub meta ranges",
-                cause,
-            })?;
-        let inputs = Inputs {
-            meta,
-            resolved,
-            subnets: self.subnets.clone(),
-            docker_dns: docker.ours.clone(),
-            resolvers: self.resolvers.clone(),
-            clean_slate: docker.clean_slate.clone(),
-        };
-        Ok((inputs, docker))
-    }
-
-    /// Adds the meta host's addresses to the live sets, in one `ipset -exist restore` that
-    /// also creates the live sets when they are missing (empty; the apply step would create
-    /// them anyway, and no rule of ours refers to them yet).
-    fn open_meta_host(&mut self, host: &Domain, resolved: &[Resolution]) {
-        let Some(r) = resolved.iter().find(|r| &r.domain == host) else {
-            return;
-        };
-        if r.addrs.is_empty() {
-            return;
-        }
-        let mut script = render::ipset_live_sets();
-        for a in &r.addrs {
-            let set = if a.is_ipv4() {
-                SET_ALLOW_V4
-            } else {
-                SET_ALLOW_V6
-            };
-            script.push_str(&format!("add {set} {a}\n"));
-        }
-        let cmd = Command::new("ipset", ["-exist", "restore"]).stdin(script);
-        if let Err(e) = self.tools.run(&cmd) {
-            let shown: Vec<String> = r.addrs.iter().map(ToString::to_string).collect();
-            self.warnings.push(format!(
-                "cannot open {host} ({}) for the meta fetch: {e}",
-                shown.join(", ")
-            ));
-        }
-    }
-
-    /// Opens a temporary path to the meta host's addresses through rules that could block the
-    /// fetch ([`fetch_path`]); failures are warnings (the fetch then meets the rules as they
-    /// are).
-    fn open_fetch_path(&mut self, host: &Domain, resolved: &[Resolution]) -> FetchPath {
-        let addrs = resolved
-            .iter()
-            .find(|r| &r.domain == host)
-            .map(|r| r.addrs.clone())
-            .unwrap_or_default();
-        let port = reqwest::Url::parse(&self.config.meta.url)
-            .ok()
-            .and_then(|u| u.port_or_known_default())
-            .unwrap_or(443);
-        let (path, warnings) = fetch_path::open(self.tools, self.opts.backend, &addrs, port);
-        self.warnings.extend(warnings);
-        path
-    }
-
-    /// The tracked flows ([`conntrack::dns_upstreams`] picks the DNS ones).
-    fn tracked_flows(&self) -> Result<Vec<Flow>, ExecError> {
-        Ok(self
-            .tools
-            .tracked_flows()?
-            .into_iter()
-            .map(|t| t.flow)
-            .collect())
-    }
-
-    /// resolv.conf names only Docker's 127.0.0.11 and does not list its upstreams (engines
-    /// before 25.0). Those engines forward from inside this namespace, so the lookups just made
-    /// through 127.0.0.11 left tracked flows to the upstreams: DNS is allowed to exactly those.
-    /// `before`: the flows tracked before our lookups, left out (a flow some process of the
-    /// container opened to another resolver is not an upstream of Docker's).
-    fn learn_dns_upstreams(&mut self, before: Option<&[Flow]>) {
-        let subnets: Vec<ipnet::IpNet> = self.subnets.iter().map(|s| s.net).collect();
-        let flows = match self.tracked_flows() {
-            Ok(f) => f,
-            Err(e) => {
-                self.warnings.push(format!(
-                    "resolv.conf does not list Docker's DNS upstreams and the tracked flows cannot be read ({e}): external names may not resolve through 127.0.0.11"
-                ));
-                return;
-            }
-        };
-        let new: Vec<Flow> = flows
-            .into_iter()
-            .filter(|f| before.is_none_or(|b| !b.contains(f)))
-            .collect();
-        let learned = conntrack::dns_upstreams(&new, &subnets);
-        if learned.is_empty() {
-            self.warnings.push(
-                "resolv.conf does not list Docker's DNS upstreams (no ExtServers comment) and none was seen in the tracked flows: external names may not resolve through 127.0.0.11".to_owned(),
-            );
-            return;
-        }
-        let shown: Vec<String> = learned.iter().map(ToString::to_string).collect();
-        self.warnings.push(format!(
-            "resolv.conf does not list Docker's DNS upstreams (no ExtServers comment, Docker before 25.0); DNS is allowed to the ones seen in the tracked flows: {}",
-            shown.join(", ")
-        ));
-        for a in learned {
-            if !self.resolvers.ext_servers.contains(&a) {
-                self.resolvers.ext_servers.push(a);
-            }
-        }
-    }
-
-    /// Deletes the conntrack entries of flows the new policy forbids (SEQ-09): one listing of
-    /// both families, then one deletion per forbidden flow, over netlink in production
-    /// ([`crate::system::ctnetlink`]; a `conntrack -L` walks the kernel's whole table, for every namespace
-    /// of the machine, and a process start costs milliseconds: docs/benchmarks.md).
-    fn cut_forbidden_flows(&mut self, plan: &Plan) {
-        let tracked = match self.tools.tracked_flows() {
-            Ok(t) => t,
-            Err(ExecError::NotFound { .. }) => {
-                self.warnings.push(
-                    "conntrack is missing (Debian package conntrack): flows opened before init are cut by the rules only".to_owned(),
-                );
-                return;
-            }
-            Err(e) => {
-                self.warnings.push(format!(
-                    "cannot list tracked flows ({e}): flows opened before init are cut by the rules only"
-                ));
-                return;
-            }
-        };
-        for e in self
-            .tools
-            .delete_flows(&conntrack::forbidden(plan, &tracked))
-        {
-            self.warnings
-                .push(format!("cannot cut a flow the new policy forbids: {e}"));
-        }
-    }
-
+    /// The sequence: check the tools, remove the marker, gather, plan and render, apply (sets,
+    /// then each family's rules), cut the flows the new policy forbids, verify, write the
+    /// marker.
     async fn run(&mut self) -> Result<Success, InitError> {
         let t = Instant::now();
         let missing = self.tool_missing();
-        self.timed("check the tools", t, ());
+        self.g.timed("check the tools", t, ());
         if let Some(e) = missing {
             return Err(e);
         }
-        system::marker::remove(&self.config.marker_path).map_err(InitError::StaleMarker)?;
-        let (inputs, _docker) = self.gather().await?;
+        let config = self.g.config;
+        system::marker::remove(&config.marker_path).map_err(InitError::StaleMarker)?;
+        let inputs = self.g.gather().await.map_err(|e| InitError::Gather {
+            what: e.what,
+            cause: e.cause,
+        })?;
 
         let t = Instant::now();
-        let plan = Plan::build(self.config, &inputs);
-        self.warnings.extend(plan.warnings.iter().cloned());
+        let plan = Plan::build(config, &inputs);
+        self.g.warnings.extend(plan.warnings.iter().cloned());
         let ruleset = Arc::new(render::render(&plan));
-        self.timed("plan and render", t, ());
+        self.g.timed("plan and render", t, ());
         // The marker's hash of the ruleset (milliseconds at 100,000 entries) is computed while
         // the restores run.
         let hashing = {
             let r = Arc::clone(&ruleset);
             std::thread::spawn(move || marker::ruleset_hash(&r))
         };
-        let t = Instant::now();
-        let applied = apply::apply_sets(self.tools, &ruleset);
-        self.timed("apply: sets", t, applied)
-            .map_err(InitError::Apply)?;
-        for (v6, what) in [(false, "apply: IPv4 rules"), (true, "apply: IPv6 rules")] {
-            let t = Instant::now();
-            let applied = apply::apply_rules(self.tools, self.opts.backend, &ruleset, v6);
-            self.timed(what, t, applied).map_err(InitError::Apply)?;
-        }
+        self.apply(&ruleset)?;
         // Both profiles: a flow the new policy forbids must not live on through conntrack.
         let t = Instant::now();
         self.cut_forbidden_flows(&plan);
-        self.timed("cut forbidden flows", t, ());
+        self.g.timed("cut forbidden flows", t, ());
 
         let t = Instant::now();
-        let proof = self.world.verify(&self.config.verify).await;
-        let proof = self.timed("verify", t, proof).map_err(InitError::Verify)?;
+        let proof = self.g.world.verify(&config.verify).await;
+        let proof = self
+            .g
+            .timed("verify", t, proof)
+            .map_err(InitError::Verify)?;
 
-        let place = self.world.place().map_err(|cause| InitError::Gather {
+        let place = self.g.world.place().map_err(|cause| InitError::Gather {
             what: "the boot id and network namespace",
             cause,
         })?;
@@ -478,25 +229,73 @@ impl<W: World> Run<'_, W> {
             .join()
             .unwrap_or_else(|_| marker::ruleset_hash(&ruleset));
         let marker = Marker::with_hash(&place, hash, &self.opts.version);
-        let written = system::marker::write(&self.config.marker_path, &marker);
-        self.timed("write the marker", t, written)
+        let written = system::marker::write(&config.marker_path, &marker);
+        self.g
+            .timed("write the marker", t, written)
             .map_err(InitError::Marker)?;
         Ok(Success {
             plan,
             marker,
             proof,
-            warnings: std::mem::take(&mut self.warnings),
-            timings: std::mem::take(&mut self.timings),
+            warnings: std::mem::take(&mut self.g.warnings),
+            timings: std::mem::take(&mut self.g.timings),
         })
     }
 
+    /// The sets swapped in, then one restore per family ([`apply`]).
+    fn apply(&mut self, ruleset: &Ruleset) -> Result<(), InitError> {
+        let t = Instant::now();
+        let applied = apply::apply_sets(self.g.tools, ruleset);
+        self.g
+            .timed("apply: sets", t, applied)
+            .map_err(InitError::Apply)?;
+        for (v6, what) in [(false, "apply: IPv4 rules"), (true, "apply: IPv6 rules")] {
+            let t = Instant::now();
+            let applied = apply::apply_rules(self.g.tools, self.opts.backend, ruleset, v6);
+            self.g.timed(what, t, applied).map_err(InitError::Apply)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the conntrack entries of flows the new policy forbids (SEQ-09): one listing of
+    /// both families, then one deletion per forbidden flow, over netlink in production
+    /// ([`crate::system::ctnetlink`]; a `conntrack -L` walks the kernel's whole table, for every
+    /// namespace of the machine, and a process start costs milliseconds: docs/benchmarks.md).
+    fn cut_forbidden_flows(&mut self, plan: &Plan) {
+        let tracked = match self.g.tools.tracked_flows() {
+            Ok(t) => t,
+            Err(ExecError::NotFound { .. }) => {
+                self.g.warnings.push(
+                    "conntrack is missing (Debian package conntrack): flows opened before init are cut by the rules only".to_owned(),
+                );
+                return;
+            }
+            Err(e) => {
+                self.g.warnings.push(format!(
+                    "cannot list tracked flows ({e}): flows opened before init are cut by the rules only"
+                ));
+                return;
+            }
+        };
+        for e in self
+            .g
+            .tools
+            .delete_flows(&conntrack::forbidden(plan, &tracked))
+        {
+            self.g
+                .warnings
+                .push(format!("cannot cut a flow the new policy forbids: {e}"));
+        }
+    }
+
+    /// After a failure: the safe closed ruleset, unless `--fail-open`.
     fn close(&mut self) -> AfterFailure {
         if self.opts.fail_open {
             return AfterFailure::LeftAsIs;
         }
-        let sc = SafeClosed::new(&self.subnets, &self.resolvers);
+        let sc = SafeClosed::new(&self.g.subnets, &self.g.resolvers);
         let ruleset: Ruleset = render::render_safe_closed(&sc);
-        match apply::apply_safe_closed(self.tools, self.opts.backend, &ruleset) {
+        match apply::apply_safe_closed(self.g.tools, self.opts.backend, &ruleset) {
             Ok(()) => AfterFailure::SafeClosed,
             Err(errors) => {
                 AfterFailure::CloseFailed(errors.iter().map(ToString::to_string).collect())
@@ -513,14 +312,8 @@ pub async fn init<W: World>(
     opts: &InitOptions,
 ) -> Result<Success, Failure> {
     let mut run = Run {
-        config,
-        world,
-        tools,
+        g: Gatherer::new(config, world, tools, opts.backend, Purpose::Init),
         opts,
-        warnings: Vec::new(),
-        timings: Vec::new(),
-        subnets: Vec::new(),
-        resolvers: Resolvers::default(),
     };
     match run.run().await {
         Ok(s) => Ok(s),
@@ -528,15 +321,15 @@ pub async fn init<W: World>(
             // The subnets and resolvers may not have been gathered yet (a missing tool fails
             // before gathering): gather what the safe closed ruleset needs, best effort, so the
             // Docker networks and DNS keep working.
-            if run.subnets.is_empty()
+            if run.g.subnets.is_empty()
                 && let Ok(s) = world.subnets().await
             {
-                run.subnets = s;
+                run.g.subnets = s;
             }
-            if run.resolvers == Resolvers::default()
+            if run.g.resolvers == Resolvers::default()
                 && let Ok(r) = world.resolvers()
             {
-                run.resolvers = r;
+                run.g.resolvers = r;
             }
             // A failure after the marker was removed must not leave a marker behind.
             let _ = system::marker::remove(&config.marker_path);
@@ -544,7 +337,7 @@ pub async fn init<W: World>(
             Err(Failure {
                 error,
                 after,
-                warnings: run.warnings,
+                warnings: run.g.warnings,
             })
         }
     }

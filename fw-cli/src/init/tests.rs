@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 use fw_core::DockerDnsRules;
+use fw_core::inputs::Inputs;
 use fw_testkit::kernel::FakeKernel;
 use fw_testkit::sample::{base_config, sample_inputs};
 
@@ -560,15 +561,4 @@ fn only_tables_with_leftovers_are_rewritten() {
         saved.contains("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT"),
         "{saved}"
     );
-}
-
-#[test]
-fn url_hosts() {
-    assert_eq!(
-        url_host("https://api.github.com/meta"),
-        Some("api.github.com")
-    );
-    assert_eq!(url_host("https://u:p@h.test:8443/x?y"), Some("h.test"));
-    assert_eq!(url_host("https://[2001:db8::1]:443/"), Some("2001:db8::1"));
-    assert_eq!(url_host("https:///x"), None);
 }

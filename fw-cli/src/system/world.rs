@@ -1,11 +1,11 @@
 //! The real [`World`]: resolv.conf, netlink, DNS, the meta fetch and the proofs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use fw_core::config::{Config, MetaSource, VerifyTargets};
+use fw_core::config::{Config, MetaSource, Timeouts, VerifyTargets};
 use fw_core::inputs::{Resolution, Subnet};
 use fw_core::marker::Place;
 use fw_core::meta::MetaRanges;
@@ -27,17 +27,24 @@ pub const RESOLV_CONF: &str = "/etc/resolv.conf";
 pub struct RealWorld {
     pub resolv_conf: PathBuf,
     pub per_name: Duration,
-    pub http: reqwest::Client,
-    pub verify_http: reqwest::Client,
-    pub fetch: FetchOptions,
-    pub verify: VerifyOptions,
+    /// The HTTPS clients; `None` until the first fetch or proof of an offline world.
+    https: Option<Https>,
+    timeouts: Timeouts,
 }
 
-impl RealWorld {
-    /// Builds the world for a configuration: one HTTP client (system CA bundle), the
-    /// configured timeouts, `GITHUB_TOKEN` as the meta API's bearer token when set.
-    pub fn new(config: &Config) -> Result<RealWorld> {
-        let t = &config.timeouts;
+/// The HTTPS clients of the meta fetch and of the proofs, and their options.
+#[derive(Debug)]
+struct Https {
+    http: reqwest::Client,
+    verify_http: reqwest::Client,
+    fetch: FetchOptions,
+    verify: VerifyOptions,
+}
+
+impl Https {
+    /// One HTTP client (system CA bundle), the configured timeouts, `GITHUB_TOKEN` as the meta
+    /// API's bearer token when set.
+    fn new(t: &Timeouts) -> Result<Https> {
         let http = http::client(&HttpOptions::system(t.meta_connect, t.meta_total))
             .context("cannot build the HTTPS client")?;
         // The proof of reachability follows no redirect: a redirect to a blocked host would
@@ -48,9 +55,7 @@ impl RealWorld {
         let token = std::env::var("GITHUB_TOKEN")
             .ok()
             .filter(|s| !s.trim().is_empty());
-        Ok(RealWorld {
-            resolv_conf: PathBuf::from(RESOLV_CONF),
-            per_name: t.dns_per_name,
+        Ok(Https {
             http,
             verify_http,
             fetch: FetchOptions {
@@ -66,11 +71,43 @@ impl RealWorld {
     }
 }
 
+impl RealWorld {
+    /// Builds the world for a configuration, its HTTPS clients included.
+    pub fn new(config: &Config) -> Result<RealWorld> {
+        let mut world = RealWorld::offline(config);
+        world.https = Some(Https::new(&config.timeouts)?);
+        Ok(world)
+    }
+
+    /// A world whose HTTPS clients are built only when a fetch or a proof needs them
+    /// (`fw-cli plan` may take the meta ranges from a file).
+    pub fn offline(config: &Config) -> RealWorld {
+        RealWorld {
+            resolv_conf: PathBuf::from(RESOLV_CONF),
+            per_name: config.timeouts.dns_per_name,
+            https: None,
+            timeouts: config.timeouts.clone(),
+        }
+    }
+
+    async fn with_https<R, F: AsyncFnOnce(&Https) -> Result<R>>(&self, f: F) -> Result<R> {
+        match &self.https {
+            Some(h) => f(h).await,
+            None => f(&Https::new(&self.timeouts)?).await,
+        }
+    }
+}
+
+/// The resolvers a resolv.conf configures.
+pub fn read_resolvers(path: &Path) -> Result<Resolvers> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(parse_resolv_conf(&text))
+}
+
 impl World for RealWorld {
     fn resolvers(&self) -> Result<Resolvers> {
-        let text = std::fs::read_to_string(&self.resolv_conf)
-            .with_context(|| format!("cannot read {}", self.resolv_conf.display()))?;
-        Ok(parse_resolv_conf(&text))
+        read_resolvers(&self.resolv_conf)
     }
 
     async fn subnets(&self) -> Result<Vec<Subnet>> {
@@ -89,15 +126,16 @@ impl World for RealWorld {
     }
 
     async fn fetch_meta(&self, meta: &MetaSource) -> Result<MetaRanges> {
-        Ok(fetch::fetch_meta(&self.http, meta, &self.fetch).await?)
+        self.with_https(async |h| Ok(fetch::fetch_meta(&h.http, meta, &h.fetch).await?))
+            .await
     }
 
     async fn verify(&self, targets: &VerifyTargets) -> Result<String> {
-        Ok(verify::verify(&self.verify_http, targets, &self.verify).await?)
+        self.with_https(async |h| Ok(verify::verify(&h.verify_http, targets, &h.verify).await?))
+            .await
     }
 
     fn place(&self) -> Result<Place> {
-        crate::system::marker::current_place()
-            .context("cannot read the boot id or the network namespace")
+        super::marker::current_place().context("cannot read the boot id or the network namespace")
     }
 }
