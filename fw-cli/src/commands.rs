@@ -19,10 +19,11 @@ use fw_core::plan::{Plan, SafeClosed};
 use fw_core::render::{self, Ruleset};
 use fw_core::resolv::parse_resolv_conf;
 use fw_core::restore::{parse_ipset, parse_iptables};
+use fw_core::world::World;
 
 use crate::cli::{ConfigArgs, InitArgs, PlanArgs, ProfileArg, RefreshArgs, StatusArgs, VerifyArgs};
 use crate::gather::{Gatherer, Purpose, Sources};
-use crate::init::{self, AfterFailure, InitOptions, World};
+use crate::init::{self, AfterFailure, InitOptions};
 use crate::system::tools::SystemTools;
 use crate::system::world::{RESOLV_CONF, RealWorld};
 use crate::{exit, lock, subnets, system};
@@ -338,6 +339,7 @@ pub fn verify(args: &VerifyArgs) -> i32 {
     let result = runtime().and_then(|rt| {
         let world = RealWorld::new(&config)?;
         rt.block_on(world.verify(&config.verify))
+            .map_err(anyhow::Error::from_boxed)
     });
     match result {
         Ok(proof) => {

@@ -31,9 +31,9 @@ use fw_core::names::{SET_ALLOW_V4, SET_ALLOW_V6};
 use fw_core::render;
 use fw_core::resolv::Resolvers;
 use fw_core::validate::Domain;
+use fw_core::world::World;
 
 use crate::docker;
-use crate::init::World;
 use crate::subnets;
 use crate::system::world::read_resolvers;
 
@@ -180,7 +180,7 @@ impl<'a, W: World> Gatherer<'a, W> {
     fn read_resolvers(&mut self) {
         let read = match &self.sources.resolv_conf {
             Some(p) => read_resolvers(p),
-            None => self.world.resolvers(),
+            None => self.world.resolvers().map_err(anyhow::Error::from_boxed),
         };
         match (read, self.purpose) {
             (Ok(r), _) => self.resolvers = r,
@@ -202,9 +202,14 @@ impl<'a, W: World> Gatherer<'a, W> {
                 .world
                 .subnets()
                 .await
+                .map_err(anyhow::Error::from_boxed)
                 .context("cannot list the connected subnets")
                 .map_err(failed(what)),
-            (None, _) => self.world.subnets().await.map_err(failed(what)),
+            (None, _) => self
+                .world
+                .subnets()
+                .await
+                .map_err(|e| failed(what)(anyhow::Error::from_boxed(e))),
         }
     }
 
@@ -328,7 +333,11 @@ impl<'a, W: World> Gatherer<'a, W> {
                 Ok(parse_meta(&body, &self.config.meta.keys)
                     .with_context(|| format!("{}", p.display()))?)
             }
-            None => self.world.fetch_meta(&self.config.meta).await,
+            None => self
+                .world
+                .fetch_meta(&self.config.meta)
+                .await
+                .map_err(anyhow::Error::from_boxed),
         }
     }
 

@@ -5,8 +5,8 @@
 //! non-zero exit, and no marker.
 //!
 //! The network-facing steps (resolv.conf, netlink, DNS, the meta fetch, the proofs) go through
-//! the [`World`] trait and the firewall tools through [`Tools`], so every failure point can be
-//! scripted in unit tests.
+//! fw-core's [`World`] trait and the firewall tools through its [`Tools`], so every failure
+//! point can be scripted in unit tests (with fw-testkit's fakes).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,35 +15,17 @@ use anyhow::Result;
 use serde::Serialize;
 
 use fw_core::apply::{self, ApplyError, Backend};
-use fw_core::config::{Config, MetaSource, VerifyTargets};
+use fw_core::config::Config;
 use fw_core::conntrack;
 use fw_core::exec::{ExecError, Tools};
-use fw_core::inputs::{Resolution, Subnet};
-use fw_core::marker::{self, Marker, MarkerError, Place};
-use fw_core::meta::MetaRanges;
+use fw_core::marker::{self, Marker, MarkerError};
 use fw_core::plan::{Plan, SafeClosed};
 use fw_core::render::{self, Ruleset};
 use fw_core::resolv::Resolvers;
-use fw_core::validate::Domain;
+pub use fw_core::world::World;
 
 use crate::gather::{Gatherer, Purpose};
 use crate::{exit, system};
-
-/// What init needs from the world besides the firewall tools.
-pub trait World {
-    /// The configured resolvers (`/etc/resolv.conf`).
-    fn resolvers(&self) -> Result<Resolvers>;
-    /// The connected subnets (netlink).
-    fn subnets(&self) -> impl Future<Output = Result<Vec<Subnet>>>;
-    /// Resolves every name; failures are warnings inside the results.
-    fn resolve(&self, domains: &[Domain]) -> impl Future<Output = Vec<Resolution>>;
-    /// Fetches and validates the GitHub meta ranges.
-    fn fetch_meta(&self, meta: &MetaSource) -> impl Future<Output = Result<MetaRanges>>;
-    /// Runs both verification proofs; `Ok` carries a one-line summary of the evidence.
-    fn verify(&self, targets: &VerifyTargets) -> impl Future<Output = Result<String>>;
-    /// The boot and network namespace we run in.
-    fn place(&self) -> Result<Place>;
-}
 
 /// Options of one init run.
 #[derive(Debug, Clone)]
@@ -214,7 +196,12 @@ impl<W: World> Run<'_, W> {
         self.g.timed("cut forbidden flows", t, ());
 
         let t = Instant::now();
-        let proof = self.g.world.verify(&config.verify).await;
+        let proof = self
+            .g
+            .world
+            .verify(&config.verify)
+            .await
+            .map_err(anyhow::Error::from_boxed);
         let proof = self
             .g
             .timed("verify", t, proof)
@@ -222,7 +209,7 @@ impl<W: World> Run<'_, W> {
 
         let place = self.g.world.place().map_err(|cause| InitError::Gather {
             what: "the boot id and network namespace",
-            cause,
+            cause: anyhow::Error::from_boxed(cause),
         })?;
         let t = Instant::now();
         let hash = hashing

@@ -4,8 +4,8 @@
 //! Plan → rendered text (iptables-restore, ip6tables-restore, ipset restore)`. Everything here is
 //! plain data and pure functions: nothing in this crate runs a command, reads a file or needs
 //! privileges. The steps that touch the system (running the firewall tools, reading the
-//! environment) go through the traits of the seam declared here ([`exec::Tools`],
-//! [`config::Env`]); fw-cli implements them for the real system (its `system` module) and
+//! environment, the network) go through the traits of the seam declared here ([`exec::Tools`],
+//! [`config::Env`], [`world::World`]); fw-cli implements them for the real system (its `system` module) and
 //! fw-testkit fakes them for tests.
 
 pub mod apply;
@@ -27,6 +27,7 @@ pub mod render;
 pub mod resolv;
 pub mod restore;
 pub mod validate;
+pub mod world;
 
 pub use config::{Config, Profile};
 pub use docker_dns::DockerDnsRules;

@@ -8,6 +8,7 @@
 //! - [`sample`]: a sample configuration and inputs on the sandbox's address plan.
 //! - [`fuzzing`]: the properties the cargo-fuzz targets check, replayed on stable by
 //!   fw-core's corpus test.
+//! - [`world`]: [`world::FakeWorld`], a scripted fake of fw-core's [`fw_core::world::World`].
 //! - [`path`]: finding a program of the workspace on `PATH`, for the suite's tools.
 
 pub mod ci;
@@ -16,3 +17,4 @@ pub mod fuzzing;
 pub mod kernel;
 pub mod path;
 pub mod sample;
+pub mod world;

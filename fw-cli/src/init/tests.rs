@@ -3,103 +3,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 
-use anyhow::anyhow;
 use fw_core::DockerDnsRules;
-use fw_core::inputs::Inputs;
+use fw_core::inputs::Resolution;
 use fw_testkit::kernel::FakeKernel;
-use fw_testkit::sample::{base_config, sample_inputs};
+use fw_testkit::sample::base_config;
+use fw_testkit::world::FakeWorld;
 
 use super::*;
-
-/// A scripted world: answers from the sample inputs unless told to fail.
-struct FakeWorld {
-    inputs: Inputs,
-    meta_error: Option<&'static str>,
-    verify_error: Option<&'static str>,
-    subnets_error: bool,
-    resolved_names: RefCell<Vec<Domain>>,
-    /// What the fake kernel held when the meta fetch ran (to check the pre-open).
-    sets_at_fetch: RefCell<Option<String>>,
-    /// Its IPv4 tables then (to check the temporary path).
-    rules_at_fetch: RefCell<Option<String>>,
-    kernel: Option<&'static FakeKernel>,
-    /// The tracked flows the kernel lists once the names are resolved.
-    flows_after_resolve: Option<&'static str>,
-}
-
-impl FakeWorld {
-    fn new() -> Self {
-        FakeWorld {
-            inputs: sample_inputs(),
-            meta_error: None,
-            verify_error: None,
-            subnets_error: false,
-            resolved_names: RefCell::new(Vec::new()),
-            sets_at_fetch: RefCell::new(None),
-            rules_at_fetch: RefCell::new(None),
-            kernel: None,
-            flows_after_resolve: None,
-        }
-    }
-}
-
-impl World for FakeWorld {
-    fn resolvers(&self) -> Result<Resolvers> {
-        Ok(self.inputs.resolvers.clone())
-    }
-    async fn subnets(&self) -> Result<Vec<Subnet>> {
-        if self.subnets_error {
-            return Err(anyhow!("netlink: permission denied"));
-        }
-        Ok(self.inputs.subnets.clone())
-    }
-    async fn resolve(&self, domains: &[Domain]) -> Vec<Resolution> {
-        if let (Some(k), Some(flows)) = (self.kernel, self.flows_after_resolve) {
-            k.set_flows(flows);
-        }
-        self.resolved_names
-            .borrow_mut()
-            .extend(domains.iter().cloned());
-        let mut out: Vec<Resolution> = self.inputs.resolved.clone();
-        for d in domains {
-            if d.as_str() == "api.github.com" {
-                out.push(Resolution::ok(
-                    d.clone(),
-                    vec!["192.0.2.70".parse().unwrap()],
-                ));
-            }
-        }
-        out
-    }
-    async fn fetch_meta(&self, _meta: &MetaSource) -> Result<MetaRanges> {
-        if let Some(k) = self.kernel {
-            *self.sets_at_fetch.borrow_mut() = Some(format!(
-                "{:?}",
-                k.sets().get("fw-allow-v4").map(|s| s.members.clone())
-            ));
-            *self.rules_at_fetch.borrow_mut() = Some(k.save("nft", false));
-        }
-        match self.meta_error {
-            Some(e) => Err(anyhow!(e)),
-            None => Ok(self.inputs.meta.clone()),
-        }
-    }
-    async fn verify(&self, _targets: &VerifyTargets) -> Result<String> {
-        match self.verify_error {
-            Some(e) => Err(anyhow!(e)),
-            None => Ok("blocked: 198.51.100.10:443 refused; allowed: HTTP 200".to_owned()),
-        }
-    }
-    fn place(&self) -> Result<Place> {
-        Ok(Place {
-            boot_id: "boot".into(),
-            netns_inode: 42,
-        })
-    }
-}
 
 fn marker_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fw-init-test-{}-{name}", std::process::id()));

@@ -11,10 +11,10 @@ use fw_core::marker::Place;
 use fw_core::meta::MetaRanges;
 use fw_core::resolv::{Resolvers, parse_resolv_conf};
 use fw_core::validate::Domain;
+use fw_core::world::{World, WorldError};
 
 use crate::fetch::{self, FetchOptions};
 use crate::http::{self, HttpOptions};
-use crate::init::World;
 use crate::resolve::{self, ResolveOptions, ResolverSource};
 use crate::subnets;
 use crate::verify::{self, VerifyOptions};
@@ -106,11 +106,11 @@ pub fn read_resolvers(path: &Path) -> Result<Resolvers> {
 }
 
 impl World for RealWorld {
-    fn resolvers(&self) -> Result<Resolvers> {
-        read_resolvers(&self.resolv_conf)
+    fn resolvers(&self) -> Result<Resolvers, WorldError> {
+        Ok(read_resolvers(&self.resolv_conf)?)
     }
 
-    async fn subnets(&self) -> Result<Vec<Subnet>> {
+    async fn subnets(&self) -> Result<Vec<Subnet>, WorldError> {
         Ok(subnets::connected_subnets().await?)
     }
 
@@ -125,17 +125,20 @@ impl World for RealWorld {
         .await
     }
 
-    async fn fetch_meta(&self, meta: &MetaSource) -> Result<MetaRanges> {
-        self.with_https(async |h| Ok(fetch::fetch_meta(&h.http, meta, &h.fetch).await?))
-            .await
+    async fn fetch_meta(&self, meta: &MetaSource) -> Result<MetaRanges, WorldError> {
+        Ok(self
+            .with_https(async |h| Ok(fetch::fetch_meta(&h.http, meta, &h.fetch).await?))
+            .await?)
     }
 
-    async fn verify(&self, targets: &VerifyTargets) -> Result<String> {
-        self.with_https(async |h| Ok(verify::verify(&h.verify_http, targets, &h.verify).await?))
-            .await
+    async fn verify(&self, targets: &VerifyTargets) -> Result<String, WorldError> {
+        Ok(self
+            .with_https(async |h| Ok(verify::verify(&h.verify_http, targets, &h.verify).await?))
+            .await?)
     }
 
-    fn place(&self) -> Result<Place> {
-        super::marker::current_place().context("cannot read the boot id or the network namespace")
+    fn place(&self) -> Result<Place, WorldError> {
+        Ok(super::marker::current_place()
+            .context("cannot read the boot id or the network namespace")?)
     }
 }
