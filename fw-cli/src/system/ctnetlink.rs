@@ -1,5 +1,5 @@
-//! The conntrack table read and cut over netlink: how [`SystemTools`] lists and deletes tracked
-//! flows.
+//! The conntrack table read and cut over netlink: how the system's tools (`tools.rs`) list and
+//! delete tracked flows.
 //!
 //! A ctnetlink socket in this process ([`fw_core::ctnetlink`] encodes and decodes the
 //! messages): one dump lists both families; each deletion names one flow by the kernel's own
@@ -13,9 +13,6 @@ use fw_core::ctnetlink::{self, Reply};
 use fw_core::exec::{self, ExecError};
 use fw_core::flow::{FlowKey, Tracked};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
-
-#[cfg(doc)]
-use super::tools::SystemTools;
 
 /// How long a reply may take before the exchange is abandoned (a kernel that never answers
 /// must not hang `fw-cli init`).
