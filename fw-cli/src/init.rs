@@ -9,7 +9,7 @@
 //! point can be scripted in unit tests (with fw-testkit's fakes).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 use serde::Serialize;
@@ -215,7 +215,7 @@ impl<W: World> Run<'_, W> {
         let hash = hashing
             .join()
             .unwrap_or_else(|_| marker::ruleset_hash(&ruleset));
-        let marker = Marker::with_hash(&place, hash, &self.opts.version);
+        let marker = Marker::with_hash(&place, hash, &self.opts.version, SystemTime::now());
         let written = system::marker::write(&config.marker_path, &marker);
         self.g
             .timed("write the marker", t, written)

@@ -2,7 +2,7 @@
 //!
 //! A firewall that merely looks right is not enough: the blocked target must be shown to be
 //! rejected, and the allowed target must be shown to answer. Each proof is strict about what
-//! counts (REQUIREMENTS.md, "Proof of a block" and "Proof of reachability"):
+//! counts (docs/requirements.md, VER-01 to VER-04):
 //!
 //! - **A block** is proven only when a TCP connect to *every* address of the target is rejected
 //!   fast: ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EACCES or EPERM, the errors a REJECT rule

@@ -77,10 +77,15 @@ pub fn ruleset_hash(r: &Ruleset) -> String {
 
 impl Marker {
     /// A marker for the ruleset whose [`ruleset_hash`] is given (init computes it while the
-    /// restores run).
-    pub fn with_hash(place: &Place, ruleset_hash: String, version: &str) -> Marker {
+    /// restores run), proven at `time`.
+    pub fn with_hash(
+        place: &Place,
+        ruleset_hash: String,
+        version: &str,
+        time: SystemTime,
+    ) -> Marker {
         Marker {
-            time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            time: humantime::format_rfc3339_seconds(time).to_string(),
             boot_id: place.boot_id.clone(),
             netns_inode: place.netns_inode,
             ruleset_hash,
@@ -119,7 +124,12 @@ mod tests {
             boot_id: "b".into(),
             netns_inode: 7,
         };
-        let m = Marker::with_hash(&place, ruleset_hash(&ruleset("a")), "0.1.0");
+        let m = Marker::with_hash(
+            &place,
+            ruleset_hash(&ruleset("a")),
+            "0.1.0",
+            std::time::SystemTime::now(),
+        );
         assert!(m.is_for(&place));
         assert!(!m.is_for(&Place {
             boot_id: "b".into(),

@@ -6,7 +6,7 @@
 //! `preserve_order` feature happens to be on in a build.
 //!
 //! Every address is a documentation or reserved one, placed by the sandbox's address plan
-//! (`shared/spec/SANDBOX.md`):
+//! (docs/sandbox.md):
 //!
 //! | keys | IPv4 | IPv6 |
 //! |---|---|---|

@@ -1,5 +1,6 @@
-//! Sample configuration and inputs on the sandbox's address plan (see SANDBOX.md), shared by
-//! unit tests, golden tests and fw-cli's offline examples. Not used by the production path.
+//! Sample configuration and inputs on the sandbox's address plan (docs/sandbox.md), shared by
+//! fw-core's and fw-cli's tests, the golden tests and the benchmarks. Not used by the
+//! production path.
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -127,7 +127,12 @@ mod tests {
             boot_id: "b".into(),
             netns_inode: 7,
         };
-        let m = Marker::with_hash(&place, ruleset_hash(&ruleset("a")), "0.1.0");
+        let m = Marker::with_hash(
+            &place,
+            ruleset_hash(&ruleset("a")),
+            "0.1.0",
+            std::time::SystemTime::now(),
+        );
         write(&path, &m).unwrap();
         assert_eq!(read(&path).unwrap(), Some(m.clone()));
         // Only the marker: no temporary file left behind.
@@ -163,6 +168,7 @@ mod tests {
                 },
                 ruleset_hash(&ruleset("a")),
                 "v",
+                std::time::SystemTime::now(),
             ),
         )
         .unwrap_err();
