@@ -17,7 +17,6 @@ use fw_core::marker::{self, Place};
 use fw_core::names::{SET_ALLOW_V4, SET_ALLOW_V6};
 use fw_core::plan::{Plan, SafeClosed};
 use fw_core::render::{self, Ruleset};
-use fw_core::resolv::parse_resolv_conf;
 use fw_core::restore::{parse_ipset, parse_iptables};
 use fw_core::world::World;
 
@@ -25,7 +24,7 @@ use crate::cli::{ConfigArgs, InitArgs, PlanArgs, ProfileArg, RefreshArgs, Status
 use crate::gather::{Gatherer, Purpose, Sources};
 use crate::init::{self, AfterFailure, InitOptions};
 use crate::system::tools::SystemTools;
-use crate::system::world::{RESOLV_CONF, RealWorld};
+use crate::system::world::{RESOLV_CONF, RealWorld, read_resolvers};
 use crate::{exit, lock, subnets, system};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -81,9 +80,7 @@ fn check_privileges() -> Result<()> {
 /// Applies the safe closed ruleset with whatever can still be learnt (used when init cannot
 /// even start, e.g. on an invalid configuration), so that a broken start is never an open one.
 fn close_anyway(tools: &dyn Tools) -> AfterFailure {
-    let resolvers = std::fs::read_to_string(RESOLV_CONF)
-        .map(|t| parse_resolv_conf(&t))
-        .unwrap_or_default();
+    let resolvers = read_resolvers(Path::new(RESOLV_CONF)).unwrap_or_default();
     let subnets = runtime()
         .ok()
         .and_then(|rt| rt.block_on(subnets::connected_subnets()).ok())
