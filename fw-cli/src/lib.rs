@@ -1,5 +1,12 @@
-//! fw-cli's library: gathering inputs from the system, the `init` sequence and the other
-//! subcommands. `main.rs` is a thin wrapper over it.
+//! fw-cli's library: the `init` sequence and the other subcommands, over fw-core's seams.
+//! `main.rs` is a thin wrapper over it.
+//!
+//! - [`init`]: the init sequence, top to bottom (check, gather, plan, apply, cut flows, verify,
+//!   marker); [`gather`]: the one path that gathers the inputs, for `init`, `plan` and
+//!   `refresh`; [`commands`]: the subcommands.
+//! - [`system`]: the real implementations of fw-core's seams (the tools, the world, the marker
+//!   file); [`docker`], [`subnets`], [`resolve`], [`fetch`], [`http`], [`verify`]: what they
+//!   are made of.
 
 pub mod cli;
 pub mod commands;
