@@ -23,9 +23,10 @@ use fw_core::world::World;
 use crate::cli::{ConfigArgs, InitArgs, PlanArgs, ProfileArg, RefreshArgs, StatusArgs, VerifyArgs};
 use crate::gather::{Gatherer, Purpose, Sources};
 use crate::init::{self, AfterFailure, InitOptions};
+use crate::system::subnets;
 use crate::system::tools::SystemTools;
 use crate::system::world::{RESOLV_CONF, RealWorld, read_resolvers};
-use crate::{exit, lock, subnets, system};
+use crate::{exit, lock, system};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 

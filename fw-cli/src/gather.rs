@@ -34,7 +34,7 @@ use fw_core::validate::Domain;
 use fw_core::world::World;
 
 use crate::docker;
-use crate::subnets;
+use crate::system::subnets;
 use crate::system::world::read_resolvers;
 
 /// Which command gathers, and so what it may change and what stops it.

@@ -5,19 +5,14 @@
 //!   marker); [`gather`]: the one path that gathers the inputs, for `init`, `plan` and
 //!   `refresh`; [`commands`]: the subcommands.
 //! - [`system`]: the real implementations of fw-core's seams (the tools, the world, the marker
-//!   file); [`docker`], [`subnets`], [`resolve`], [`fetch`], [`http`], [`verify`]: what they
-//!   are made of.
+//!   file) and what they are made of (netlink, DNS, HTTPS, the proofs); [`docker`]: Docker's
+//!   DNS rules, read through the tools.
 
 pub mod cli;
 pub mod commands;
 pub mod docker;
 pub mod exit;
-pub mod fetch;
 pub mod gather;
-pub mod http;
 pub mod init;
 pub mod lock;
-pub mod resolve;
-pub mod subnets;
 pub mod system;
-pub mod verify;

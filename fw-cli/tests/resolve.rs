@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fw_cli::resolve::{ResolveOptions, ResolverSource, resolve_all, resolve_one};
+use fw_cli::system::resolve::{ResolveOptions, ResolverSource, resolve_all, resolve_one};
 use fw_core::inputs::Resolution;
 use fw_core::validate::Domain;
 use hickory_server::Server;

@@ -6,9 +6,16 @@
 //!   with.
 //! - [`world`]: [`world::RealWorld`], what init needs from the system besides the tools
 //!   (resolv.conf, netlink, DNS, the meta fetch, the proofs).
+//! - [`subnets`] (netlink), [`resolve`] (DNS), [`fetch`] (the meta fetch), [`verify`] (the
+//!   proofs) and [`http`] (their HTTPS client): what the world is made of.
 //! - [`marker`]: the marker file on disk, and the boot and network namespace we run in.
 
 pub mod ctnetlink;
+pub mod fetch;
+pub mod http;
 pub mod marker;
+pub mod resolve;
+pub mod subnets;
 pub mod tools;
+pub mod verify;
 pub mod world;

@@ -13,11 +13,11 @@ use fw_core::resolv::{Resolvers, parse_resolv_conf};
 use fw_core::validate::Domain;
 use fw_core::world::{World, WorldError};
 
-use crate::fetch::{self, FetchOptions};
-use crate::http::{self, HttpOptions};
-use crate::resolve::{self, ResolveOptions, ResolverSource};
-use crate::subnets;
-use crate::verify::{self, VerifyOptions};
+use super::fetch::{self, FetchOptions};
+use super::http::{self, HttpOptions};
+use super::resolve::{self, ResolveOptions, ResolverSource};
+use super::subnets;
+use super::verify::{self, VerifyOptions};
 
 /// Where the container's resolver configuration lives.
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
