@@ -1,4 +1,4 @@
-//! cargo-fuzz target: see fw_core::fuzzing::config_env for the properties checked.
+//! cargo-fuzz target: see fw_testkit::fuzzing::config_env for the properties checked.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| fw_core::fuzzing::config_env(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fw_testkit::fuzzing::config_env(data));

@@ -1,8 +1,7 @@
 //! The subcommands: each returns the process exit status (see [`crate::exit`]).
 //! Logs and warnings go to stderr; results go to stdout (JSON with `--json`).
 
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -11,27 +10,24 @@ use serde_json::json;
 use tracing::{error, info, warn};
 
 use fw_core::apply::{self, Backend};
-use fw_core::clean_slate::CleanSlate;
 use fw_core::config::{self, Config, Profile};
-use fw_core::docker_dns::parse_nat_save;
-use fw_core::exec::{Command as Cmd, SystemTools, Tools};
-use fw_core::inputs::{Inputs, Resolution};
+use fw_core::exec::{Command as Cmd, Tools};
+use fw_core::inputs::Inputs;
 use fw_core::marker::{self, Place};
-use fw_core::meta::parse_meta;
 use fw_core::names::{SET_ALLOW_V4, SET_ALLOW_V6};
 use fw_core::plan::{Plan, SafeClosed};
 use fw_core::render::{self, Ruleset};
-use fw_core::resolv::{Resolvers, parse_resolv_conf};
 use fw_core::restore::{parse_ipset, parse_iptables};
-use fw_core::validate::Domain;
+use fw_core::world::World;
 
 use crate::cli::{ConfigArgs, InitArgs, PlanArgs, RefreshArgs, StatusArgs, VerifyArgs};
-use crate::flows::HostTools;
-use crate::init::{self, AfterFailure, InitOptions, World};
-use crate::resolve::{self, ResolveOptions, ResolverSource};
+use crate::gather::{Gatherer, Purpose, Sources};
+use crate::init::{self, AfterFailure, InitOptions};
 use crate::system::env::SystemEnv;
-use crate::world::RealWorld;
-use crate::{docker, exit, lock, subnets};
+use crate::system::subnets;
+use crate::system::tools::SystemTools;
+use crate::system::world::{RESOLV_CONF, RealWorld, read_resolvers};
+use crate::{exit, lock, system};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -76,9 +72,7 @@ fn check_privileges() -> Result<()> {
 /// Applies the safe closed ruleset with whatever can still be learnt (used when init cannot
 /// even start, e.g. on an invalid configuration), so that a broken start is never an open one.
 fn close_anyway(tools: &dyn Tools) -> AfterFailure {
-    let resolvers = std::fs::read_to_string(crate::world::RESOLV_CONF)
-        .map(|t| parse_resolv_conf(&t))
-        .unwrap_or_default();
+    let resolvers = read_resolvers(Path::new(RESOLV_CONF)).unwrap_or_default();
     let subnets = runtime()
         .ok()
         .and_then(|rt| rt.block_on(subnets::connected_subnets()).ok())
@@ -112,7 +106,7 @@ pub fn init(args: &InitArgs) -> i32 {
         return exit::USAGE;
     }
     let entered = std::time::Instant::now();
-    let tools = HostTools::default();
+    let tools = SystemTools::default();
     let config = match load_config(&args.config) {
         Ok(c) => c,
         Err(e) => {
@@ -124,7 +118,7 @@ pub fn init(args: &InitArgs) -> i32 {
         }
     };
     if !config.enabled {
-        if let Err(e) = marker::remove(&config.marker_path) {
+        if let Err(e) = system::marker::remove(&config.marker_path) {
             warn!("{e}");
         }
         info!(
@@ -210,111 +204,27 @@ pub fn init(args: &InitArgs) -> i32 {
     }
 }
 
-/// Resolved names from a file: `[{"domain": .., "addrs": [..]}]` or `{"name": ["addr", ..]}`.
-fn read_resolutions(path: &Path) -> Result<Vec<Resolution>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if let Ok(list) = serde_json::from_str::<Vec<Resolution>>(&text) {
-        return Ok(list);
-    }
-    let map: std::collections::BTreeMap<String, Vec<IpAddr>> = serde_json::from_str(&text)
-        .with_context(|| {
-            format!(
-                "{} is neither a list of resolutions nor a map of name to addresses",
-                path.display()
-            )
-        })?;
-    map.into_iter()
-        .map(|(name, addrs)| {
-            let domain: Domain = name
-                .parse()
-                .with_context(|| format!("{}: {name:?} is not a valid domain", path.display()))?;
-            Ok(if addrs.is_empty() {
-                Resolution::failed(domain, "no addresses in the file")
-            } else {
-                Resolution::ok(domain, addrs)
-            })
-        })
-        .collect()
-}
-
+/// Gathers the plan's inputs as init would, from the files given instead of the system where
+/// given, and changes nothing; the warnings are logged.
 async fn gather_for_plan(args: &PlanArgs, config: &Config) -> Result<Inputs> {
-    let resolv_path = args
-        .resolv_conf
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(crate::world::RESOLV_CONF));
-    let resolvers = match std::fs::read_to_string(&resolv_path) {
-        Ok(t) => parse_resolv_conf(&t),
-        Err(e) => {
-            warn!("cannot read {}: {e}; no resolvers", resolv_path.display());
-            Resolvers::default()
-        }
+    let tools = SystemTools::default();
+    let mut world = RealWorld::offline(config);
+    if let Some(p) = &args.resolv_conf {
+        world.resolv_conf = p.clone();
+    }
+    let mut g = Gatherer::new(config, &world, &tools, Backend::Default, Purpose::Plan);
+    g.sources = Sources {
+        resolv_conf: args.resolv_conf.clone(),
+        subnets: args.subnets.clone(),
+        docker_nat_file: args.docker_nat_file.clone(),
+        resolve_file: args.resolve_file.clone(),
+        meta_file: args.meta_file.clone(),
     };
-    let subnets = match &args.subnets {
-        Some(s) => subnets::parse_subnets_arg(s).context("--subnets")?,
-        None => subnets::connected_subnets()
-            .await
-            .context("cannot list the connected subnets")?,
-    };
-    // From a file, what the other tables hold is not known: nat and mangle are rewritten.
-    let (docker_dns, clean_slate) = match &args.docker_nat_file {
-        Some(p) => {
-            let t = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            let rules = parse_nat_save(&t).with_context(|| format!("{}", p.display()))?;
-            (rules, CleanSlate::Unknown)
-        }
-        None => match docker::gather(&SystemTools::default()) {
-            Ok(found) => {
-                for w in &found.warnings {
-                    warn!("{w}");
-                }
-                (found.ours, found.clean_slate)
-            }
-            Err(e) => {
-                warn!("cannot read Docker's DNS rules ({e:#}); the plan shows none");
-                Default::default()
-            }
-        },
-    };
-    let resolved = match &args.resolve_file {
-        Some(p) => {
-            let mut from_file = read_resolutions(p)?;
-            // A configured domain the file does not mention is reported, not silently dropped.
-            for d in &config.domains {
-                if !from_file.iter().any(|r| r.domain == d.domain) {
-                    from_file.push(Resolution::failed(
-                        d.domain.clone(),
-                        "not in --resolve-file",
-                    ));
-                }
-            }
-            from_file
-        }
-        None => {
-            let domains: Vec<Domain> = config.domains.iter().map(|d| d.domain.clone()).collect();
-            let opts = ResolveOptions {
-                per_name: config.timeouts.dns_per_name,
-                source: ResolverSource::System,
-            };
-            resolve::resolve_all(&domains, &opts).await
-        }
-    };
-    let meta = match &args.meta_file {
-        Some(p) => {
-            let body = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-            parse_meta(&body, &config.meta.keys).with_context(|| format!("{}", p.display()))?
-        }
-        None => RealWorld::new(config)?.fetch_meta(&config.meta).await?,
-    };
-    Ok(Inputs {
-        meta,
-        resolved,
-        subnets,
-        docker_dns,
-        resolvers,
-        clean_slate,
-    })
+    let gathered = g.gather().await;
+    for w in &g.warnings {
+        warn!("{w}");
+    }
+    gathered.map_err(|e| e.cause)
 }
 
 fn print_rules(r: &Ruleset) {
@@ -418,6 +328,7 @@ pub fn verify(args: &VerifyArgs) -> i32 {
     let result = runtime().and_then(|rt| {
         let world = RealWorld::new(&config)?;
         rt.block_on(world.verify(&config.verify))
+            .map_err(anyhow::Error::from_boxed)
     });
     match result {
         Ok(proof) => {
@@ -523,7 +434,7 @@ pub fn gather_status(tools: &dyn Tools, marker_path: &Path, place: Option<&Place
     if set_entries_v4.is_none() || set_entries_v6.is_none() {
         problems.push("the allowlist sets are missing".to_owned());
     }
-    let marker = match marker::read(marker_path) {
+    let marker = match system::marker::read(marker_path) {
         Ok(m) => m,
         Err(e) => {
             problems.push(e.to_string());
@@ -562,7 +473,7 @@ pub fn status(args: &StatusArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let place = Place::current().ok();
+    let place = system::marker::current_place().ok();
     let st = gather_status(&SystemTools::default(), &config.marker_path, place.as_ref());
     if args.json {
         print_json(&st);
@@ -594,28 +505,12 @@ async fn refresh_once(config: &Config, world: &RealWorld, tools: &dyn Tools) -> 
     if !(live.contains(&SET_ALLOW_V4) && live.contains(&SET_ALLOW_V6)) {
         bail!("no firewall of ours is in effect (the allowlist sets are missing): run fw-cli init");
     }
-    let domains: Vec<Domain> = config.domains.iter().map(|d| d.domain.clone()).collect();
-    let resolved = world.resolve(&domains).await;
     // A required domain that does not resolve now would drop out of the sets: the refresh
     // fails instead, and the previous allowlist stays.
-    let unresolved = config.required_unresolved(&resolved);
-    if !unresolved.is_empty() {
-        bail!(
-            "required domains did not resolve: {}",
-            unresolved.join(", ")
-        );
-    }
-    let meta = world.fetch_meta(&config.meta).await?;
-    let resolvers = world.resolvers().unwrap_or_default();
-    let inputs = Inputs {
-        meta,
-        resolved,
-        subnets: Vec::new(),
-        docker_dns: Default::default(),
-        resolvers,
-        // Refresh renders only the sets; the tables are not touched.
-        clean_slate: Default::default(),
-    };
+    let inputs = Gatherer::new(config, world, tools, Backend::Default, Purpose::Refresh)
+        .gather()
+        .await
+        .map_err(|e| e.cause)?;
     let plan = Plan::build(config, &inputs);
     let ruleset = render::render(&plan);
     apply::apply_sets(tools, &ruleset)?;

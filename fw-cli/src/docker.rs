@@ -165,7 +165,7 @@ mod tests {
 
     use std::path::Path;
 
-    use fw_core::exec::fake::FakeKernel;
+    use fw_testkit::kernel::FakeKernel;
 
     use super::*;
 

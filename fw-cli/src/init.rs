@@ -5,47 +5,27 @@
 //! non-zero exit, and no marker.
 //!
 //! The network-facing steps (resolv.conf, netlink, DNS, the meta fetch, the proofs) go through
-//! the [`World`] trait and the firewall tools through [`Tools`], so every failure point can be
-//! scripted in unit tests.
+//! fw-core's [`World`] trait and the firewall tools through its [`Tools`], so every failure
+//! point can be scripted in unit tests (with fw-testkit's fakes).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 use serde::Serialize;
 
 use fw_core::apply::{self, ApplyError, Backend};
-use fw_core::config::{Config, MetaSource, VerifyTargets};
+use fw_core::config::Config;
 use fw_core::conntrack;
-use fw_core::exec::{Command, ExecError, Tools};
-use fw_core::fetch_path::{self, FetchPath};
-use fw_core::inputs::{Inputs, Resolution, Subnet};
-use fw_core::marker::{self, Marker, MarkerError, Place};
-use fw_core::meta::MetaRanges;
-use fw_core::names::{SET_ALLOW_V4, SET_ALLOW_V6};
+use fw_core::exec::{ExecError, Tools};
+use fw_core::marker::{self, Marker, MarkerError};
 use fw_core::plan::{Plan, SafeClosed};
 use fw_core::render::{self, Ruleset};
 use fw_core::resolv::Resolvers;
-use fw_core::validate::Domain;
+pub use fw_core::world::World;
 
-use crate::docker::{self, DockerDnsFound};
-use crate::exit;
-
-/// What init needs from the world besides the firewall tools.
-pub trait World {
-    /// The configured resolvers (`/etc/resolv.conf`).
-    fn resolvers(&self) -> Result<Resolvers>;
-    /// The connected subnets (netlink).
-    fn subnets(&self) -> impl Future<Output = Result<Vec<Subnet>>>;
-    /// Resolves every name; failures are warnings inside the results.
-    fn resolve(&self, domains: &[Domain]) -> impl Future<Output = Vec<Resolution>>;
-    /// Fetches and validates the GitHub meta ranges.
-    fn fetch_meta(&self, meta: &MetaSource) -> impl Future<Output = Result<MetaRanges>>;
-    /// Runs both verification proofs; `Ok` carries a one-line summary of the evidence.
-    fn verify(&self, targets: &VerifyTargets) -> impl Future<Output = Result<String>>;
-    /// The boot and network namespace we run in.
-    fn place(&self) -> Result<Place>;
-}
+use crate::gather::{Gatherer, Purpose};
+use crate::{exit, system};
 
 /// Options of one init run.
 #[derive(Debug, Clone)]
@@ -161,39 +141,17 @@ pub const REQUIRED_TOOLS: &[(&str, &str)] = &[
     ("ipset", "ipset"),
 ];
 
-/// The host of an `https://host[:port]/path` URL.
-pub fn url_host(url: &str) -> Option<&str> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if host.starts_with('[') {
-        host.split(']').next()?.trim_start_matches('[')
-    } else {
-        host.split(':').next()?
-    };
-    (!host.is_empty()).then_some(host)
-}
-
+/// One run: the gathering (and what it learnt, which the safe closed ruleset needs after a
+/// failure) and the options.
 struct Run<'a, W> {
-    config: &'a Config,
-    world: &'a W,
-    tools: &'a dyn Tools,
+    g: Gatherer<'a, W>,
     opts: &'a InitOptions,
-    warnings: Vec<String>,
-    timings: Vec<(String, Duration)>,
-    subnets: Vec<Subnet>,
-    resolvers: Resolvers,
 }
 
 impl<W: World> Run<'_, W> {
-    fn timed<R>(&mut self, what: &str, start: Instant, r: R) -> R {
-        self.timings.push((what.to_owned(), start.elapsed()));
-        r
-    }
-
     fn tool_missing(&self) -> Option<InitError> {
         for (tool, package) in REQUIRED_TOOLS {
-            if !self.tools.installed(tool) {
+            if !self.g.tools.installed(tool) {
                 return Some(InitError::MissingTool {
                     tool: (*tool).to_owned(),
                     package,
@@ -203,299 +161,128 @@ impl<W: World> Run<'_, W> {
         None
     }
 
-    async fn gather(&mut self) -> Result<(Inputs, DockerDnsFound), InitError> {
-        let t = Instant::now();
-        match self.world.resolvers() {
-            Ok(r) => self.resolvers = r,
-            Err(e) => self
-                .warnings
-                .push(format!("cannot read the configured resolvers: {e:#}")),
-        }
-        self.subnets = self
-            .world
-            .subnets()
-            .await
-            .map_err(|cause| InitError::Gather {
-                what: "the connected subnets",
-                cause,
-            })?;
-        let docker = docker::gather(self.tools).map_err(|cause| InitError::Gather {
-            what: "Docker's DNS rules",
-            cause,
-        })?;
-        self.warnings.extend(docker.warnings.iter().cloned());
-        self.timed("gather local state", t, ());
-
-        // Names first: DNS is allowed under any ruleset of ours, so this works on a re-run.
-        let t = Instant::now();
-        let domains: Vec<Domain> = self
-            .config
-            .domains
-            .iter()
-            .map(|d| d.domain.clone())
-            .collect();
-        let meta_host: Option<Domain> =
-            url_host(&self.config.meta.url).and_then(|h| h.parse().ok());
-        let mut names = domains.clone();
-        if let Some(h) = &meta_host
-            && !names.contains(h)
-        {
-            names.push(h.clone());
-        }
-        // Docker before 25.0 does not list its upstreams: the DNS flows that appear while we
-        // resolve through 127.0.0.11 show them (flows tracked before are someone else's).
-        let unknown = self.resolvers.upstreams_unknown();
-        let flows_before = if unknown {
-            self.tracked_flows().ok()
-        } else {
-            None
-        };
-        let mut resolved = self.world.resolve(&names).await;
-        self.timed("resolve names", t, ());
-        if unknown {
-            self.learn_dns_upstreams(flows_before.as_deref());
-        }
-
-        // On a re-run, open the meta host's fresh addresses before the fetch, so that a GitHub
-        // address that changed since the last run cannot fail it; and where the rules in place
-        // could block the fetch (the safe closed ruleset of a failed run, FAIL-10), a narrow
-        // temporary path to those addresses, closed right after the fetch. Nothing else is
-        // opened.
-        let mut path = FetchPath::default();
-        if let Some(h) = &meta_host {
-            let t = Instant::now();
-            self.open_meta_host(h, &resolved);
-            path = self.open_fetch_path(h, &resolved);
-            self.timed("open the meta host", t, ());
-        }
-        resolved.retain(|r| domains.contains(&r.domain));
-        // Fail closed: a required domain that does not resolve is an error, an extra one a
-        // warning (the plan's).
-        let unresolved = self.config.required_unresolved(&resolved);
-        if !unresolved.is_empty() {
-            return Err(InitError::Gather {
-                what: "the required domains",
-                cause: anyhow::anyhow!(
-                    "{} did not resolve: a firewall without a domain the seed requires is not \
-                     applied",
-                    unresolved.join(", ")
-                ),
-            });
-        }
-
-        let t = Instant::now();
-        let meta = self.world.fetch_meta(&self.config.meta).await;
-        let closed = path.close(self.tools, self.opts.backend);
-        self.warnings.extend(closed);
-        let meta = self
-            .timed("fetch meta", t, meta)
-            .map_err(|cause| InitError::Gather {
-                what: "the GitHub meta ranges",
-                cause,
-            })?;
-        let inputs = Inputs {
-            meta,
-            resolved,
-            subnets: self.subnets.clone(),
-            docker_dns: docker.ours.clone(),
-            resolvers: self.resolvers.clone(),
-            clean_slate: docker.clean_slate.clone(),
-        };
-        Ok((inputs, docker))
-    }
-
-    /// Adds the meta host's addresses to the live sets, in one `ipset -exist restore` that
-    /// also creates the live sets when they are missing (empty; the apply step would create
-    /// them anyway, and no rule of ours refers to them yet).
-    fn open_meta_host(&mut self, host: &Domain, resolved: &[Resolution]) {
-        let Some(r) = resolved.iter().find(|r| &r.domain == host) else {
-            return;
-        };
-        if r.addrs.is_empty() {
-            return;
-        }
-        let mut script = render::ipset_live_sets();
-        for a in &r.addrs {
-            let set = if a.is_ipv4() {
-                SET_ALLOW_V4
-            } else {
-                SET_ALLOW_V6
-            };
-            script.push_str(&format!("add {set} {a}\n"));
-        }
-        let cmd = Command::new("ipset", ["-exist", "restore"]).stdin(script);
-        if let Err(e) = self.tools.run(&cmd) {
-            let shown: Vec<String> = r.addrs.iter().map(ToString::to_string).collect();
-            self.warnings.push(format!(
-                "cannot open {host} ({}) for the meta fetch: {e}",
-                shown.join(", ")
-            ));
-        }
-    }
-
-    /// Opens a temporary path to the meta host's addresses through rules that could block the
-    /// fetch ([`fetch_path`]); failures are warnings (the fetch then meets the rules as they
-    /// are).
-    fn open_fetch_path(&mut self, host: &Domain, resolved: &[Resolution]) -> FetchPath {
-        let addrs = resolved
-            .iter()
-            .find(|r| &r.domain == host)
-            .map(|r| r.addrs.clone())
-            .unwrap_or_default();
-        let port = reqwest::Url::parse(&self.config.meta.url)
-            .ok()
-            .and_then(|u| u.port_or_known_default())
-            .unwrap_or(443);
-        let (path, warnings) = fetch_path::open(self.tools, self.opts.backend, &addrs, port);
-        self.warnings.extend(warnings);
-        path
-    }
-
-    /// The tracked flows ([`conntrack::dns_upstreams`] picks the DNS ones).
-    fn tracked_flows(&self) -> Result<Vec<conntrack::Flow>, ExecError> {
-        Ok(self
-            .tools
-            .tracked_flows()?
-            .into_iter()
-            .map(|t| t.flow)
-            .collect())
-    }
-
-    /// resolv.conf names only Docker's 127.0.0.11 and does not list its upstreams (engines
-    /// before 25.0). Those engines forward from inside this namespace, so the lookups just made
-    /// through 127.0.0.11 left tracked flows to the upstreams: DNS is allowed to exactly those.
-    /// `before`: the flows tracked before our lookups, left out (a flow some process of the
-    /// container opened to another resolver is not an upstream of Docker's).
-    fn learn_dns_upstreams(&mut self, before: Option<&[conntrack::Flow]>) {
-        let subnets: Vec<ipnet::IpNet> = self.subnets.iter().map(|s| s.net).collect();
-        let flows = match self.tracked_flows() {
-            Ok(f) => f,
-            Err(e) => {
-                self.warnings.push(format!(
-                    "resolv.conf does not list Docker's DNS upstreams and the tracked flows cannot be read ({e}): external names may not resolve through 127.0.0.11"
-                ));
-                return;
-            }
-        };
-        let new: Vec<conntrack::Flow> = flows
-            .into_iter()
-            .filter(|f| before.is_none_or(|b| !b.contains(f)))
-            .collect();
-        let learned = conntrack::dns_upstreams(&new, &subnets);
-        if learned.is_empty() {
-            self.warnings.push(
-                "resolv.conf does not list Docker's DNS upstreams (no ExtServers comment) and none was seen in the tracked flows: external names may not resolve through 127.0.0.11".to_owned(),
-            );
-            return;
-        }
-        let shown: Vec<String> = learned.iter().map(ToString::to_string).collect();
-        self.warnings.push(format!(
-            "resolv.conf does not list Docker's DNS upstreams (no ExtServers comment, Docker before 25.0); DNS is allowed to the ones seen in the tracked flows: {}",
-            shown.join(", ")
-        ));
-        for a in learned {
-            if !self.resolvers.ext_servers.contains(&a) {
-                self.resolvers.ext_servers.push(a);
-            }
-        }
-    }
-
-    /// Deletes the conntrack entries of flows the new policy forbids (SEQ-09): one listing of
-    /// both families, then one deletion per forbidden flow, over netlink in production
-    /// ([`crate::flows`]; a `conntrack -L` walks the kernel's whole table, for every namespace
-    /// of the machine, and a process start costs milliseconds: docs/benchmarks.md).
-    fn cut_forbidden_flows(&mut self, plan: &Plan) {
-        let tracked = match self.tools.tracked_flows() {
-            Ok(t) => t,
-            Err(ExecError::NotFound { .. }) => {
-                self.warnings.push(
-                    "conntrack is missing (Debian package conntrack): flows opened before init are cut by the rules only".to_owned(),
-                );
-                return;
-            }
-            Err(e) => {
-                self.warnings.push(format!(
-                    "cannot list tracked flows ({e}): flows opened before init are cut by the rules only"
-                ));
-                return;
-            }
-        };
-        for e in self
-            .tools
-            .delete_flows(&conntrack::forbidden(plan, &tracked))
-        {
-            self.warnings
-                .push(format!("cannot cut a flow the new policy forbids: {e}"));
-        }
-    }
-
+    /// The sequence: check the tools, remove the marker, gather, plan and render, apply (sets,
+    /// then each family's rules), cut the flows the new policy forbids, verify, write the
+    /// marker.
     async fn run(&mut self) -> Result<Success, InitError> {
         let t = Instant::now();
         let missing = self.tool_missing();
-        self.timed("check the tools", t, ());
+        self.g.timed("check the tools", t, ());
         if let Some(e) = missing {
             return Err(e);
         }
-        marker::remove(&self.config.marker_path).map_err(InitError::StaleMarker)?;
-        let (inputs, _docker) = self.gather().await?;
+        let config = self.g.config;
+        system::marker::remove(&config.marker_path).map_err(InitError::StaleMarker)?;
+        let inputs = self.g.gather().await.map_err(|e| InitError::Gather {
+            what: e.what,
+            cause: e.cause,
+        })?;
 
         let t = Instant::now();
-        let plan = Plan::build(self.config, &inputs);
-        self.warnings.extend(plan.warnings.iter().cloned());
+        let plan = Plan::build(config, &inputs);
+        self.g.warnings.extend(plan.warnings.iter().cloned());
         let ruleset = Arc::new(render::render(&plan));
-        self.timed("plan and render", t, ());
+        self.g.timed("plan and render", t, ());
         // The marker's hash of the ruleset (milliseconds at 100,000 entries) is computed while
         // the restores run.
         let hashing = {
             let r = Arc::clone(&ruleset);
             std::thread::spawn(move || marker::ruleset_hash(&r))
         };
-        let t = Instant::now();
-        let applied = apply::apply_sets(self.tools, &ruleset);
-        self.timed("apply: sets", t, applied)
-            .map_err(InitError::Apply)?;
-        for (v6, what) in [(false, "apply: IPv4 rules"), (true, "apply: IPv6 rules")] {
-            let t = Instant::now();
-            let applied = apply::apply_rules(self.tools, self.opts.backend, &ruleset, v6);
-            self.timed(what, t, applied).map_err(InitError::Apply)?;
-        }
+        self.apply(&ruleset)?;
         // Both profiles: a flow the new policy forbids must not live on through conntrack.
         let t = Instant::now();
         self.cut_forbidden_flows(&plan);
-        self.timed("cut forbidden flows", t, ());
+        self.g.timed("cut forbidden flows", t, ());
 
         let t = Instant::now();
-        let proof = self.world.verify(&self.config.verify).await;
-        let proof = self.timed("verify", t, proof).map_err(InitError::Verify)?;
+        let proof = self
+            .g
+            .world
+            .verify(&config.verify)
+            .await
+            .map_err(anyhow::Error::from_boxed);
+        let proof = self
+            .g
+            .timed("verify", t, proof)
+            .map_err(InitError::Verify)?;
 
-        let place = self.world.place().map_err(|cause| InitError::Gather {
+        let place = self.g.world.place().map_err(|cause| InitError::Gather {
             what: "the boot id and network namespace",
-            cause,
+            cause: anyhow::Error::from_boxed(cause),
         })?;
         let t = Instant::now();
         let hash = hashing
             .join()
             .unwrap_or_else(|_| marker::ruleset_hash(&ruleset));
-        let marker = Marker::with_hash(&place, hash, &self.opts.version);
-        let written = marker::write(&self.config.marker_path, &marker);
-        self.timed("write the marker", t, written)
+        let marker = Marker::with_hash(&place, hash, &self.opts.version, SystemTime::now());
+        let written = system::marker::write(&config.marker_path, &marker);
+        self.g
+            .timed("write the marker", t, written)
             .map_err(InitError::Marker)?;
         Ok(Success {
             plan,
             marker,
             proof,
-            warnings: std::mem::take(&mut self.warnings),
-            timings: std::mem::take(&mut self.timings),
+            warnings: std::mem::take(&mut self.g.warnings),
+            timings: std::mem::take(&mut self.g.timings),
         })
     }
 
+    /// The sets swapped in, then one restore per family ([`apply`]).
+    fn apply(&mut self, ruleset: &Ruleset) -> Result<(), InitError> {
+        let t = Instant::now();
+        let applied = apply::apply_sets(self.g.tools, ruleset);
+        self.g
+            .timed("apply: sets", t, applied)
+            .map_err(InitError::Apply)?;
+        for (v6, what) in [(false, "apply: IPv4 rules"), (true, "apply: IPv6 rules")] {
+            let t = Instant::now();
+            let applied = apply::apply_rules(self.g.tools, self.opts.backend, ruleset, v6);
+            self.g.timed(what, t, applied).map_err(InitError::Apply)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the conntrack entries of flows the new policy forbids (SEQ-09): one listing of
+    /// both families, then one deletion per forbidden flow, over netlink in production
+    /// ([`crate::system::ctnetlink`]; a `conntrack -L` walks the kernel's whole table, for every
+    /// namespace of the machine, and a process start costs milliseconds: docs/benchmarks.md).
+    fn cut_forbidden_flows(&mut self, plan: &Plan) {
+        let tracked = match self.g.tools.tracked_flows() {
+            Ok(t) => t,
+            Err(ExecError::NotFound { .. }) => {
+                self.g.warnings.push(
+                    "conntrack is missing (Debian package conntrack): flows opened before init are cut by the rules only".to_owned(),
+                );
+                return;
+            }
+            Err(e) => {
+                self.g.warnings.push(format!(
+                    "cannot list tracked flows ({e}): flows opened before init are cut by the rules only"
+                ));
+                return;
+            }
+        };
+        for e in self
+            .g
+            .tools
+            .delete_flows(&conntrack::forbidden(plan, &tracked))
+        {
+            self.g
+                .warnings
+                .push(format!("cannot cut a flow the new policy forbids: {e}"));
+        }
+    }
+
+    /// After a failure: the safe closed ruleset, unless `--fail-open`.
     fn close(&mut self) -> AfterFailure {
         if self.opts.fail_open {
             return AfterFailure::LeftAsIs;
         }
-        let sc = SafeClosed::new(&self.subnets, &self.resolvers);
+        let sc = SafeClosed::new(&self.g.subnets, &self.g.resolvers);
         let ruleset: Ruleset = render::render_safe_closed(&sc);
-        match apply::apply_safe_closed(self.tools, self.opts.backend, &ruleset) {
+        match apply::apply_safe_closed(self.g.tools, self.opts.backend, &ruleset) {
             Ok(()) => AfterFailure::SafeClosed,
             Err(errors) => {
                 AfterFailure::CloseFailed(errors.iter().map(ToString::to_string).collect())
@@ -512,14 +299,8 @@ pub async fn init<W: World>(
     opts: &InitOptions,
 ) -> Result<Success, Failure> {
     let mut run = Run {
-        config,
-        world,
-        tools,
+        g: Gatherer::new(config, world, tools, opts.backend, Purpose::Init),
         opts,
-        warnings: Vec::new(),
-        timings: Vec::new(),
-        subnets: Vec::new(),
-        resolvers: Resolvers::default(),
     };
     match run.run().await {
         Ok(s) => Ok(s),
@@ -527,601 +308,27 @@ pub async fn init<W: World>(
             // The subnets and resolvers may not have been gathered yet (a missing tool fails
             // before gathering): gather what the safe closed ruleset needs, best effort, so the
             // Docker networks and DNS keep working.
-            if run.subnets.is_empty()
+            if run.g.subnets.is_empty()
                 && let Ok(s) = world.subnets().await
             {
-                run.subnets = s;
+                run.g.subnets = s;
             }
-            if run.resolvers == Resolvers::default()
+            if run.g.resolvers == Resolvers::default()
                 && let Ok(r) = world.resolvers()
             {
-                run.resolvers = r;
+                run.g.resolvers = r;
             }
             // A failure after the marker was removed must not leave a marker behind.
-            let _ = marker::remove(&config.marker_path);
+            let _ = system::marker::remove(&config.marker_path);
             let after = run.close();
             Err(Failure {
                 error,
                 after,
-                warnings: run.warnings,
+                warnings: run.g.warnings,
             })
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use std::cell::RefCell;
-    use std::path::PathBuf;
-
-    use anyhow::anyhow;
-    use fw_core::DockerDnsRules;
-    use fw_core::exec::fake::FakeKernel;
-    use fw_core::sample::{base_config, sample_inputs};
-
-    use super::*;
-
-    /// A scripted world: answers from the sample inputs unless told to fail.
-    struct FakeWorld {
-        inputs: Inputs,
-        meta_error: Option<&'static str>,
-        verify_error: Option<&'static str>,
-        subnets_error: bool,
-        resolved_names: RefCell<Vec<Domain>>,
-        /// What the fake kernel held when the meta fetch ran (to check the pre-open).
-        sets_at_fetch: RefCell<Option<String>>,
-        /// Its IPv4 tables then (to check the temporary path).
-        rules_at_fetch: RefCell<Option<String>>,
-        kernel: Option<&'static FakeKernel>,
-        /// The tracked flows the kernel lists once the names are resolved.
-        flows_after_resolve: Option<&'static str>,
-    }
-
-    impl FakeWorld {
-        fn new() -> Self {
-            FakeWorld {
-                inputs: sample_inputs(),
-                meta_error: None,
-                verify_error: None,
-                subnets_error: false,
-                resolved_names: RefCell::new(Vec::new()),
-                sets_at_fetch: RefCell::new(None),
-                rules_at_fetch: RefCell::new(None),
-                kernel: None,
-                flows_after_resolve: None,
-            }
-        }
-    }
-
-    impl World for FakeWorld {
-        fn resolvers(&self) -> Result<Resolvers> {
-            Ok(self.inputs.resolvers.clone())
-        }
-        async fn subnets(&self) -> Result<Vec<Subnet>> {
-            if self.subnets_error {
-                return Err(anyhow!("netlink: permission denied"));
-            }
-            Ok(self.inputs.subnets.clone())
-        }
-        async fn resolve(&self, domains: &[Domain]) -> Vec<Resolution> {
-            if let (Some(k), Some(flows)) = (self.kernel, self.flows_after_resolve) {
-                k.set_flows(flows);
-            }
-            self.resolved_names
-                .borrow_mut()
-                .extend(domains.iter().cloned());
-            let mut out: Vec<Resolution> = self.inputs.resolved.clone();
-            for d in domains {
-                if d.as_str() == "api.github.com" {
-                    out.push(Resolution::ok(
-                        d.clone(),
-                        vec!["192.0.2.70".parse().unwrap()],
-                    ));
-                }
-            }
-            out
-        }
-        async fn fetch_meta(&self, _meta: &MetaSource) -> Result<MetaRanges> {
-            if let Some(k) = self.kernel {
-                *self.sets_at_fetch.borrow_mut() = Some(format!(
-                    "{:?}",
-                    k.sets().get("fw-allow-v4").map(|s| s.members.clone())
-                ));
-                *self.rules_at_fetch.borrow_mut() = Some(k.save("nft", false));
-            }
-            match self.meta_error {
-                Some(e) => Err(anyhow!(e)),
-                None => Ok(self.inputs.meta.clone()),
-            }
-        }
-        async fn verify(&self, _targets: &VerifyTargets) -> Result<String> {
-            match self.verify_error {
-                Some(e) => Err(anyhow!(e)),
-                None => Ok("blocked: 198.51.100.10:443 refused; allowed: HTTP 200".to_owned()),
-            }
-        }
-        fn place(&self) -> Result<Place> {
-            Ok(Place {
-                boot_id: "boot".into(),
-                netns_inode: 42,
-            })
-        }
-    }
-
-    fn marker_path(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("fw-init-test-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join(".firewall-init-done")
-    }
-
-    fn config(name: &str) -> Config {
-        let mut c = base_config();
-        c.marker_path = marker_path(name);
-        c
-    }
-
-    fn opts() -> InitOptions {
-        InitOptions {
-            fail_open: false,
-            backend: Backend::Default,
-            version: "test".into(),
-        }
-    }
-
-    fn block_on<F: Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
-
-    /// The kernel holds the safe closed ruleset: no set referenced, DROP policies.
-    fn assert_safe_closed(k: &FakeKernel) {
-        let v4 = k.save("nft", false);
-        assert!(v4.contains(":OUTPUT DROP"), "{v4}");
-        assert!(v4.contains("established flows (safe closed)"), "{v4}");
-        assert!(!v4.contains("match-set"), "{v4}");
-    }
-
-    #[test]
-    fn success_applies_verifies_and_writes_the_marker() {
-        let k = FakeKernel::new();
-        let c = config("ok");
-        std::fs::write(&c.marker_path, "stale").unwrap();
-        let s = block_on(init(&c, &FakeWorld::new(), &k, &opts())).unwrap();
-        let m = marker::read(&c.marker_path).unwrap().unwrap();
-        assert_eq!(m, s.marker);
-        assert_eq!(m.netns_inode, 42);
-        assert!(k.save("nft", false).contains("fw: allowlist"));
-        assert!(
-            s.warnings.iter().any(|w| w.contains("nx.example.test")),
-            "{:?}",
-            s.warnings
-        );
-        // Strict: tracked flows were listed for both families.
-        let lines = k.call_lines();
-        assert!(
-            lines.iter().any(|l| l == "conntrack -L -f ipv4"),
-            "{lines:?}"
-        );
-    }
-
-    #[test]
-    fn flows_the_policy_forbids_are_cut_and_the_others_kept() {
-        let k = FakeKernel::new();
-        k.set_flows(
-            "tcp 6 1 ESTABLISHED src=172.18.0.2 dst=198.51.100.10 sport=40000 dport=8080 [ASSURED]\n\
-             tcp 6 1 ESTABLISHED src=172.18.0.2 dst=192.0.2.70 sport=40001 dport=443 [ASSURED]\n\
-             tcp 6 1 ESTABLISHED src=172.18.0.2 dst=172.19.0.5 sport=40002 dport=22 [ASSURED]\n",
-        );
-        let s = block_on(init(&config("cut"), &FakeWorld::new(), &k, &opts())).unwrap();
-        let left: Vec<String> = k
-            .tracked_flows()
-            .unwrap()
-            .iter()
-            .map(|t| t.flow.dst.to_string())
-            .collect();
-        assert_eq!(left, ["192.0.2.70", "172.19.0.5"], "{:?}", s.warnings);
-    }
-
-    #[test]
-    fn docker_upstreams_missing_from_resolv_conf_are_learned_from_tracked_flows() {
-        // Before the lookups a process of the container talks to another resolver; the lookups
-        // through 127.0.0.11 add Docker's forwarded flow to its upstream.
-        const OTHER: &str = "udp      17 29 src=172.18.0.2 dst=198.51.100.53 sport=40000 dport=53 src=198.51.100.53 dst=172.18.0.2 sport=53 dport=40000 mark=0 use=1\n";
-        const BOTH: &str = "udp      17 29 src=172.18.0.2 dst=198.51.100.53 sport=40000 dport=53 src=198.51.100.53 dst=172.18.0.2 sport=53 dport=40000 mark=0 use=1\nudp      17 29 src=172.18.0.2 dst=198.51.100.2 sport=41000 dport=53 src=198.51.100.2 dst=172.18.0.2 sport=53 dport=41000 mark=0 use=1\n";
-        let k: &'static FakeKernel = Box::leak(Box::new(FakeKernel::new()));
-        k.set_flows(OTHER);
-        let mut w = FakeWorld::new();
-        w.kernel = Some(k);
-        w.flows_after_resolve = Some(BOTH);
-        // Docker before 25.0: only 127.0.0.11, no ExtServers comment.
-        w.inputs.resolvers = fw_core::resolv::parse_resolv_conf("nameserver 127.0.0.11\n");
-        let c = config("upstreams");
-        let s = block_on(init(&c, &w, k, &opts())).unwrap();
-        let v4 = k.save("nft", false);
-        assert!(v4.contains("-d 198.51.100.2/32"), "{v4}");
-        assert!(
-            !v4.contains("198.51.100.53"),
-            "a flow tracked before the lookups is not Docker's: {v4}"
-        );
-        assert!(
-            s.warnings.iter().any(|w| w.contains("198.51.100.2")),
-            "{:?}",
-            s.warnings
-        );
-        // Listed before the lookups, after them, and for the cut: three listings of each family.
-        let lines = k.call_lines();
-        assert_eq!(
-            lines
-                .iter()
-                .filter(|l| *l == "conntrack -L -f ipv4")
-                .count(),
-            3,
-            "{lines:?}"
-        );
-
-        // With the comment, nothing is learned from the flows.
-        let k = FakeKernel::new();
-        k.set_flows(
-            "udp      17 29 src=172.18.0.2 dst=198.51.100.53 sport=41000 dport=53 src=198.51.100.53 dst=172.18.0.2 sport=53 dport=41000 mark=0 use=1\n",
-        );
-        let mut w = FakeWorld::new();
-        w.inputs.resolvers = fw_core::resolv::parse_resolv_conf(
-            "nameserver 127.0.0.11\n# ExtServers: [host(127.0.0.53)]\n",
-        );
-        let c = config("upstreams-listed");
-        block_on(init(&c, &w, &k, &opts())).unwrap();
-        assert!(!k.save("nft", false).contains("198.51.100.53"));
-        // Only the cut's listing: nothing learned.
-        assert_eq!(
-            k.call_lines()
-                .iter()
-                .filter(|l| *l == "conntrack -L -f ipv4")
-                .count(),
-            1
-        );
-    }
-
-    #[test]
-    fn each_failure_closes_safely_leaves_no_marker_and_sets_its_exit_code() {
-        type Script = fn(&FakeKernel, &mut FakeWorld);
-        let cases: [(&str, Script, Step, i32); 6] = [
-            (
-                "meta",
-                |_, w| w.meta_error = Some("HTTP 500"),
-                Step::Gather,
-                exit::FIREWALL,
-            ),
-            (
-                "verify",
-                |_, w| w.verify_error = Some("example.com connected"),
-                Step::Verify,
-                exit::VERIFY,
-            ),
-            (
-                "restore",
-                |k, _| k.fail_once("iptables-restore", &["-w"], 2, "bad rule"),
-                Step::Apply,
-                exit::FIREWALL,
-            ),
-            (
-                "ip6",
-                |k, _| k.fail("ip6tables-restore", &["-w"], 1, "no ip6"),
-                Step::Apply,
-                exit::FIREWALL,
-            ),
-            (
-                "sets",
-                |k, _| {
-                    k.fail(
-                        "ipset",
-                        &["restore"],
-                        1,
-                        "ipset v7.17: Kernel error received",
-                    )
-                },
-                Step::Apply,
-                exit::FIREWALL,
-            ),
-            (
-                "netlink",
-                |_, w| w.subnets_error = true,
-                Step::Gather,
-                exit::FIREWALL,
-            ),
-        ];
-        for (name, script, step, code) in cases {
-            let k = FakeKernel::new();
-            let mut w = FakeWorld::new();
-            script(&k, &mut w);
-            let c = config(name);
-            std::fs::write(&c.marker_path, "stale").unwrap();
-            let f = block_on(init(&c, &w, &k, &opts())).unwrap_err();
-            assert_eq!(f.error.step(), step, "{name}: {}", f.error);
-            assert_eq!(f.error.exit_code(), code, "{name}");
-            assert!(!c.marker_path.exists(), "{name}: marker left behind");
-            if name == "ip6" {
-                // The IPv6 restore keeps failing: closing reports it, IPv4 is closed.
-                assert!(
-                    matches!(f.after, AfterFailure::CloseFailed(_)),
-                    "{name}: {:?}",
-                    f.after
-                );
-            } else {
-                assert!(
-                    matches!(f.after, AfterFailure::SafeClosed),
-                    "{name}: {:?}",
-                    f.after
-                );
-            }
-            assert_safe_closed(&k);
-        }
-    }
-
-    #[test]
-    fn a_required_domain_that_does_not_resolve_fails_closed_an_extra_one_warns() {
-        let k = FakeKernel::new();
-        let mut w = FakeWorld::new();
-        for r in &mut w.inputs.resolved {
-            if r.domain.as_str() == "api.anthropic.com" {
-                *r = Resolution::failed(r.domain.clone(), "NXDOMAIN");
-            }
-        }
-        let c = config("required-nx");
-        std::fs::write(&c.marker_path, "stale").unwrap();
-        let f = block_on(init(&c, &w, &k, &opts())).unwrap_err();
-        assert_eq!(f.error.step(), Step::Gather, "{}", f.error);
-        assert!(
-            f.error
-                .to_string()
-                .contains("api.anthropic.com (NXDOMAIN) did not resolve"),
-            "{}",
-            f.error
-        );
-        assert!(!c.marker_path.exists());
-        assert!(matches!(f.after, AfterFailure::SafeClosed), "{:?}", f.after);
-        assert_safe_closed(&k);
-        // nx.example.test (an extra domain) fails too in every sample run: a warning only.
-        let k = FakeKernel::new();
-        let s = block_on(init(&config("extra-nx"), &FakeWorld::new(), &k, &opts())).unwrap();
-        assert!(
-            s.warnings.iter().any(|w| w.contains("nx.example.test")),
-            "{:?}",
-            s.warnings
-        );
-    }
-
-    #[test]
-    fn a_missing_ipset_is_named_and_still_closes() {
-        let k = FakeKernel::new();
-        k.remove_tool("ipset");
-        let c = config("noipset");
-        let f = block_on(init(&c, &FakeWorld::new(), &k, &opts())).unwrap_err();
-        assert_eq!(
-            f.error.to_string(),
-            "ipset is missing: install the Debian package ipset"
-        );
-        assert_eq!(f.error.exit_code(), exit::USAGE);
-        assert!(matches!(f.after, AfterFailure::SafeClosed));
-        assert_safe_closed(&k);
-        // The safe closed ruleset keeps the Docker networks even though gathering never ran.
-        assert!(k.save("nft", false).contains("-d 172.18.0.0/15"));
-    }
-
-    #[test]
-    fn fail_open_leaves_the_rules_alone() {
-        let k = FakeKernel::new();
-        let mut w = FakeWorld::new();
-        w.meta_error = Some("HTTP 500");
-        let mut o = opts();
-        o.fail_open = true;
-        let f = block_on(init(&config("failopen"), &w, &k, &o)).unwrap_err();
-        assert!(matches!(f.after, AfterFailure::LeftAsIs));
-        assert_eq!(k.save("nft", false), "");
-    }
-
-    #[test]
-    fn a_rerun_opens_the_meta_host_before_the_fetch_and_nothing_else() {
-        let k: &'static FakeKernel = Box::leak(Box::new(FakeKernel::new()));
-        let c = config("rerun");
-        block_on(init(&c, &FakeWorld::new(), k, &opts())).unwrap();
-        let first_run = k.calls().len();
-        let mut w = FakeWorld::new();
-        w.kernel = Some(k);
-        block_on(init(&c, &w, k, &opts())).unwrap();
-        let at_fetch = w.sets_at_fetch.borrow().clone().unwrap();
-        assert!(at_fetch.contains("192.0.2.70/32"), "{at_fetch}");
-        assert!(
-            w.resolved_names
-                .borrow()
-                .iter()
-                .any(|d| d.as_str() == "api.github.com")
-        );
-        // One ipset script adds to the live sets, and only the meta host's address.
-        let scripts: Vec<String> = k.calls()[first_run..]
-            .iter()
-            .filter(|c| c.program == "ipset")
-            .filter_map(|c| c.stdin.clone())
-            .collect();
-        let live_adds: Vec<Vec<&str>> = scripts
-            .iter()
-            .map(|s| {
-                s.lines()
-                    .filter(|l| {
-                        l.starts_with("add fw-allow-v4 ") || l.starts_with("add fw-allow-v6 ")
-                    })
-                    .collect()
-            })
-            .filter(|adds: &Vec<&str>| !adds.is_empty())
-            .collect();
-        assert_eq!(live_adds, [["add fw-allow-v4 192.0.2.70"]]);
-    }
-
-    /// FAIL-10: the safe closed ruleset of a failed run must not block the next run's fetch.
-    #[test]
-    fn a_run_after_a_failed_run_fetches_through_a_temporary_path() {
-        const PATH: &str = "-A OUTPUT -d 192.0.2.70/32 -p tcp -m tcp --dport 443 -m comment --comment \"fw: meta fetch (temporary)\" -j ACCEPT\n";
-        let k: &'static FakeKernel = Box::leak(Box::new(FakeKernel::new()));
-        let c = config("recover");
-        let failing = |fail_open| {
-            let mut w = FakeWorld::new();
-            w.meta_error = Some("HTTP 500");
-            w.kernel = Some(k);
-            let mut o = opts();
-            o.fail_open = fail_open;
-            let f = block_on(init(&c, &w, k, &o)).unwrap_err();
-            (w.rules_at_fetch.take().unwrap(), f.warnings)
-        };
-        // A fresh container: nothing blocks, no path.
-        let (at_fetch, _) = failing(false);
-        assert!(!at_fetch.contains("meta fetch"), "{at_fetch}");
-        assert_safe_closed(k);
-        // From the closed state: the fetch runs with the path first in OUTPUT, and a failure
-        // leaves the closed state without it (with --fail-open as well: the path closes after
-        // the fetch, not with the closed ruleset).
-        for fail_open in [false, true] {
-            let (at_fetch, warnings) = failing(fail_open);
-            let output = at_fetch.find("-A OUTPUT").unwrap();
-            assert_eq!(at_fetch[output..].find(PATH), Some(0), "{at_fetch}");
-            assert!(
-                !warnings.iter().any(|w| w.contains("meta fetch")),
-                "{warnings:?}"
-            );
-            assert_safe_closed(k);
-            assert!(!k.save("nft", false).contains("meta fetch"));
-        }
-        // The cause gone, the run succeeds and the firewall holds no trace of the path.
-        let mut w = FakeWorld::new();
-        w.kernel = Some(k);
-        block_on(init(&c, &w, k, &opts())).unwrap();
-        assert!(w.rules_at_fetch.take().unwrap().contains(PATH));
-        let saved = k.save("nft", false);
-        assert!(
-            saved.contains("fw: allowlist") && !saved.contains("meta fetch"),
-            "{saved}"
-        );
-        assert!(c.marker_path.exists());
-    }
-
-    #[test]
-    fn docker_rules_in_the_other_backend_are_left_alone_with_a_warning() {
-        let k = FakeKernel::new();
-        k.preload(
-            "legacy",
-            false,
-            "*nat\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:DOCKER_OUTPUT - [0:0]\n-A OUTPUT -d 127.0.0.11/32 -j DOCKER_OUTPUT\nCOMMIT\n",
-        )
-        .unwrap();
-        let legacy_before = k.save("legacy", false);
-        let s = block_on(init(&config("legacy"), &FakeWorld::new(), &k, &opts())).unwrap();
-        assert!(
-            s.warnings.iter().any(|w| w.contains("iptables-legacy")),
-            "{:?}",
-            s.warnings
-        );
-        assert_eq!(k.save("legacy", false), legacy_before);
-    }
-
-    /// The sample's Docker DNS rules as `iptables-save` shows a nat table, with `extra` rules.
-    fn docker_nat(extra: &str) -> String {
-        let mut nat = String::from(
-            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
-        );
-        for l in fw_core::sample::docker_dns().render_nat_lines() {
-            nat.push_str(&l);
-            nat.push('\n');
-        }
-        nat.push_str(extra);
-        nat.push_str("COMMIT\n");
-        nat
-    }
-
-    #[test]
-    fn docker_rules_in_our_backend_are_written_back() {
-        let k = FakeKernel::new();
-        let docker = fw_core::sample::docker_dns();
-        let nat = docker_nat("-A OUTPUT -d 10.9.9.9/32 -j DNAT --to-destination 198.51.100.10\n");
-        k.preload("nft", false, &nat).unwrap();
-        let mut w = FakeWorld::new();
-        w.inputs.docker_dns = DockerDnsRules::default();
-        block_on(init(&config("docker"), &w, &k, &opts())).unwrap();
-        let saved = k.save("nft", false);
-        for l in docker.render_nat_lines() {
-            assert!(saved.contains(&l), "lost {l}");
-        }
-        assert!(!saved.contains("10.9.9.9"), "a stale nat rule survived");
-    }
-
-    /// The `iptables-restore` input init applied.
-    fn applied_v4(k: &FakeKernel) -> String {
-        k.calls()
-            .into_iter()
-            .rfind(|c| c.program == "iptables-restore")
-            .and_then(|c| c.stdin)
-            .unwrap()
-    }
-
-    #[test]
-    fn only_tables_with_leftovers_are_rewritten() {
-        let docker = fw_core::sample::docker_dns();
-        let nat = docker_nat("");
-
-        // Docker's nat table alone and no mangle table: filter is all there is to restore, and
-        // Docker's rules stay as they are.
-        let k = FakeKernel::new();
-        k.preload("nft", false, &nat).unwrap();
-        block_on(init(&config("slate"), &FakeWorld::new(), &k, &opts())).unwrap();
-        let applied = applied_v4(&k);
-        assert!(applied.starts_with("*filter\n"), "{applied}");
-        assert!(
-            !applied.contains("*nat") && !applied.contains("*mangle"),
-            "{applied}"
-        );
-        let saved = k.save("nft", false);
-        for l in docker.render_nat_lines() {
-            assert!(saved.contains(&l), "lost {l}");
-        }
-        // A re-run finds the same tables: the same restore.
-        block_on(init(&config("slate"), &FakeWorld::new(), &k, &opts())).unwrap();
-        assert_eq!(applied_v4(&k), applied);
-
-        // A leftover mangle rule and a raw table with a DROP policy: both rewritten empty.
-        let k = FakeKernel::new();
-        k.preload(
-            "nft",
-            false,
-            &format!(
-                "{nat}*mangle\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -j MARK --set-mark 1\nCOMMIT\n*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT DROP [0:0]\nCOMMIT\n"
-            ),
-        )
-        .unwrap();
-        block_on(init(&config("slate2"), &FakeWorld::new(), &k, &opts())).unwrap();
-        let applied = applied_v4(&k);
-        assert!(
-            applied.contains("*mangle\n") && applied.contains("*raw\n"),
-            "{applied}"
-        );
-        assert!(!applied.contains("*nat"), "{applied}");
-        let saved = k.save("nft", false);
-        assert!(!saved.contains("MARK"), "{saved}");
-        assert!(
-            saved.contains("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT"),
-            "{saved}"
-        );
-    }
-
-    #[test]
-    fn url_hosts() {
-        assert_eq!(
-            url_host("https://api.github.com/meta"),
-            Some("api.github.com")
-        );
-        assert_eq!(url_host("https://u:p@h.test:8443/x?y"), Some("h.test"));
-        assert_eq!(url_host("https://[2001:db8::1]:443/"), Some("2001:db8::1"));
-        assert_eq!(url_host("https:///x"), None);
-    }
-}
+mod tests;

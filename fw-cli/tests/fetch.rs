@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use fw_cli::fetch::{FetchError, FetchOptions, fetch_meta};
-use fw_cli::http::{HttpOptions, client};
+use fw_cli::system::fetch::{FetchError, FetchOptions, fetch_meta};
+use fw_cli::system::http::{HttpOptions, client};
 use fw_core::config::MetaSource;
-use fw_core::fixtures::{body, realistic_meta};
 use fw_core::meta::{MAX_META_BODY, MetaError, parse_meta};
+use fw_testkit::fixtures::{body, realistic_meta};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

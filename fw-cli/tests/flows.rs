@@ -1,4 +1,4 @@
-//! [`HostTools`]' conntrack over netlink, against the kernel, in a throwaway namespace (root).
+//! [`SystemTools`]' conntrack over netlink, against the kernel, in a throwaway namespace (root).
 //!
 //! The namespace gets an iptables and an ip6tables rule that use conntrack (a namespace tracks flows only once
 //! something needs them), then UDP flows over IPv4 and IPv6 loopback and a TCP connection.
@@ -16,9 +16,9 @@ use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 
-use fw_cli::flows::HostTools;
-use fw_core::conntrack::{Flow, Tracked};
-use fw_core::exec::{SystemTools, Tools};
+use fw_cli::system::tools::SystemTools;
+use fw_core::exec::Tools;
+use fw_core::flow::{Flow, Tracked};
 
 fn key(f: &Flow) -> String {
     format!(
@@ -27,16 +27,18 @@ fn key(f: &Flow) -> String {
     )
 }
 
-/// What the `conntrack` tool lists in the namespace: [`SystemTools`]' listing, the seam's
-/// default (`conntrack -L` per family, run from a thread inside the namespace).
+/// What the `conntrack` tool lists in the namespace: the seam's default (`conntrack -L` per
+/// family, run from a thread inside the namespace).
 fn reference_listing(ns: &str) -> Result<BTreeSet<String>, String> {
-    common::in_netns(ns, || SystemTools::default().tracked_flows())
-        .map(|flows| flows.iter().map(|t| key(&t.flow)).collect())
-        .map_err(|e| e.to_string())
+    common::in_netns(ns, || {
+        fw_core::exec::list_with_conntrack_tool(&SystemTools::default())
+    })
+    .map(|flows| flows.iter().map(|t| key(&t.flow)).collect())
+    .map_err(|e| e.to_string())
 }
 
 fn listing(ns: &str) -> Vec<Tracked> {
-    common::in_netns(ns, || HostTools::default().tracked_flows().unwrap())
+    common::in_netns(ns, || SystemTools::default().tracked_flows().unwrap())
 }
 
 #[test]
@@ -112,7 +114,7 @@ fn lists_and_cuts_flows_as_the_conntrack_tool_sees_them() {
     let victim = key(&udp4.flow);
     let failures = common::in_netns(&ns.name, {
         let udp4 = udp4.clone();
-        move || HostTools::default().delete_flows(&[&udp4])
+        move || SystemTools::default().delete_flows(&[&udp4])
     });
     assert!(failures.is_empty(), "{failures:?}");
     let after: BTreeSet<String> = listing(&ns.name).iter().map(|t| key(&t.flow)).collect();
@@ -123,7 +125,7 @@ fn lists_and_cuts_flows_as_the_conntrack_tool_sees_them() {
     // Gone already: not a failure.
     let again = common::in_netns(&ns.name, {
         let udp4 = udp4.clone();
-        move || HostTools::default().delete_flows(&[&udp4])
+        move || SystemTools::default().delete_flows(&[&udp4])
     });
     assert!(again.is_empty(), "{again:?}");
     drop(tcp);

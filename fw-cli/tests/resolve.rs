@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fw_cli::resolve::{ResolveOptions, ResolverSource, resolve_all, resolve_one};
+use fw_cli::system::resolve::{ResolveOptions, ResolverSource, resolve_all, resolve_one};
 use fw_core::inputs::Resolution;
 use fw_core::validate::Domain;
 use fw_testkit::dns::{Answer, Answers, Handler, QueryLog, Transport};

@@ -14,7 +14,7 @@
 
 mod common;
 
-use fw_cli::subnets::connected_subnets;
+use fw_cli::system::subnets::connected_subnets;
 use fw_core::inputs::Subnet;
 use ipnet::IpNet;
 

@@ -1,4 +1,4 @@
-//! The proofs of `fw_cli::verify` against real sockets.
+//! The proofs of `fw_cli::system::verify` against real sockets.
 //!
 //! - The proof of a block against 127.0.0.1: a closed port (ECONNREFUSED: proven), a listening
 //!   port (connected: disproven). In a throwaway network namespace (root only, else skipped
@@ -20,8 +20,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fw_cli::http::{HttpOptions, client};
-use fw_cli::verify::{Outcome, VerifyError, VerifyOptions, prove_blocked, prove_reachable, verify};
+use fw_cli::system::http::{HttpOptions, client};
+use fw_cli::system::verify::{
+    Outcome, VerifyError, VerifyOptions, prove_blocked, prove_reachable, verify,
+};
 use fw_core::config::VerifyTargets;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

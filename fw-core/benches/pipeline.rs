@@ -14,8 +14,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use fw_core::config::{DOMAINS_VAR, LoadOptions, MetaSource, load};
 use fw_core::meta::{MetaRanges, parse_meta};
 use fw_core::validate::split_families;
-use fw_core::{Config, Inputs, Plan, fixtures, render};
+use fw_core::{Config, Inputs, Plan, render};
 use fw_testkit::env::FakeEnv;
+use fw_testkit::fixtures;
 use ipnet::{Ipv4Net, Ipv6Net};
 
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];

@@ -21,7 +21,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::conntrack::Flow;
+use crate::flow::{Flow, FlowKey};
 
 const NLMSG_HDRLEN: usize = 16;
 const NFGENMSG_LEN: usize = 4;
@@ -58,19 +58,6 @@ const CTA_PROTO_DST_PORT: u16 = 3;
 
 pub const AF_INET: u8 = 2;
 pub const AF_INET6: u8 = 10;
-
-/// What the kernel needs to delete exactly one flow again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlowKey {
-    /// The flow's address family (`AF_INET`, `AF_INET6`).
-    pub family: u8,
-    /// The `CTA_TUPLE_ORIG` attribute as the kernel sent it, header included.
-    pub tuple: Vec<u8>,
-    /// The flow's id (`CTA_ID`, big-endian as sent).
-    pub id: Option<[u8; 4]>,
-    /// The flow's zone (`CTA_ZONE`, big-endian as sent), when not the default.
-    pub zone: Option<[u8; 2]>,
-}
 
 /// A message of the kernel's replies that this client cares about.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::names::{DOCKER_OUTPUT, DOCKER_POSTROUTING};
+use crate::restore::{SaveLine, save_lines, split_args, strip_counters};
 use crate::validate::shown;
 
 /// One rule of Docker's, as `-A <chain> <spec>` (counters stripped, everything else verbatim).
@@ -204,93 +205,116 @@ enum Region {
 /// comments are reported in [`DockerDnsRules::legacy_tables_present`],
 /// [`DockerDnsRules::nat_incompatible`] and [`DockerDnsRules::warnings`]: both mean Docker's
 /// rules may exist where this listing cannot show them.
+///
+/// The lines are read by [`crate::restore::save_lines`], the one reader of the format; this
+/// parser is stricter than [`crate::restore::parse_iptables`] where a mistake would change what
+/// gets carried over, and ignores what other tables hold.
 pub fn parse_nat_save(text: &str) -> Result<DockerDnsRules, DockerDnsError> {
-    let mut out = DockerDnsRules::default();
-    let mut region = Region::Outside;
-    let mut nat_seen = false;
-    // Every chain the nat table declares, built-in and user-defined.
-    let mut declared: HashSet<String> = HashSet::new();
+    let mut reader = NatReader::default();
+    for (line_no, line, kind) in save_lines(text) {
+        match kind {
+            SaveLine::Comment => note_comment(&mut reader.out, line),
+            SaveLine::Table(table) => reader.table(line_no, line, table)?,
+            _ => match reader.region {
+                Region::Outside => {
+                    return Err(DockerDnsError::OutsideTable {
+                        line: line_no,
+                        text: shown(line),
+                    });
+                }
+                Region::OtherTable if kind == SaveLine::Commit => reader.region = Region::Outside,
+                Region::OtherTable => {}
+                Region::Nat(_) => match kind {
+                    SaveLine::Commit => reader.region = Region::Outside,
+                    SaveLine::Chain(decl) => reader.declaration(line_no, line, decl)?,
+                    _ => reader.rule(line_no, line)?,
+                },
+            },
+        }
+    }
+    if let Region::Nat(start) = reader.region {
+        return Err(DockerDnsError::MissingCommit { line: start });
+    }
+    Ok(reader.out)
+}
 
-    for (i, raw) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let line = raw.trim();
+/// What [`parse_nat_save`] has read so far.
+#[derive(Debug)]
+struct NatReader {
+    out: DockerDnsRules,
+    region: Region,
+    nat_seen: bool,
+    /// Every chain the nat table declares, built-in and user-defined.
+    declared: HashSet<String>,
+}
+
+impl Default for NatReader {
+    fn default() -> Self {
+        NatReader {
+            out: DockerDnsRules::default(),
+            region: Region::Outside,
+            nat_seen: false,
+            declared: HashSet::new(),
+        }
+    }
+}
+
+impl NatReader {
+    /// `*TABLE`: the nat table, or another one to skip up to its COMMIT.
+    fn table(&mut self, line_no: usize, line: &str, table: &str) -> Result<(), DockerDnsError> {
+        if let Region::Nat(_) = self.region {
+            return Err(DockerDnsError::UncommittedNat {
+                line: line_no,
+                text: shown(line),
+            });
+        }
+        // A table header without the previous table's COMMIT is not ours to judge.
+        self.region = if table.trim() == "nat" {
+            if self.nat_seen {
+                return Err(DockerDnsError::SecondNatTable {
+                    line: line_no,
+                    text: shown(line),
+                });
+            }
+            self.nat_seen = true;
+            Region::Nat(line_no)
+        } else {
+            Region::OtherTable
+        };
+        Ok(())
+    }
+
+    /// `:NAME POLICY [packets:bytes]` in the nat table, the name right after the colon.
+    fn declaration(
+        &mut self,
+        line_no: usize,
+        line: &str,
+        decl: &str,
+    ) -> Result<(), DockerDnsError> {
+        let name = decl.split_whitespace().next().unwrap_or_default();
+        if name.is_empty() || name.starts_with('-') || !decl.starts_with(name) {
+            return Err(DockerDnsError::BadChainDeclaration {
+                line: line_no,
+                text: shown(line),
+            });
+        }
+        if !self.declared.insert(name.to_owned()) {
+            return Err(DockerDnsError::DuplicateChain {
+                line: line_no,
+                chain: shown(name),
+                text: shown(line),
+            });
+        }
+        if DOCKER_CHAINS.contains(&name) {
+            self.out.chains.push(name.to_owned());
+        }
+        Ok(())
+    }
+
+    /// A rule of the nat table: kept when it is in Docker's chains, or jumps to them from
+    /// OUTPUT or POSTROUTING.
+    fn rule(&mut self, line_no: usize, line: &str) -> Result<(), DockerDnsError> {
         let text_of = || shown(line);
-
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with('#') {
-            note_comment(&mut out, line);
-            continue;
-        }
-        if let Some(table) = line.strip_prefix('*') {
-            match region {
-                Region::Nat(_) => {
-                    return Err(DockerDnsError::UncommittedNat {
-                        line: line_no,
-                        text: text_of(),
-                    });
-                }
-                // A table header without the previous table's COMMIT is not ours to judge.
-                Region::Outside | Region::OtherTable => {}
-            }
-            region = if table.trim() == "nat" {
-                if nat_seen {
-                    return Err(DockerDnsError::SecondNatTable {
-                        line: line_no,
-                        text: text_of(),
-                    });
-                }
-                nat_seen = true;
-                Region::Nat(line_no)
-            } else {
-                Region::OtherTable
-            };
-            continue;
-        }
-        match region {
-            Region::Outside => {
-                return Err(DockerDnsError::OutsideTable {
-                    line: line_no,
-                    text: text_of(),
-                });
-            }
-            Region::OtherTable => {
-                if line == "COMMIT" {
-                    region = Region::Outside;
-                }
-                continue;
-            }
-            Region::Nat(_) => {}
-        }
-
-        // Inside the nat table.
-        if line == "COMMIT" {
-            region = Region::Outside;
-            continue;
-        }
-        if let Some(decl) = line.strip_prefix(':') {
-            // `:NAME POLICY [packets:bytes]`, the name right after the colon.
-            let name = decl.split_whitespace().next().unwrap_or_default();
-            if name.is_empty() || name.starts_with('-') || !decl.starts_with(name) {
-                return Err(DockerDnsError::BadChainDeclaration {
-                    line: line_no,
-                    text: text_of(),
-                });
-            }
-            if !declared.insert(name.to_owned()) {
-                return Err(DockerDnsError::DuplicateChain {
-                    line: line_no,
-                    chain: shown(name),
-                    text: text_of(),
-                });
-            }
-            if DOCKER_CHAINS.contains(&name) {
-                out.chains.push(name.to_owned());
-            }
-            continue;
-        }
-
         let rule_text = strip_counters(line).ok_or_else(|| DockerDnsError::BadCounters {
             line: line_no,
             text: text_of(),
@@ -315,18 +339,17 @@ pub fn parse_nat_save(text: &str) -> Result<DockerDnsRules, DockerDnsError> {
                 text: text_of(),
             });
         }
-        let args = split_args(spec).ok_or_else(|| DockerDnsError::UnterminatedQuote {
+        let args = split_args(spec).map_err(|_| DockerDnsError::UnterminatedQuote {
             line: line_no,
             text: text_of(),
         })?;
         let target = jump_target(&args);
         let in_docker_chain = DOCKER_CHAINS.contains(&chain);
-        let to_docker_chain = target.is_some_and(|t| DOCKER_CHAINS.contains(&t));
-        if !(in_docker_chain || to_docker_chain) {
+        if !(in_docker_chain || target.is_some_and(|t| DOCKER_CHAINS.contains(&t))) {
             // Somebody else's rule: not carried over, so not checked any further.
-            continue;
+            return Ok(());
         }
-        if !declared.contains(chain) {
+        if !self.declared.contains(chain) {
             return Err(DockerDnsError::UndeclaredChain {
                 line: line_no,
                 chain: chain.to_owned(),
@@ -334,7 +357,7 @@ pub fn parse_nat_save(text: &str) -> Result<DockerDnsRules, DockerDnsError> {
             });
         }
         if let Some(t) = target.filter(|t| DOCKER_CHAINS.contains(t))
-            && !declared.contains(t)
+            && !self.declared.contains(t)
         {
             return Err(DockerDnsError::UndeclaredTarget {
                 line: line_no,
@@ -345,17 +368,13 @@ pub fn parse_nat_save(text: &str) -> Result<DockerDnsRules, DockerDnsError> {
         // Jumps to Docker's chains from chains other than OUTPUT/POSTROUTING are not Docker's;
         // carrying them over would need their chain too.
         if in_docker_chain || JUMP_SOURCES.contains(&chain) {
-            out.rules.push(NatRule {
+            self.out.rules.push(NatRule {
                 chain: chain.to_owned(),
                 spec: spec.to_owned(),
             });
         }
+        Ok(())
     }
-
-    if let Region::Nat(start) = region {
-        return Err(DockerDnsError::MissingCommit { line: start });
-    }
-    Ok(out)
 }
 
 /// Records the warnings iptables-nft prints as comments (on stdout or stderr, depending on the
@@ -375,58 +394,6 @@ fn note_comment(out: &mut DockerDnsRules, line: &str) {
     } else if body.starts_with("Warning:") {
         out.warnings.push(line.to_owned());
     }
-}
-
-/// Strips the `[packets:bytes] ` prefix `iptables-save -c` puts before each rule.
-/// Returns `None` when the prefix is there but malformed.
-fn strip_counters(line: &str) -> Option<&str> {
-    let Some(rest) = line.strip_prefix('[') else {
-        return Some(line);
-    };
-    let (counters, rule) = rest.split_once(']')?;
-    let (packets, bytes) = counters.split_once(':')?;
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    (digits(packets) && digits(bytes)).then(|| rule.trim_start())
-}
-
-/// Splits rule arguments as `iptables-restore` does: whitespace separates arguments outside
-/// double quotes; a closing quote ends an argument; inside quotes a backslash escapes the next
-/// character. `iptables-save` quotes exactly this way (`--comment "say \"hi\""`).
-/// Returns `None` for an unterminated quote.
-fn split_args(spec: &str) -> Option<Vec<String>> {
-    let mut args = Vec::new();
-    let mut cur = String::new();
-    let mut in_arg = false;
-    let mut chars = spec.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => {
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => cur.push(chars.next()?),
-                        other => cur.push(other),
-                    }
-                }
-                args.push(std::mem::take(&mut cur));
-                in_arg = false;
-            }
-            c if c.is_whitespace() => {
-                if in_arg {
-                    args.push(std::mem::take(&mut cur));
-                    in_arg = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                in_arg = true;
-            }
-        }
-    }
-    if in_arg {
-        args.push(cur);
-    }
-    Some(args)
 }
 
 /// The value after the last `-j`/`--jump`/`-g`/`--goto` (iptables keeps the last one).
@@ -464,9 +431,28 @@ mod tests {
     }
 
     /// What Docker wrote in every capture (TCPPORT 41234, UDPPORT 53211), in save order: the
-    /// same rules the sample inputs use.
+    /// same rules as fw-testkit's sample inputs.
     fn docker_rules() -> Vec<NatRule> {
-        crate::sample::docker_dns().rules
+        vec![
+            rule("OUTPUT", "-d 127.0.0.11/32 -j DOCKER_OUTPUT"),
+            rule("POSTROUTING", "-d 127.0.0.11/32 -j DOCKER_POSTROUTING"),
+            rule(
+                "DOCKER_OUTPUT",
+                "-d 127.0.0.11/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination 127.0.0.11:41234",
+            ),
+            rule(
+                "DOCKER_OUTPUT",
+                "-d 127.0.0.11/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127.0.0.11:53211",
+            ),
+            rule(
+                "DOCKER_POSTROUTING",
+                "-s 127.0.0.11/32 -p tcp -m tcp --sport 41234 -j SNAT --to-source :53",
+            ),
+            rule(
+                "DOCKER_POSTROUTING",
+                "-s 127.0.0.11/32 -p udp -m udp --sport 53211 -j SNAT --to-source :53",
+            ),
+        ]
     }
 
     fn docker_chains() -> Vec<String> {
@@ -667,7 +653,7 @@ mod tests {
     #[case("\"ends in escape\\", None)]
     fn splits_like_iptables_restore(#[case] spec: &str, #[case] want: Option<Vec<&str>>) {
         let want = want.map(|v| v.into_iter().map(String::from).collect::<Vec<_>>());
-        assert_eq!(split_args(spec), want);
+        assert_eq!(split_args(spec).ok(), want);
     }
 
     const HEAD: &str =

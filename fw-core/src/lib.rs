@@ -2,8 +2,11 @@
 //!
 //! The pipeline is `Config → Inputs (meta, resolved names, subnets, Docker DNS, resolvers) →
 //! Plan → rendered text (iptables-restore, ip6tables-restore, ipset restore)`. Everything here is
-//! plain data and pure functions: nothing in this crate runs a command or needs privileges. The
-//! one side-effecting step, applying the rendered text, lives behind a seam in fw-cli.
+//! plain data and pure functions: nothing in this crate runs a command, reads a file or needs
+//! privileges. The steps that touch the system (running the firewall tools, reading the
+//! environment, the network) go through the traits of the seam declared here ([`exec::Tools`],
+//! [`config::Env`], [`world::World`]); fw-cli implements them for the real system (its `system` module) and
+//! fw-testkit fakes them for tests.
 
 pub mod apply;
 pub mod clean_slate;
@@ -13,8 +16,7 @@ pub mod ctnetlink;
 pub mod docker_dns;
 pub mod exec;
 pub mod fetch_path;
-pub mod fixtures;
-pub mod fuzzing;
+pub mod flow;
 pub mod inputs;
 pub mod marker;
 pub mod meta;
@@ -23,8 +25,8 @@ pub mod plan;
 pub mod render;
 pub mod resolv;
 pub mod restore;
-pub mod sample;
 pub mod validate;
+pub mod world;
 
 pub use config::{Config, Profile};
 pub use docker_dns::DockerDnsRules;

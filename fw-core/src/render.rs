@@ -108,22 +108,28 @@ fn host(a: &IpAddr, family: Family) -> String {
 
 /// Renders one family's filter table.
 fn filter_table(spec: &FilterSpec) -> String {
-    let f = spec.family;
     let mut t =
         String::from("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n");
+    input_chain(&mut t, spec);
+    // ---- FORWARD: nothing. Seed: "Forwarding is disabled entirely" (policy DROP). ----
+    output_chain(&mut t, spec);
+    t.push_str("COMMIT\n");
+    t
+}
 
-    // ---- INPUT: loopback, neighbour discovery, replies, Docker networks; nothing else. ----
-
+/// INPUT: loopback, neighbour discovery, replies, Docker networks; nothing else.
+fn input_chain(t: &mut String, spec: &FilterSpec) {
+    let f = spec.family;
     // -A INPUT -i lo ... -j ACCEPT
     // Seed: "Loopback interface (internal communication)"; Docker's DNS lives on loopback too.
-    rule(&mut t, "INPUT", "-i lo", "loopback", "ACCEPT");
+    rule(t, "INPUT", "-i lo", "loopback", "ACCEPT");
     if f == Family::V6 {
-        ndp(&mut t, "INPUT");
+        ndp(t, "INPUT");
     }
     // -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED ... -j ACCEPT
     // Seed: "Inbound traffic is restricted to established connections and Docker network traffic".
     rule(
-        &mut t,
+        t,
         "INPUT",
         "-m conntrack --ctstate RELATED,ESTABLISHED",
         "replies to allowed connections",
@@ -132,38 +138,62 @@ fn filter_table(spec: &FilterSpec) -> String {
     // -A INPUT -s 172.18.0.0/16 ... -j ACCEPT
     // Seed: services, the host gateway and browser sidecars on the Docker networks reach us.
     for net in &spec.local {
+        rule(t, "INPUT", &format!("-s {net}"), "docker network", "ACCEPT");
+    }
+    reject_rest(t, "INPUT", f);
+}
+
+/// OUTPUT: loopback, neighbour discovery, what the mode allows, Docker networks, the
+/// allowlist; nothing else.
+fn output_chain(t: &mut String, spec: &FilterSpec) {
+    let f = spec.family;
+    // -A OUTPUT -o lo ... -j ACCEPT  (loopback is never filtered, ALW-03)
+    rule(t, "OUTPUT", "-o lo", "loopback", "ACCEPT");
+    if f == Family::V6 {
+        ndp(t, "OUTPUT");
+    }
+    output_by_mode(t, spec);
+    // -A OUTPUT -d 172.18.0.0/16 ... -j ACCEPT  (Docker networks, ALW-07, SEQ-08)
+    for net in &spec.local {
         rule(
-            &mut t,
-            "INPUT",
-            &format!("-s {net}"),
+            t,
+            "OUTPUT",
+            &format!("-d {net}"),
             "docker network",
             "ACCEPT",
         );
     }
-    reject_rest(&mut t, "INPUT", f);
-
-    // ---- FORWARD: nothing. Seed: "Forwarding is disabled entirely" (policy DROP). ----
-
-    // ---- OUTPUT ----
-    // -A OUTPUT -o lo ... -j ACCEPT  (loopback is never filtered, ALW-03)
-    rule(&mut t, "OUTPUT", "-o lo", "loopback", "ACCEPT");
-    if f == Family::V6 {
-        ndp(&mut t, "OUTPUT");
+    if let Mode::Firewall(_) = spec.mode {
+        // -A OUTPUT -m set --match-set fw-allow-v4 dst ... -j ACCEPT
+        // The allowlist: GitHub meta web/api/git, the required and extra domains, the CDN ranges.
+        rule(
+            t,
+            "OUTPUT",
+            &format!("-m set --match-set {} dst", f.set()),
+            "allowlist",
+            "ACCEPT",
+        );
     }
+    reject_rest(t, "OUTPUT", f);
+}
+
+/// The OUTPUT rules that differ between the profiles and the safe closed ruleset.
+fn output_by_mode(t: &mut String, spec: &FilterSpec) {
+    let f = spec.family;
     match spec.mode {
         Mode::Firewall(Profile::Compat) => {
             // -A OUTPUT -p udp -m udp --dport 53 ... -j ACCEPT
             // The seed's table as written: "DNS: UDP port 53 (all DNS resolution)", to any
             // address; TCP 53 too, for answers that do not fit a datagram.
             rule(
-                &mut t,
+                t,
                 "OUTPUT",
                 "-p udp -m udp --dport 53",
                 "dns to any resolver (compat)",
                 "ACCEPT",
             );
             rule(
-                &mut t,
+                t,
                 "OUTPUT",
                 "-p tcp -m tcp --dport 53",
                 "dns to any resolver (compat)",
@@ -172,7 +202,7 @@ fn filter_table(spec: &FilterSpec) -> String {
             // -A OUTPUT -p tcp -m tcp --dport 22 ... -j ACCEPT
             // Seed: "SSH: TCP port 22 (git operations over SSH)", to any address.
             rule(
-                &mut t,
+                t,
                 "OUTPUT",
                 "-p tcp -m tcp --dport 22",
                 "ssh to any host (compat)",
@@ -181,7 +211,7 @@ fn filter_table(spec: &FilterSpec) -> String {
             // -A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED ... -j ACCEPT
             // The public scripts keep every established flow; compat does the same.
             rule(
-                &mut t,
+                t,
                 "OUTPUT",
                 "-m conntrack --ctstate RELATED,ESTABLISHED",
                 "established flows (compat)",
@@ -195,50 +225,21 @@ fn filter_table(spec: &FilterSpec) -> String {
             // to anywhere else is a tunnel out. There is deliberately no blanket ESTABLISHED
             // accept here: every packet out must go to an allowed destination, so a flow the
             // policy forbids stops carrying data the moment the rules are in (SEQ-09).
-            dns_rules(&mut t, &spec.dns, f, "dns to configured resolver");
+            dns_rules(t, &spec.dns, f, "dns to configured resolver");
         }
         Mode::SafeClosed => {
             // After a failure the controlling connection and other live flows keep working
             // (never locked out), but nothing new goes out except DNS and local networks.
             rule(
-                &mut t,
+                t,
                 "OUTPUT",
                 "-m conntrack --ctstate RELATED,ESTABLISHED",
                 "established flows (safe closed)",
                 "ACCEPT",
             );
-            dns_rules(
-                &mut t,
-                &spec.dns,
-                f,
-                "dns to configured resolver (safe closed)",
-            );
+            dns_rules(t, &spec.dns, f, "dns to configured resolver (safe closed)");
         }
     }
-    // -A OUTPUT -d 172.18.0.0/16 ... -j ACCEPT  (Docker networks, ALW-07, SEQ-08)
-    for net in &spec.local {
-        rule(
-            &mut t,
-            "OUTPUT",
-            &format!("-d {net}"),
-            "docker network",
-            "ACCEPT",
-        );
-    }
-    if let Mode::Firewall(_) = spec.mode {
-        // -A OUTPUT -m set --match-set fw-allow-v4 dst ... -j ACCEPT
-        // The allowlist: GitHub meta web/api/git, the required and extra domains, the CDN ranges.
-        rule(
-            &mut t,
-            "OUTPUT",
-            &format!("-m set --match-set {} dst", f.set()),
-            "allowlist",
-            "ACCEPT",
-        );
-    }
-    reject_rest(&mut t, "OUTPUT", f);
-    t.push_str("COMMIT\n");
-    t
 }
 
 fn dns_rules(t: &mut String, dns: &[IpAddr], f: Family, why: &str) {
@@ -299,7 +300,7 @@ fn reject_rest(t: &mut String, chain: &str, f: Family) {
 
 /// The nat table: a clean slate with Docker's embedded-DNS chains and rules written back
 /// verbatim (SEQ-01, SEQ-03). The chains are declared before any rule jumps to them.
-pub(crate) fn nat_table(docker: &DockerDnsRules) -> String {
+pub fn nat_table(docker: &DockerDnsRules) -> String {
     let mut t = String::from(
         "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
     );
@@ -432,238 +433,7 @@ pub fn render_safe_closed(sc: &SafeClosed) -> Ruleset {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use std::collections::BTreeSet;
-
-    use ipnet::{Ipv4Net, Ipv6Net};
-    use proptest::prelude::*;
-
     use super::*;
-    use crate::clean_slate::CleanSlate;
-    use crate::config::Config;
-    use crate::docker_dns::DockerDnsRules;
-    use crate::inputs::{Inputs, Resolution, Subnet};
-    use crate::meta::MetaRanges;
-    use crate::restore::{parse_ipset, parse_iptables};
-    use crate::sample::{base_config, sample_inputs};
-
-    /// The three texts of a ruleset in one snapshot, each under a heading.
-    fn golden(r: &Ruleset) -> String {
-        format!(
-            "### iptables-restore\n{}### ip6tables-restore\n{}### ipset restore\n{}",
-            r.iptables, r.ip6tables, r.ipset
-        )
-    }
-
-    fn v4_only(mut inputs: Inputs) -> Inputs {
-        inputs.subnets.retain(|s| matches!(s.net, IpNet::V4(_)));
-        for r in &mut inputs.resolved {
-            r.addrs.retain(IpAddr::is_ipv4);
-        }
-        for v in inputs.meta.ranges.values_mut() {
-            v.retain(|n| matches!(n, IpNet::V4(_)));
-        }
-        inputs
-    }
-
-    #[test]
-    fn only_the_tables_the_clean_slate_names_are_rendered_besides_filter() {
-        let mut inputs = sample_inputs();
-        let tables = |r: &Ruleset| -> Vec<String> {
-            parse_iptables(&r.iptables)
-                .unwrap()
-                .tables
-                .into_iter()
-                .map(|t| t.name)
-                .collect()
-        };
-        let render_with = |inputs: &Inputs| render(&Plan::build(&base_config(), inputs));
-        // Not known: nat (Docker's rules written back) and mangle, as always.
-        assert_eq!(tables(&render_with(&inputs)), ["filter", "nat", "mangle"]);
-        inputs.clean_slate = CleanSlate::Dirty(Default::default());
-        assert_eq!(tables(&render_with(&inputs)), ["filter"]);
-        inputs.clean_slate = CleanSlate::Dirty(["security", "raw", "nat"].map(String::from).into());
-        let r = render_with(&inputs);
-        assert_eq!(tables(&r), ["filter", "nat", "raw", "security"]);
-        let parsed = parse_iptables(&r.iptables).unwrap();
-        assert_eq!(
-            parsed.table("raw").unwrap().chains.len(),
-            2,
-            "raw has PREROUTING and OUTPUT"
-        );
-        assert!(
-            parsed
-                .tables
-                .iter()
-                .filter(|t| t.name != "filter" && t.name != "nat")
-                .all(|t| t.rules.is_empty()
-                    && t.chains
-                        .iter()
-                        .all(|c| c.policy.as_deref() == Some("ACCEPT")))
-        );
-    }
-
-    #[test]
-    fn golden_fresh_container() {
-        // A plain network (no Docker DNS): resolv.conf names a world resolver.
-        let mut inputs = v4_only(sample_inputs());
-        inputs.docker_dns = DockerDnsRules::default();
-        inputs.resolvers.nameservers = vec!["198.51.100.2".parse().unwrap()];
-        let plan = Plan::build(&base_config(), &inputs);
-        insta::assert_snapshot!("fresh_container", golden(&render(&plan)));
-    }
-
-    #[test]
-    fn golden_docker_dns() {
-        let plan = Plan::build(&base_config(), &v4_only(sample_inputs()));
-        insta::assert_snapshot!("docker_dns", golden(&render(&plan)));
-    }
-
-    #[test]
-    fn golden_dual_stack() {
-        let mut inputs = sample_inputs();
-        inputs.resolvers.ext_servers = vec!["2001:db8:53::53".parse().unwrap()];
-        let plan = Plan::build(&base_config(), &inputs);
-        insta::assert_snapshot!("dual_stack", golden(&render(&plan)));
-    }
-
-    #[test]
-    fn golden_compat() {
-        let mut config = base_config();
-        config.profile = Profile::Compat;
-        let plan = Plan::build(&config, &sample_inputs());
-        insta::assert_snapshot!("compat", golden(&render(&plan)));
-    }
-
-    #[test]
-    fn golden_safe_closed() {
-        let inputs = sample_inputs();
-        let mut resolvers = inputs.resolvers.clone();
-        resolvers.ext_servers = vec!["198.51.100.2".parse().unwrap()];
-        let sc = SafeClosed::new(&inputs.subnets, &resolvers);
-        insta::assert_snapshot!("safe_closed", golden(&render_safe_closed(&sc)));
-    }
-
-    fn meta_inputs(meta: &serde_json::Value) -> Inputs {
-        let keys: Vec<String> = ["web", "api", "git"]
-            .iter()
-            .map(|k| (*k).to_owned())
-            .collect();
-        let mut inputs = sample_inputs();
-        inputs.meta = crate::meta::parse_meta(&crate::fixtures::body(meta), &keys).unwrap();
-        inputs
-    }
-
-    #[test]
-    fn golden_realistic_meta() {
-        // The realistic fixture: dozens of web/api/git entries aggregate to their blocks, and
-        // none of the ~5,000 `actions` entries reaches the sets.
-        let inputs = meta_inputs(&crate::fixtures::realistic_meta(1));
-        let r = render(&Plan::build(&base_config(), &inputs));
-        insta::assert_snapshot!("realistic_meta", r.ipset);
-        assert!(!r.ipset.contains("198.18."));
-    }
-
-    #[test]
-    fn golden_large_meta() {
-        // 1,000 distinct, non-adjacent ranges: one set entry each, maxelem stays at the floor.
-        let inputs = meta_inputs(&crate::fixtures::scaled_meta(1, 1_000));
-        let plan = Plan::build(&base_config(), &inputs);
-        let r = render(&plan);
-        assert_eq!(plan.stats.meta_ranges, 1_000);
-        insta::assert_snapshot!("large_meta", golden(&r));
-    }
-
-    #[test]
-    fn strict_has_no_blanket_rules_but_compat_does() {
-        let strict = render(&Plan::build(&base_config(), &sample_inputs()));
-        let mut config = base_config();
-        config.profile = Profile::Compat;
-        let compat = render(&Plan::build(&config, &sample_inputs()));
-        for text in [&strict.iptables, &strict.ip6tables] {
-            let t = parse_iptables(text).unwrap();
-            let filter = t.table("filter").unwrap();
-            for r in filter.rules_of("OUTPUT") {
-                let has_dest = r.value_of("-d").is_some()
-                    || r.value_of("-o") == Some("lo")
-                    || r.value_of("--match-set").is_some()
-                    || r.value_of("--icmpv6-type").is_some();
-                assert!(
-                    has_dest || r.target() == Some("REJECT"),
-                    "strict OUTPUT accepts without a destination: {r:?}"
-                );
-            }
-        }
-        let t = parse_iptables(&compat.iptables).unwrap();
-        assert!(
-            t.table("filter")
-                .unwrap()
-                .rules_of("OUTPUT")
-                .any(|r| r.value_of("--dport") == Some("22") && r.value_of("-d").is_none())
-        );
-    }
-
-    #[test]
-    fn every_rule_we_own_is_commented_and_ends_in_reject() {
-        let r = render(&Plan::build(&base_config(), &sample_inputs()));
-        for text in [&r.iptables, &r.ip6tables] {
-            let t = parse_iptables(text).unwrap();
-            let filter = t.table("filter").unwrap();
-            for chain in ["INPUT", "FORWARD", "OUTPUT"] {
-                assert_eq!(filter.policy(chain), Some("DROP"));
-            }
-            assert_eq!(filter.rules_of("FORWARD").count(), 0);
-            for rule in &filter.rules {
-                assert!(
-                    rule.comment().is_some_and(|c| c.starts_with("fw: ")),
-                    "{rule:?}"
-                );
-                assert_ne!(rule.target(), Some("DROP"), "{rule:?}");
-            }
-            for chain in ["INPUT", "OUTPUT"] {
-                let last: Vec<_> = filter.rules_of(chain).collect();
-                let n = last.len();
-                assert_eq!(last[n - 2].value_of("--reject-with"), Some("tcp-reset"));
-                assert_eq!(last[n - 2].value_of("-p"), Some("tcp"));
-                assert_eq!(last[n - 1].target(), Some("REJECT"));
-                assert_eq!(last[n - 1].value_of("-p"), None);
-            }
-        }
-    }
-
-    #[test]
-    fn nat_keeps_docker_rules_verbatim_and_in_order() {
-        let r = render(&Plan::build(&base_config(), &sample_inputs()));
-        let t = parse_iptables(&r.iptables).unwrap();
-        let nat = t.table("nat").unwrap();
-        let want = crate::sample::docker_dns();
-        let got: Vec<(String, String)> = nat
-            .rules
-            .iter()
-            .map(|r| (r.chain.clone(), r.args.join(" ")))
-            .collect();
-        let want: Vec<(String, String)> = want
-            .rules
-            .iter()
-            .map(|r| (r.chain.clone(), r.spec.clone()))
-            .collect();
-        assert_eq!(got, want);
-        assert_eq!(nat.chain("DOCKER_OUTPUT").unwrap().policy, None);
-        assert!(t.table("mangle").unwrap().rules.is_empty());
-    }
-
-    #[test]
-    fn safe_closed_uses_no_set() {
-        let inputs = sample_inputs();
-        let r = render_safe_closed(&SafeClosed::new(&inputs.subnets, &inputs.resolvers));
-        assert!(r.ipset.is_empty());
-        assert!(!r.iptables.contains("match-set") && !r.ip6tables.contains("match-set"));
-        assert!(
-            !r.iptables.contains("*nat"),
-            "safe closed must leave nat (Docker DNS) alone"
-        );
-    }
 
     #[test]
     fn maxelem_grows_with_the_set() {
@@ -679,158 +449,5 @@ mod tests {
         assert_eq!(hashsize(1_025), 2_048);
         assert_eq!(hashsize(90_000), 131_072);
         assert!(hashsize(100_000) <= maxelem(100_000));
-    }
-
-    // ---- properties ----
-
-    fn arb_v4() -> impl Strategy<Value = Ipv4Net> {
-        // Inside 10.0.0.0/8 so that /0 never appears and ranges overlap often.
-        (any::<u32>(), 8u8..=32).prop_map(|(a, len)| {
-            Ipv4Net::new(
-                std::net::Ipv4Addr::from(0x0a00_0000 | (a & 0x00ff_ffff)),
-                len,
-            )
-            .unwrap()
-            .trunc()
-        })
-    }
-
-    fn arb_v6() -> impl Strategy<Value = Ipv6Net> {
-        (any::<u128>(), 32u8..=128).prop_map(|(a, len)| {
-            let base = (0x2001_0db8u128 << 96) | (a & ((1u128 << 96) - 1));
-            Ipv6Net::new(std::net::Ipv6Addr::from(base), len)
-                .unwrap()
-                .trunc()
-        })
-    }
-
-    fn config_with(cidrs: &[IpNet]) -> Config {
-        let mut c = base_config();
-        c.cidrs = cidrs
-            .iter()
-            .map(|n| crate::config::CidrEntry {
-                net: *n,
-                origin: crate::config::Origin::Default,
-            })
-            .collect();
-        c
-    }
-
-    /// Every /24-or-smaller address block sampled from a network: its first and last address.
-    fn edges(n: &IpNet) -> [IpAddr; 2] {
-        [n.network(), n.broadcast()]
-    }
-
-    fn covered(set: &[IpNet], a: IpAddr) -> bool {
-        set.iter().any(|n| n.contains(&a))
-    }
-
-    proptest! {
-        /// Aggregation covers exactly the addresses of its input: every input network lies
-        /// inside the output, and every output network's edges lie inside some input network,
-        /// and the output has no overlaps.
-        #[test]
-        fn aggregation_covers_exactly_the_input(
-            v4 in prop::collection::vec(arb_v4(), 0..40),
-            v6 in prop::collection::vec(arb_v6(), 0..40),
-        ) {
-            let input: Vec<IpNet> = v4.iter().map(|n| IpNet::V4(*n))
-                .chain(v6.iter().map(|n| IpNet::V6(*n))).collect();
-            let plan = Plan::build(&config_with(&input), &Inputs::default());
-            let output: Vec<IpNet> = plan.allow_v4.iter().map(|n| IpNet::V4(*n))
-                .chain(plan.allow_v6.iter().map(|n| IpNet::V6(*n))).collect();
-            for n in &input {
-                prop_assert!(output.iter().any(|o| o.contains(n)), "{n} lost");
-            }
-            for o in &output {
-                for a in edges(o) {
-                    prop_assert!(covered(&input, a), "{o} adds {a}");
-                }
-                // Each output network is a union of input networks: the halves of an output
-                // network bigger than every input are themselves covered (no gap inside).
-                if let Ok(halves) = o.subnets(o.prefix_len().saturating_add(1).min(o.max_prefix_len())) {
-                    for h in halves {
-                        for a in edges(&h) {
-                            prop_assert!(covered(&input, a), "{o} has a gap at {a}");
-                        }
-                    }
-                }
-            }
-            for (i, a) in output.iter().enumerate() {
-                for b in &output[i + 1..] {
-                    prop_assert!(!a.contains(b) && !b.contains(a), "{a} overlaps {b}");
-                }
-            }
-        }
-
-        /// Rendering is deterministic and independent of input order, and our reader parses
-        /// every rendering back to the plan's allowlist and Docker rules.
-        #[test]
-        fn rendering_is_deterministic_and_parses_back(
-            v4 in prop::collection::vec(arb_v4(), 0..30),
-            v6 in prop::collection::vec(arb_v6(), 0..30),
-            addrs in prop::collection::vec(any::<u32>(), 0..10),
-            compat in any::<bool>(),
-            seed in any::<u64>(),
-        ) {
-            let mut cidrs: Vec<IpNet> = v4.iter().map(|n| IpNet::V4(*n))
-                .chain(v6.iter().map(|n| IpNet::V6(*n))).collect();
-            let mut config = config_with(&cidrs);
-            if compat { config.profile = Profile::Compat; }
-            let mut inputs = sample_inputs();
-            inputs.resolved.push(Resolution::ok(
-                "many.example.test".parse().unwrap(),
-                addrs.iter().map(|a| IpAddr::V4(std::net::Ipv4Addr::from(0xcb00_7100 | (a & 0xff)))).collect(),
-            ));
-            let a = render(&Plan::build(&config, &inputs));
-
-            // Shuffle every list deterministically from the seed and render again.
-            let rot = |len: usize| if len == 0 { 0 } else { (seed as usize) % len };
-            let r = rot(cidrs.len());
-            cidrs.rotate_left(r);
-            cidrs.reverse();
-            let mut config_b = config_with(&cidrs);
-            config_b.profile = config.profile;
-            let mut inputs_b = inputs.clone();
-            inputs_b.resolved.reverse();
-            for res in &mut inputs_b.resolved { let r = rot(res.addrs.len()); res.addrs.rotate_left(r); }
-            inputs_b.subnets.reverse();
-            let b = render(&Plan::build(&config_b, &inputs_b));
-            prop_assert_eq!(&a, &b);
-
-            let plan = Plan::build(&config, &inputs);
-            let sets = parse_ipset(&a.ipset).unwrap();
-            let got4: BTreeSet<String> = sets.members_of(&temp_set(SET_ALLOW_V4)).iter().cloned().collect();
-            let want4: BTreeSet<String> = plan.allow_v4.iter().map(|n| n.to_string()).collect();
-            prop_assert_eq!(got4, want4);
-            let got6: BTreeSet<String> = sets.members_of(&temp_set(SET_ALLOW_V6)).iter().cloned().collect();
-            let want6: BTreeSet<String> = plan.allow_v6.iter().map(|n| n.to_string()).collect();
-            prop_assert_eq!(got6, want6);
-            let t = parse_iptables(&a.iptables).unwrap();
-            prop_assert_eq!(t.table("nat").unwrap().rules.len(), plan.docker_dns.rules.len());
-            // Read back and written again, the text is unchanged: the reader loses nothing.
-            prop_assert_eq!(t.to_text(), a.iptables.clone());
-            prop_assert_eq!(parse_iptables(&a.ip6tables).unwrap().to_text(), a.ip6tables.clone());
-        }
-    }
-
-    #[test]
-    fn subnets_and_meta_feed_the_plan_through_render() {
-        let mut inputs = Inputs::default();
-        inputs.subnets.push(Subnet {
-            interface: "eth0".into(),
-            net: "172.30.0.9/24".parse().unwrap(),
-        });
-        inputs.meta = MetaRanges {
-            ranges: [("git".to_owned(), vec!["192.0.2.128/26".parse().unwrap()])].into(),
-        };
-        let r = render(&Plan::build(&base_config(), &inputs));
-        assert!(r.iptables.contains(
-            "-A OUTPUT -d 172.30.0.0/24 -m comment --comment \"fw: docker network\" -j ACCEPT"
-        ));
-        assert!(r.iptables.contains(
-            "-A INPUT -s 172.30.0.0/24 -m comment --comment \"fw: docker network\" -j ACCEPT"
-        ));
-        assert!(r.ipset.contains("add fw-allow-v4-next 192.0.2.128/26\n"));
     }
 }

@@ -185,17 +185,55 @@ pub fn split_args(line: &str) -> Result<Vec<String>, &'static str> {
     Ok(args)
 }
 
-/// Strips a leading `[packets:bytes]` counter, as `iptables-save -c` writes before `-A`.
-fn strip_counters(line: &str) -> &str {
-    if let Some(rest) = line.strip_prefix('[')
-        && let Some((counters, after)) = rest.split_once(']')
-        && counters
-            .split_once(':')
-            .is_some_and(|(p, b)| is_digits(p) && is_digits(b))
-    {
-        return after.trim_start();
-    }
-    line
+/// What one line of `iptables-save` / `iptables-restore` text is. The one reading of the
+/// format's lines: [`parse_iptables`] builds tables from them, and
+/// [`crate::docker_dns::parse_nat_save`] reads Docker's rules of the nat table from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveLine<'a> {
+    /// `# ...`: a comment (iptables-nft prints its warnings this way).
+    Comment,
+    /// `*NAME`: a table starts; what follows the star.
+    Table(&'a str),
+    /// `COMMIT`: the table ends.
+    Commit,
+    /// `:NAME POLICY [packets:bytes]`: a chain declaration; what follows the colon.
+    Chain(&'a str),
+    /// Anything else: a rule (`-A CHAIN args...`, perhaps after `[packets:bytes]` counters).
+    Rule,
+}
+
+/// The non-blank lines of `iptables-save` text, each with its 1-based number, trimmed, and
+/// what it is. CRLF line ends and leading or trailing spaces are tolerated.
+pub fn save_lines(text: &str) -> impl Iterator<Item = (usize, &str, SaveLine<'_>)> {
+    text.lines().enumerate().filter_map(|(i, raw)| {
+        let line = raw.trim();
+        let kind = if line.is_empty() {
+            return None;
+        } else if line.starts_with('#') {
+            SaveLine::Comment
+        } else if let Some(name) = line.strip_prefix('*') {
+            SaveLine::Table(name)
+        } else if line == "COMMIT" {
+            SaveLine::Commit
+        } else if let Some(decl) = line.strip_prefix(':') {
+            SaveLine::Chain(decl)
+        } else {
+            SaveLine::Rule
+        };
+        Some((i + 1, line, kind))
+    })
+}
+
+/// Splits the `[packets:bytes]` counters `iptables-save -c` writes before a rule from the rule:
+/// the rule (the line itself when it has no counters), or `None` when the line starts with `[`
+/// but the counters are malformed.
+pub fn strip_counters(line: &str) -> Option<&str> {
+    let Some(rest) = line.strip_prefix('[') else {
+        return Some(line);
+    };
+    let (counters, rule) = rest.split_once(']')?;
+    let (packets, bytes) = counters.split_once(':')?;
+    (is_digits(packets) && is_digits(bytes)).then(|| rule.trim_start())
 }
 
 fn is_digits(s: &str) -> bool {
@@ -206,64 +244,34 @@ fn is_digits(s: &str) -> bool {
 pub fn parse_iptables(text: &str) -> Result<IptablesText, RestoreError> {
     let mut out = IptablesText::default();
     let mut current: Option<Table> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let n = i + 1;
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('*') {
-            if let Some(t) = &current {
-                return Err(RestoreError::Unterminated {
-                    table: shown(&t.name),
+    for (n, line, kind) in save_lines(text) {
+        match kind {
+            SaveLine::Comment => continue,
+            SaveLine::Table(name) => {
+                if let Some(t) = &current {
+                    return Err(RestoreError::Unterminated {
+                        table: shown(&t.name),
+                    });
+                }
+                if name.is_empty() || name.contains(char::is_whitespace) {
+                    return Err(syntax(n, "bad table name", line));
+                }
+                current = Some(Table {
+                    name: name.to_owned(),
+                    chains: Vec::new(),
+                    rules: Vec::new(),
                 });
+                continue;
             }
-            if name.is_empty() || name.contains(char::is_whitespace) {
-                return Err(syntax(n, "bad table name", line));
-            }
-            current = Some(Table {
-                name: name.to_owned(),
-                chains: Vec::new(),
-                rules: Vec::new(),
-            });
-            continue;
+            _ => {}
         }
         let Some(table) = current.as_mut() else {
             return Err(syntax(n, "outside any table", line));
         };
-        if line == "COMMIT" {
-            if let Some(t) = current.take() {
-                out.tables.push(t);
-            }
-            continue;
-        }
-        if let Some(decl) = line.strip_prefix(':') {
-            let mut parts = decl.split_whitespace();
-            let (Some(name), Some(policy)) = (parts.next(), parts.next()) else {
-                return Err(syntax(n, "chain declaration without a policy", line));
-            };
-            table.chains.push(Chain {
-                name: name.to_owned(),
-                policy: (policy != "-").then(|| policy.to_owned()),
-            });
-            continue;
-        }
-        let line = strip_counters(line);
-        let args = split_args(line).map_err(|what| syntax(n, what, line))?;
-        match args.as_slice() {
-            [flag, chain, rest @ ..] if flag == "-A" || flag == "--append" => {
-                table.rules.push(Rule {
-                    chain: chain.clone(),
-                    args: rest.to_vec(),
-                });
-            }
-            _ => {
-                return Err(syntax(
-                    n,
-                    "expected -A CHAIN, a chain declaration or COMMIT",
-                    line,
-                ));
-            }
+        match kind {
+            SaveLine::Commit => out.tables.extend(current.take()),
+            SaveLine::Chain(decl) => table.chains.push(chain_of(n, line, decl)?),
+            _ => table.rules.push(rule_of(n, line)?),
         }
     }
     if let Some(t) = current {
@@ -272,6 +280,35 @@ pub fn parse_iptables(text: &str) -> Result<IptablesText, RestoreError> {
         });
     }
     Ok(out)
+}
+
+/// A chain declaration, from what follows its colon.
+fn chain_of(n: usize, line: &str, decl: &str) -> Result<Chain, RestoreError> {
+    let mut parts = decl.split_whitespace();
+    let (Some(name), Some(policy)) = (parts.next(), parts.next()) else {
+        return Err(syntax(n, "chain declaration without a policy", line));
+    };
+    Ok(Chain {
+        name: name.to_owned(),
+        policy: (policy != "-").then(|| policy.to_owned()),
+    })
+}
+
+/// A `-A CHAIN args...` line (counters tolerated).
+fn rule_of(n: usize, line: &str) -> Result<Rule, RestoreError> {
+    let line = strip_counters(line).unwrap_or(line);
+    let args = split_args(line).map_err(|what| syntax(n, what, line))?;
+    match args.as_slice() {
+        [flag, chain, rest @ ..] if flag == "-A" || flag == "--append" => Ok(Rule {
+            chain: chain.clone(),
+            args: rest.to_vec(),
+        }),
+        _ => Err(syntax(
+            n,
+            "expected -A CHAIN, a chain declaration or COMMIT",
+            line,
+        )),
+    }
 }
 
 /// A set declaration: `create NAME TYPE options...`.

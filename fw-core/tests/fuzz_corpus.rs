@@ -1,5 +1,5 @@
 //! Replays the checked-in cargo-fuzz corpus (`fuzz/corpus/<target>/`) on stable Rust, with the
-//! same checks the fuzz targets run ([`fw_core::fuzzing`]), so that CI re-checks every input the
+//! same checks the fuzz targets run ([`fw_testkit::fuzzing`]), so that CI re-checks every input the
 //! fuzzer found interesting without libFuzzer or a nightly toolchain.
 
 use std::path::{Path, PathBuf};
@@ -35,30 +35,30 @@ fn replay(target: &str, check: fn(&[u8])) {
 
 #[test]
 fn meta_corpus() {
-    replay("meta", fw_core::fuzzing::meta);
+    replay("meta", fw_testkit::fuzzing::meta);
 }
 
 #[test]
 fn config_file_corpus() {
-    replay("config_file", fw_core::fuzzing::config_file);
+    replay("config_file", fw_testkit::fuzzing::config_file);
 }
 
 #[test]
 fn config_env_corpus() {
-    replay("config_env", fw_core::fuzzing::config_env);
+    replay("config_env", fw_testkit::fuzzing::config_env);
 }
 
 #[test]
 fn ctnetlink_corpus() {
-    replay("ctnetlink", fw_core::fuzzing::ctnetlink);
+    replay("ctnetlink", fw_testkit::fuzzing::ctnetlink);
 }
 
 #[test]
 fn nat_save_corpus() {
-    replay("nat_save", fw_core::fuzzing::nat_save);
+    replay("nat_save", fw_testkit::fuzzing::nat_save);
 }
 
 #[test]
 fn restore_corpus() {
-    replay("restore", fw_core::fuzzing::restore);
+    replay("restore", fw_testkit::fuzzing::restore);
 }

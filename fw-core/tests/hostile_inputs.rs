@@ -170,7 +170,7 @@ fn tens_of_thousands_of_entries_load() {
 }
 
 fn plan_with_answers(addrs: &[&str], config_cidrs: &[&str]) -> Plan {
-    let mut config = fw_core::sample::base_config();
+    let mut config = fw_testkit::sample::base_config();
     config.cidrs.clear();
     for c in config_cidrs {
         config.cidrs.push(fw_core::config::CidrEntry {

@@ -57,7 +57,7 @@ fn connect(sb: &Sandbox, to: SocketAddr) -> ConnectKind {
 /// The sandbox's meta with the `git` key's IPv4 block replaced by 198.18.200.0/24 (a block
 /// under `actions` only until now).
 fn moved_git_block() -> Vec<u8> {
-    let mut meta = fw_core::fixtures::realistic_meta(META_SEED);
+    let mut meta = fw_testkit::fixtures::realistic_meta(META_SEED);
     let git = meta["git"].as_array_mut().unwrap();
     let before = git.len();
     git.retain(|v| !v.as_str().unwrap().starts_with("192.0.2."));
@@ -66,7 +66,7 @@ fn moved_git_block() -> Vec<u8> {
         "the fixture's git key has no 192.0.2.x entry"
     );
     git.push(serde_json::Value::from("198.18.200.0/24"));
-    fw_core::fixtures::body(&meta)
+    fw_testkit::fixtures::body(&meta)
 }
 
 fn run(sb: &Sandbox, bin: &str, args: &[&str]) -> (Option<i32>, String, String) {

@@ -226,7 +226,7 @@ fn default_fw_cli() -> Result<PathBuf> {
         return Ok(p);
     }
     std::env::var_os("PATH")
-        .and_then(|paths| fw_core::exec::find_on_path(&paths, "fw-cli"))
+        .and_then(|paths| fw_testkit::path::find_on_path(&paths, "fw-cli"))
         .context("fw-cli is neither beside fw-conformance nor on PATH: pass --fw-cli")
 }
 

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use anyhow::{Context, Result, bail};
+use fw_core::restore::{SaveLine, save_lines};
 
 use crate::world::netns::Netns;
 
@@ -167,12 +168,14 @@ impl Snapshot {
                 save => {
                     let tool = save.trim_end_matches("-save");
                     let mut table = "";
-                    for l in s.text.lines() {
-                        if let Some(t) = l.strip_prefix('*') {
-                            table = t;
-                        } else if let Some(c) = l.strip_prefix(':') {
-                            let chain = c.split_whitespace().next().unwrap_or_default();
-                            all.insert(format!("{tool} {table} chain {chain}"));
+                    for (_, _, kind) in save_lines(&s.text) {
+                        match kind {
+                            SaveLine::Table(t) => table = t,
+                            SaveLine::Chain(c) => {
+                                let chain = c.split_whitespace().next().unwrap_or_default();
+                                all.insert(format!("{tool} {table} chain {chain}"));
+                            }
+                            _ => {}
                         }
                     }
                 }

@@ -4,8 +4,8 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
+use super::tools::find_on_path;
 use fw_core::config::{Env, NPM_CONFIG_GET_TIMEOUT};
-use fw_core::exec::find_on_path;
 
 /// The real system: the process environment, the file system, and the `npm` on `PATH`.
 #[derive(Debug, Clone, Copy, Default)]

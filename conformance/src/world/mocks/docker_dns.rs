@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
+use fw_core::restore::{SaveLine, save_lines};
 
 use super::forwarder::{Forwarder, start_forwarder};
 use crate::world::netns::Netns;
@@ -411,7 +412,11 @@ pub fn current_state(container: &Netns, variant: DockerDnsVariant) -> Result<Nat
 pub fn parse_iptables_save(save: &str) -> NatState {
     let jump_out = format!("-A OUTPUT -d {RESOLVER_IP}/32 -j {OUTPUT_CHAIN}");
     let jump_post = format!("-A POSTROUTING -d {RESOLVER_IP}/32 -j {POSTROUTING_CHAIN}");
-    let lines: Vec<&str> = save.lines().map(str::trim).collect();
+    // The rules, as fw-core's reader of the format gives the lines.
+    let lines: Vec<&str> = save_lines(save)
+        .filter(|(_, _, kind)| *kind == SaveLine::Rule)
+        .map(|(_, line, _)| line)
+        .collect();
     let hooked = lines.contains(&jump_out.as_str()) && lines.contains(&jump_post.as_str());
     let mut targets = BTreeSet::new();
     for line in lines {

@@ -142,10 +142,10 @@ impl TestCa {
 /// What `api.github.com/meta` answers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum MetaBehaviour {
-    /// `fw_core::fixtures::realistic_meta`.
+    /// `fw_testkit::fixtures::realistic_meta`.
     #[default]
     Realistic,
-    /// `fw_core::fixtures::scaled_meta` with this many networks.
+    /// `fw_testkit::fixtures::scaled_meta` with this many networks.
     Large(usize),
     /// Exactly this many networks under `web`/`api`/`git`: `scaled_meta` with one fewer, plus
     /// the plan's `api` block (which holds api.github.com), so that a firewall built from it
@@ -348,17 +348,17 @@ fn ok_json(body: Vec<u8>) -> Reply {
 
 /// The meta body of a fixture with `edit` applied.
 fn realistic_with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Vec<u8> {
-    let mut v = fw_core::fixtures::realistic_meta(META_SEED);
+    let mut v = fw_testkit::fixtures::realistic_meta(META_SEED);
     if let Value::Object(m) = &mut v {
         edit(m);
     }
-    fw_core::fixtures::body(&v)
+    fw_testkit::fixtures::body(&v)
 }
 
 /// [`MetaBehaviour::Scaled`]'s document.
 fn scaled_with_api(n: usize) -> Value {
-    let mut v = fw_core::fixtures::scaled_meta(META_SEED, n.saturating_sub(1));
-    let api_block = fw_core::fixtures::ALLOWED_BLOCKS[1].1;
+    let mut v = fw_testkit::fixtures::scaled_meta(META_SEED, n.saturating_sub(1));
+    let api_block = fw_testkit::fixtures::ALLOWED_BLOCKS[1].1;
     if n > 0
         && let Some(Value::Array(api)) = v.get_mut("api")
     {
@@ -372,10 +372,10 @@ fn scaled_with_api(n: usize) -> Value {
 fn prepare_meta(b: &MetaBehaviour) -> Reply {
     match b {
         MetaBehaviour::Realistic => ok_json(realistic_with(|_| {})),
-        MetaBehaviour::Large(n) => ok_json(fw_core::fixtures::body(
-            &fw_core::fixtures::scaled_meta(META_SEED, *n),
+        MetaBehaviour::Large(n) => ok_json(fw_testkit::fixtures::body(
+            &fw_testkit::fixtures::scaled_meta(META_SEED, *n),
         )),
-        MetaBehaviour::Scaled(n) => ok_json(fw_core::fixtures::body(&scaled_with_api(*n))),
+        MetaBehaviour::Scaled(n) => ok_json(fw_testkit::fixtures::body(&scaled_with_api(*n))),
         MetaBehaviour::InvalidJson => {
             let mut body = realistic_with(|_| {});
             body.truncate(body.len() / 2);

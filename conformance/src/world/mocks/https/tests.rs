@@ -110,7 +110,7 @@ fn meta_behaviours_answer_as_specified() {
     let ns = world_like("https-meta", &PREFIXES);
     let ca = Arc::new(TestCa::new("meta").unwrap());
     let curl = Curl::new(&ca);
-    let realistic = fw_core::fixtures::body(&fw_core::fixtures::realistic_meta(1));
+    let realistic = fw_testkit::fixtures::body(&fw_testkit::fixtures::realistic_meta(1));
     let cases = [
         MetaBehaviour::Realistic,
         MetaBehaviour::Large(3000),
@@ -138,7 +138,7 @@ fn meta_behaviours_answer_as_specified() {
             }
             MetaBehaviour::Large(n) => {
                 assert_eq!(status, 200);
-                let want = fw_core::fixtures::body(&fw_core::fixtures::scaled_meta(1, *n));
+                let want = fw_testkit::fixtures::body(&fw_testkit::fixtures::scaled_meta(1, *n));
                 assert_eq!(body, want);
             }
             MetaBehaviour::Scaled(n) => {

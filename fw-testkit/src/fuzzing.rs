@@ -15,14 +15,16 @@
 
 use std::path::PathBuf;
 
-use crate::config::{self, DOMAINS_VAR, LoadOptions};
-use crate::ctnetlink::{self, Reply};
-use crate::docker_dns::parse_nat_save;
-use crate::meta::parse_meta;
-use crate::restore::{parse_ipset, parse_iptables, quote_arg, split_args};
+use fw_core::config::{self, DOMAINS_VAR, LoadOptions};
+use fw_core::ctnetlink::{self, Reply};
+use fw_core::docker_dns::parse_nat_save;
+use fw_core::meta::parse_meta;
+use fw_core::restore::{parse_ipset, parse_iptables, quote_arg, split_args};
+
+use crate::env::FakeEnv;
 
 /// The longest error message any parser may produce, in bytes, whatever the input's size.
-/// Parsers show at most [`crate::validate::MAX_SHOWN_CHARS`] characters of each offending value,
+/// Parsers show at most [`fw_core::validate::MAX_SHOWN_CHARS`] characters of each offending value,
 /// which `{:?}` may escape to ten bytes each; two such values and the text around them fit.
 pub const MAX_MESSAGE: usize = 4096;
 
@@ -147,7 +149,7 @@ pub fn nat_save(data: &[u8]) {
     };
     let _ = (rules.dnat_targets(), rules.snat_targets());
     // The block init would restore: the fuzzer checks the text that is applied.
-    let block = crate::render::nat_table(&rules);
+    let block = fw_core::render::nat_table(&rules);
     let parsed = parse_iptables(&block)
         .unwrap_or_else(|e| panic!("rendered Docker DNS rules do not parse: {e}\n{block}"));
     let nat = parsed.table("nat").expect("the block has a nat table");
@@ -223,57 +225,5 @@ pub fn ctnetlink(data: &[u8]) {
             key.tuple.as_slice(),
             "the delete does not carry the tuple unchanged"
         );
-    }
-}
-
-/// The configuration seam with one variable, one file and npm's answer: fw-testkit's `FakeEnv`
-/// cannot be used inside fw-core (it would be a second fw-core crate), so this stays until the
-/// fuzzing helpers move to fw-testkit.
-#[derive(Default)]
-struct FakeEnv {
-    var: Option<(String, String)>,
-    file: Option<(PathBuf, String)>,
-    npm_registry: Option<String>,
-}
-
-impl FakeEnv {
-    fn new() -> Self {
-        FakeEnv::default()
-    }
-
-    fn with_var(mut self, name: &str, value: &str) -> Self {
-        self.var = Some((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    fn with_file(mut self, path: &str, text: &str) -> Self {
-        self.file = Some((PathBuf::from(path), text.to_owned()));
-        self
-    }
-
-    fn with_npm_registry(mut self, output: &str) -> Self {
-        self.npm_registry = Some(output.to_owned());
-        self
-    }
-}
-
-impl config::Env for FakeEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        self.var
-            .as_ref()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    }
-
-    fn read_file(&self, path: &std::path::Path) -> std::io::Result<Option<String>> {
-        Ok(self
-            .file
-            .as_ref()
-            .filter(|(p, _)| p == path)
-            .map(|(_, t)| t.clone()))
-    }
-
-    fn npm_config_get_registry(&self) -> Option<String> {
-        self.npm_registry.clone()
     }
 }

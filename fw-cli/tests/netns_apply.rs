@@ -1,4 +1,5 @@
-//! End to end with the real tools in a throwaway network namespace (needs root).
+//! fw-core's apply end to end with fw-cli's real tools ([`SystemTools`]) in a throwaway network
+//! namespace (needs root).
 //!
 //! Every command runs as `ip netns exec NS <tool> ...`, so the real iptables-restore,
 //! ip6tables-restore and ipset act inside a namespace this test creates and deletes, never in
@@ -14,12 +15,13 @@
 use std::process::Command as Process;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use fw_cli::system::tools::SystemTools;
 use fw_core::apply::{self, ApplyStep, Backend};
-use fw_core::exec::{Command, ExecError, Output, SystemTools, Tools};
+use fw_core::exec::{Command, ExecError, Output, Tools};
 use fw_core::plan::{Plan, SafeClosed};
 use fw_core::render::{self, Ruleset};
 use fw_core::restore::{parse_ipset, parse_iptables};
-use fw_core::sample::{base_config, docker_dns, sample_inputs};
+use fw_testkit::sample::{base_config, docker_dns, sample_inputs};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 

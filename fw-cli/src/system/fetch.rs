@@ -25,7 +25,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::time::Instant;
 
-use crate::http::cause_chain;
+use super::http::cause_chain;
 
 /// How many times a transient failure is tried in all, by default.
 pub const DEFAULT_ATTEMPTS: u32 = 3;

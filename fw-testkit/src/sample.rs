@@ -1,5 +1,6 @@
-//! Sample configuration and inputs on the sandbox's address plan (see SANDBOX.md), shared by
-//! unit tests, golden tests and fw-cli's offline examples. Not used by the production path.
+//! Sample configuration and inputs on the sandbox's address plan (docs/sandbox.md), shared by
+//! fw-core's and fw-cli's tests, the golden tests and the benchmarks. Not used by the
+//! production path.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -7,14 +8,14 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::config::{
+use fw_core::config::{
     CidrEntry, Config, DomainEntry, MetaSource, Origin, Profile, Timeouts, VerifyTargets,
 };
-use crate::docker_dns::{DockerDnsRules, NatRule};
-use crate::inputs::{Inputs, Resolution, Subnet};
-use crate::meta::MetaRanges;
-use crate::resolv::Resolvers;
-use crate::validate::Domain;
+use fw_core::docker_dns::{DockerDnsRules, NatRule};
+use fw_core::inputs::{Inputs, Resolution, Subnet};
+use fw_core::meta::MetaRanges;
+use fw_core::resolv::Resolvers;
+use fw_core::validate::Domain;
 
 fn domain(s: &str) -> Domain {
     match s.parse() {

@@ -6,7 +6,7 @@
 //! `preserve_order` feature happens to be on in a build.
 //!
 //! Every address is a documentation or reserved one, placed by the sandbox's address plan
-//! (`shared/spec/SANDBOX.md`):
+//! (docs/sandbox.md):
 //!
 //! | keys | IPv4 | IPv6 |
 //! |---|---|---|
@@ -366,7 +366,7 @@ pub fn realistic_meta(seed: u64) -> Value {
 /// is two /64s of [`SCALED_V6`] holding the first /64 or its `::1`. A network's buddy half is
 /// always empty and slots never touch, so aggregation keeps every one. Slots are spread by an
 /// odd multiplier (a bijection modulo the slot count), so they are distinct without a set.
-/// Below 3 networks, some key is an empty array (which [`crate::meta::parse_meta`] refuses).
+/// Below 3 networks, some key is an empty array (which [`fw_core::meta::parse_meta`] refuses).
 ///
 /// # Panics
 ///
@@ -438,7 +438,7 @@ pub fn body(v: &Value) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{MetaRanges, parse_meta};
+    use fw_core::meta::{MetaRanges, parse_meta};
     use ipnet::IpNet;
     use rstest::rstest;
     use std::path::PathBuf;
@@ -491,7 +491,7 @@ mod tests {
     }
 
     fn fixture_path() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/meta/realistic.json")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fw-core/testdata/meta/realistic.json")
     }
 
     #[test]
@@ -505,7 +505,7 @@ mod tests {
         assert!(
             have == want,
             "{} differs from fixtures::realistic_meta(1); if the generator changed on purpose, \
-             regenerate it with: FW_REGENERATE=1 cargo test -p fw-core fixtures",
+             regenerate it with: FW_REGENERATE=1 cargo test -p fw-testkit fixtures",
             path.display()
         );
     }
@@ -668,7 +668,7 @@ mod tests {
         let v = scaled_meta(1, 2);
         assert!(matches!(
             parse_meta(&body(&v), &strings(&ALLOWED_KEYS)),
-            Err(crate::meta::MetaError::EmptyArray { .. })
+            Err(fw_core::meta::MetaError::EmptyArray { .. })
         ));
     }
 

@@ -13,8 +13,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use ipnet::IpNet;
 
-use super::{Command, ExecError, Output, Tools};
-use crate::restore::{IptablesText, Table, parse_iptables, split_args};
+use fw_core::exec::{Command, ExecError, Output, Tools};
+use fw_core::flow::{Flow, parse_flows};
+use fw_core::restore::{IptablesText, Table, parse_iptables, split_args};
 
 const TARGETS: &[&str] = &[
     "ACCEPT",
@@ -470,7 +471,7 @@ fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 /// as the tool does when none does.
 fn conntrack(st: &mut State, cmd: &Command) -> Result<Output, ExecError> {
     let args = &cmd.args;
-    let flow_of = |line: &str| crate::conntrack::parse_flows(line).into_iter().next();
+    let flow_of = |line: &str| parse_flows(line).into_iter().next();
     match args.first().map(String::as_str) {
         Some("-L") => {
             let want_v6 = match flag_value(args, "-f") {
@@ -492,7 +493,7 @@ fn conntrack(st: &mut State, cmd: &Command) -> Result<Output, ExecError> {
             })
         }
         Some("-D") => {
-            let matches = |f: &crate::conntrack::Flow| {
+            let matches = |f: &Flow| {
                 let is =
                     |flag: &str, v: String| flag_value(args, flag).is_none_or(|want| want == v);
                 is("-p", f.proto.clone())
@@ -682,7 +683,7 @@ mod tests {
             k.tracked_flows().unwrap()[2].flow.src.to_string(),
             "fd00::2"
         );
-        let doomed: Vec<&crate::conntrack::Tracked> =
+        let doomed: Vec<&fw_core::flow::Tracked> =
             flows.iter().filter(|t| t.flow.dport == Some(80)).collect();
         assert!(k.delete_flows(&doomed).is_empty());
         let left: Vec<Option<u16>> = k

@@ -1,18 +1,17 @@
-//! The system's tools, with the conntrack table read and cut over netlink.
+//! The conntrack table read and cut over netlink: how the system's tools (`tools.rs`) list and
+//! delete tracked flows.
 //!
-//! [`HostTools`] runs every firewall tool as [`SystemTools`] does, and lists and deletes
-//! tracked flows over a ctnetlink socket in this process ([`fw_core::ctnetlink`] encodes and
-//! decodes the messages). One dump lists both families; each deletion names one flow by the
-//! kernel's own tuple and id. No `conntrack` process, so no process start and no walk of the
-//! kernel's table per deletion; and the `conntrack` package is not needed.
+//! A ctnetlink socket in this process ([`fw_core::ctnetlink`] encodes and decodes the
+//! messages): one dump lists both families; each deletion names one flow by the kernel's own
+//! tuple and id. No `conntrack` process, so no process start and no walk of the kernel's table
+//! per deletion; and the `conntrack` package is not needed.
 
 use std::io;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use fw_core::conntrack::Tracked;
 use fw_core::ctnetlink::{self, Reply};
-use fw_core::exec::{Command, ExecError, Output, SystemTools, Tools};
+use fw_core::exec::{self, ExecError};
+use fw_core::flow::{FlowKey, Tracked};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
 
 /// How long a reply may take before the exchange is abandoned (a kernel that never answers
@@ -22,12 +21,6 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Receive buffer: the kernel packs dump messages into datagrams of up to a page or so; 64 KiB
 /// holds any of them.
 const RECV_BUFFER: usize = 64 * 1024;
-
-/// The system's tools, with flows over netlink.
-#[derive(Debug, Clone, Default)]
-pub struct HostTools {
-    pub system: SystemTools,
-}
 
 fn netlink_error(what: &str, e: impl std::fmt::Display) -> ExecError {
     ExecError::Spawn {
@@ -114,7 +107,7 @@ impl Ctnetlink {
     }
 
     /// Deletes one flow; `Ok` also when it has ended meanwhile (ENOENT).
-    fn delete(&mut self, key: &ctnetlink::FlowKey) -> Result<(), ExecError> {
+    fn delete(&mut self, key: &FlowKey) -> Result<(), ExecError> {
         let seq = self.next_seq();
         self.send(&ctnetlink::delete_request(seq, key))
             .map_err(|e| netlink_error("delete request", e))?;
@@ -136,53 +129,42 @@ impl Ctnetlink {
     }
 }
 
-impl Tools for HostTools {
-    fn run(&self, cmd: &Command) -> Result<Output, ExecError> {
-        self.system.run(cmd)
-    }
+/// Every tracked flow of this namespace, both families, in one dump.
+pub fn tracked_flows() -> Result<Vec<Tracked>, ExecError> {
+    Ctnetlink::open()
+        .map_err(|e| netlink_error("socket", e))?
+        .dump()
+}
 
-    fn locate(&self, program: &str) -> Option<PathBuf> {
-        self.system.locate(program)
+/// Deletes these flows, each by its key; a flow listed by the `conntrack` tool (no key) is
+/// deleted by the tool, through `tools`. The deletions that failed.
+pub fn delete_flows(tools: &dyn exec::Tools, flows: &[&Tracked]) -> Vec<ExecError> {
+    if flows.is_empty() {
+        return Vec::new();
     }
-
-    fn legacy_tables(&self, v6: bool) -> Option<Vec<String>> {
-        self.system.legacy_tables(v6)
-    }
-
-    fn tracked_flows(&self) -> Result<Vec<Tracked>, ExecError> {
-        Ctnetlink::open()
-            .map_err(|e| netlink_error("socket", e))?
-            .dump()
-    }
-
-    fn delete_flows(&self, flows: &[&Tracked]) -> Vec<ExecError> {
-        if flows.is_empty() {
-            return Vec::new();
-        }
-        let mut nl = match Ctnetlink::open() {
-            Ok(nl) => nl,
-            Err(e) => return vec![netlink_error("socket", e)],
-        };
-        let mut failed = Vec::new();
-        for t in flows {
-            let result = match &t.key {
-                Some(key) => nl.delete(key),
-                // Listed by the tool: deleted by it.
-                None => {
-                    failed.extend(self.system.delete_flows(&[*t]));
-                    continue;
-                }
-            };
-            if let Err(e) = result {
-                failed.push(ExecError::Failed {
-                    command: format!("delete the tracked flow {}", describe(t)),
-                    status: -1,
-                    stderr: e.to_string(),
-                });
+    let mut nl = match Ctnetlink::open() {
+        Ok(nl) => nl,
+        Err(e) => return vec![netlink_error("socket", e)],
+    };
+    let mut failed = Vec::new();
+    for t in flows {
+        let result = match &t.key {
+            Some(key) => nl.delete(key),
+            // Listed by the tool: deleted by it.
+            None => {
+                failed.extend(exec::delete_with_conntrack_tool(tools, &[*t]));
+                continue;
             }
+        };
+        if let Err(e) = result {
+            failed.push(ExecError::Failed {
+                command: format!("delete the tracked flow {}", describe(t)),
+                status: -1,
+                stderr: e.to_string(),
+            });
         }
-        failed
     }
+    failed
 }
 
 fn describe(t: &Tracked) -> String {

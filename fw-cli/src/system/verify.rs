@@ -2,7 +2,7 @@
 //!
 //! A firewall that merely looks right is not enough: the blocked target must be shown to be
 //! rejected, and the allowed target must be shown to answer. Each proof is strict about what
-//! counts (REQUIREMENTS.md, "Proof of a block" and "Proof of reachability"):
+//! counts (docs/requirements.md, VER-01 to VER-04):
 //!
 //! - **A block** is proven only when a TCP connect to *every* address of the target is rejected
 //!   fast: ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EACCES or EPERM, the errors a REJECT rule
@@ -29,7 +29,7 @@ use tokio::net::TcpStream;
 
 use fw_core::config::VerifyTargets;
 
-use crate::http::cause_chain;
+use super::http::cause_chain;
 
 /// The most a probe's TCP connect may take: a reject arrives within about 1 s even for IPv6
 /// (the kernel acts on the ICMPv6 error only at the first SYN retransmit), so past 5 s it is a
@@ -323,7 +323,7 @@ async fn probe(addr: SocketAddr, limit: Duration) -> Probe {
 /// Proves that `url` answers over HTTPS with a certificate the client's roots validate (module
 /// docs). Any HTTP status is an answer; at most a few KB of the body are read.
 ///
-/// The client should not follow redirects ([`crate::http::HttpOptions::redirects`] 0): the
+/// The client should not follow redirects ([`super::http::HttpOptions::redirects`] 0): the
 /// first answer is the proof, and a redirect elsewhere would test another host.
 pub async fn prove_reachable(
     client: &reqwest::Client,
