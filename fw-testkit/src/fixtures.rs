@@ -5,19 +5,17 @@
 //! objects are built in sorted key order, so the output does not depend on whether serde_json's
 //! `preserve_order` feature happens to be on in a build.
 //!
-//! Every address is a documentation or reserved one, placed by the sandbox's address plan
-//! (docs/sandbox.md):
+//! Every range comes from the sandbox's address plan ([`crate::plan`], docs/sandbox.md):
 //!
 //! | keys | IPv4 | IPv6 |
 //! |---|---|---|
-//! | `web` / `api` / `git` (allowed) | 192.0.2.0/26, 192.0.2.64/26, 192.0.2.128/26 | 2001:db8:1::/48, 2001:db8:2::/48, 2001:db8:3::/48 |
-//! | `hooks`, `pages` (stay blocked) | 192.0.2.192/26 | [`OTHER_V6`] |
-//! | `actions` and the rest (stay blocked) | [`OTHER_V4`] (198.18.0.0/16) | [`OTHER_V6`] |
-//! | [`scaled_meta`]'s `web` / `api` / `git` | [`SCALED_V4`] (100.64.0.0/10) | [`SCALED_V6`] (2001:db8:100::/40) |
+//! | `web` / `api` / `git` (allowed) | [`plan::GITHUB_WEB_V4`], [`plan::GITHUB_API_V4`], [`plan::GITHUB_GIT_V4`] | [`plan::GITHUB_WEB_V6`], [`plan::GITHUB_API_V6`], [`plan::GITHUB_GIT_V6`] |
+//! | `hooks`, `pages` (stay blocked) | [`HOOKS_V4`] | [`OTHER_V6`] |
+//! | `actions` and the rest (stay blocked) | [`OTHER_V4`] | [`OTHER_V6`] |
+//! | [`scaled_meta`]'s `web` / `api` / `git` | [`SCALED_V4`] | [`SCALED_V6`] |
 //!
-//! None of them touches the sandbox's blocked hosts (198.51.100.0/24, 2001:db8:bad::/48), its
-//! Docker networks (172.16.0.0/12, fd00:18::/64) or its domain hosts (203.0.113.0/24,
-//! 2001:db8:10::/48).
+//! None of them touches the plan's blocked hosts, Docker networks or domain hosts (a test here
+//! holds them against those ranges, written out independently).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -25,24 +23,24 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde_json::{Map, Value};
 
+use crate::plan;
+
 /// The `web`, `api` and `git` blocks of the address plan, in that order.
-pub const ALLOWED_BLOCKS: [(&str, &str, &str); 3] = [
-    ("web", "192.0.2.0/26", "2001:db8:1::/48"),
-    ("api", "192.0.2.64/26", "2001:db8:2::/48"),
-    ("git", "192.0.2.128/26", "2001:db8:3::/48"),
+pub const ALLOWED_BLOCKS: [(&str, Ipv4Net, Ipv6Net); 3] = [
+    ("web", plan::GITHUB_WEB_V4, plan::GITHUB_WEB_V6),
+    ("api", plan::GITHUB_API_V4, plan::GITHUB_API_V6),
+    ("git", plan::GITHUB_GIT_V4, plan::GITHUB_GIT_V6),
 ];
 /// IPv4 block of `hooks` and `pages`: under other keys only, so it must stay blocked.
-pub const HOOKS_V4: &str = "192.0.2.192/26";
+pub const HOOKS_V4: Ipv4Net = plan::OTHER_KEY_V4[0];
 /// IPv4 block of `actions` and the other non-allowed keys: must stay blocked.
-pub const OTHER_V4: &str = "198.18.0.0/16";
+pub const OTHER_V4: Ipv4Net = plan::OTHER_KEY_V4[1];
 /// IPv6 block of every non-allowed key: must stay blocked.
-pub const OTHER_V6: &str = "2001:db8:a::/48";
-/// IPv4 block of [`scaled_meta`]: the shared address space (RFC 6598), 2^19 slots of 8
-/// addresses. Chosen because it is big and never a Docker pool or a sandbox range.
-pub const SCALED_V4: &str = "100.64.0.0/10";
-/// IPv6 block of [`scaled_meta`]: inside the documentation prefix, apart from every sandbox
-/// /48 (those are all below 2001:db8:100::).
-pub const SCALED_V6: &str = "2001:db8:100::/40";
+pub const OTHER_V6: Ipv6Net = plan::OTHER_KEY_V6;
+/// IPv4 block of [`scaled_meta`] ([`plan::SCALED_V4`]).
+pub const SCALED_V4: Ipv4Net = plan::SCALED_V4;
+/// IPv6 block of [`scaled_meta`] ([`plan::SCALED_V6`]).
+pub const SCALED_V6: Ipv6Net = plan::SCALED_V6;
 
 /// How many networks `actions` has in [`realistic_meta`], about as many as GitHub's.
 pub const REALISTIC_ACTIONS: usize = 5_000;
@@ -87,10 +85,6 @@ impl SplitMix64 {
 /// A constant of this module as a network; the constants are known good.
 fn v4(s: &str) -> Ipv4Net {
     s.parse().expect("a valid IPv4 constant")
-}
-
-fn v6(s: &str) -> Ipv6Net {
-    s.parse().expect("a valid IPv6 constant")
 }
 
 /// A random network of length `len` inside `block` (`len` >= the block's length).
@@ -285,27 +279,27 @@ pub fn realistic_meta(seed: u64) -> Value {
     for (key, b4, b6) in ALLOWED_BLOCKS {
         let mut entries = range_list(
             &mut rng,
-            &[b4],
-            (v4(b4), &[27, 28, 29, 30, 31, 32, 32], 23),
-            (v6(b6), &[], 0),
+            &[&b4.to_string()],
+            (b4, &[27, 28, 29, 30, 31, 32, 32], 23),
+            (b6, &[], 0),
         );
         entries.extend(range_list(
             &mut rng,
-            &[b6],
-            (v4(b4), &[], 0),
-            (v6(b6), &[56, 60, 64, 96, 112, 128, 128], 11),
+            &[&b6.to_string()],
+            (b4, &[], 0),
+            (b6, &[56, 60, 64, 96, 112, 128, 128], 11),
         ));
         m.insert(key, Value::Array(entries));
     }
 
     let (low, high) = (v4("192.0.2.192/27"), v4("192.0.2.224/27"));
     let (actions4, rest4) = (v4("198.18.0.0/17"), v4("198.18.128.0/17"));
-    let other6 = v6(OTHER_V6);
+    let other6 = OTHER_V6;
     m.insert(
         "hooks",
         ranges(
             &mut rng,
-            &[HOOKS_V4],
+            &[&HOOKS_V4.to_string()],
             (low, &[28, 29, 30, 32], 4),
             (other6, &[56, 64], 2),
         ),
@@ -325,7 +319,7 @@ pub fn realistic_meta(seed: u64) -> Value {
         "actions",
         ranges(
             &mut rng,
-            &[OTHER_V4],
+            &[&OTHER_V4.to_string()],
             (
                 actions4,
                 &[22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 32, 32],
@@ -383,8 +377,8 @@ pub fn scaled_meta(seed: u64, total_cidrs: usize) -> Value {
     let mut rng = SplitMix64::new(seed);
     let (mul4, add4) = (rng.next_u64() | 1, rng.next_u64());
     let (mul6, add6) = (rng.next_u64() | 1, rng.next_u64());
-    let base4 = u32::from(v4(SCALED_V4).network());
-    let base6 = u128::from(v6(SCALED_V6).network());
+    let base4 = u32::from(SCALED_V4.network());
+    let base6 = u128::from(SCALED_V6.network());
 
     let mut keys: [Vec<Value>; 3] = Default::default();
     for i in 0..n4 {
@@ -416,14 +410,14 @@ pub fn scaled_meta(seed: u64, total_cidrs: usize) -> Value {
     m.insert("web", Value::Array(web));
     m.insert("api", Value::Array(api));
     m.insert("git", Value::Array(git));
-    m.insert("hooks", names(&[HOOKS_V4]));
+    m.insert("hooks", names(&[&HOOKS_V4.to_string()]));
     m.insert(
         "actions",
         ranges(
             &mut rng,
-            &[OTHER_V4],
-            (v4(OTHER_V4), &[24, 28, 32], 99),
-            (v6(OTHER_V6), &[64, 128], 20),
+            &[&OTHER_V4.to_string()],
+            (OTHER_V4, &[24, 28, 32], 99),
+            (OTHER_V6, &[64, 128], 20),
         ),
     );
     object(m)
@@ -469,17 +463,17 @@ mod tests {
         "64.29.17.0/24",
         "216.198.79.0/24",
         "127.0.0.0/8",
-        HOOKS_V4,
-        OTHER_V4,
-        OTHER_V6,
+        "192.0.2.192/26",
+        "198.18.0.0/16",
+        "2001:db8:a::/48",
     ];
 
     fn strings(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    fn net(s: &str) -> IpNet {
-        s.parse().expect("test network")
+    fn net(s: impl std::fmt::Display) -> IpNet {
+        s.to_string().parse().expect("test network")
     }
 
     fn overlaps(a: &IpNet, b: &IpNet) -> bool {
@@ -653,10 +647,10 @@ mod tests {
         let (s4, s6) = (net(SCALED_V4), net(SCALED_V6));
         assert!(nets.iter().all(|n| s4.contains(n) || s6.contains(n)));
         // The scaled blocks clear every forbidden range, so every network inside does too.
-        for f in FORBIDDEN
+        let allowed = ALLOWED_BLOCKS
             .iter()
-            .chain(ALLOWED_BLOCKS.iter().flat_map(|(_, a, b)| [a, b]))
-        {
+            .flat_map(|(_, a, b)| [IpNet::V4(*a), IpNet::V6(*b)]);
+        for f in FORBIDDEN.iter().map(net).chain(allowed) {
             assert!(!overlaps(&s4, &net(f)) && !overlaps(&s6, &net(f)), "{f}");
         }
         let others = parse(&v, &["hooks", "actions"]);

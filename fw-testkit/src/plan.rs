@@ -39,6 +39,17 @@ pub const OTHER_KEY_V4: [Ipv4Net; 2] = [
     Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 2, 192), 26),
     Ipv4Net::new_assert(Ipv4Addr::new(198, 18, 0, 0), 16),
 ];
+/// The IPv6 range of every meta key but `web`/`api`/`git`: must stay blocked.
+pub const OTHER_KEY_V6: Ipv6Net =
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, 0), 48);
+/// The IPv4 range of the scaled meta documents (the large-allowlist scenarios): the shared
+/// address space (RFC 6598), 2^19 slots of 8 addresses; big, and never a Docker pool or another
+/// range of this plan (the transfer link's /30 sits at its very end, past every slot used).
+pub const SCALED_V4: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(100, 64, 0, 0), 10);
+/// The IPv6 range of the scaled meta documents: inside the documentation prefix, apart from
+/// every other /48 of this plan (those are all below 2001:db8:100::).
+pub const SCALED_V6: Ipv6Net =
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 0), 40);
 
 /// github.com's address, a test host in the `web` range.
 pub const WEB_HOST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
@@ -367,7 +378,12 @@ fn ranges_table(out: &mut String) {
         row([&"GitHub meta `api`", &GITHUB_API_V4, &GITHUB_API_V6]),
         row([&"GitHub meta `git`", &GITHUB_GIT_V4, &GITHUB_GIT_V6]),
         row([&"other meta keys (never allowed)", &OTHER_KEY_V4[0], &"-"]),
-        row([&"other meta keys (never allowed)", &OTHER_KEY_V4[1], &"-"]),
+        row([
+            &"other meta keys (never allowed)",
+            &OTHER_KEY_V4[1],
+            &OTHER_KEY_V6,
+        ]),
+        row([&"scaled meta documents' ranges", &SCALED_V4, &SCALED_V6]),
     ];
     for v in VERCEL_V4 {
         rows.push(row([&"Vercel", &v, &"-"]));

@@ -362,7 +362,7 @@ fn scaled_with_api(n: usize) -> Value {
     if n > 0
         && let Some(Value::Array(api)) = v.get_mut("api")
     {
-        api.push(Value::String(api_block.to_owned()));
+        api.push(Value::String(api_block.to_string()));
     }
     v
 }
