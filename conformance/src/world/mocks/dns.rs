@@ -26,9 +26,9 @@ use crate::world::netns::{Netns, Service};
 /// The query log and the answers are those of the workspace's one DNS request handler.
 pub use fw_testkit::dns::{Answer, QueryLog, QueryRecord, Transport, key};
 
-/// Where names nobody configured land: the upper half of the domain-host range of the address
-/// plan (the lower half is left to the names a scenario configures).
-pub use fw_testkit::plan::CATCH_ALL_V4;
+// Where names nobody configured land: the upper half of the domain-host range of the address
+// plan (the lower half is left to the names a scenario configures).
+use fw_testkit::plan::CATCH_ALL_V4;
 
 /// TTL of every record: short, as a CDN's, so nothing relies on long caching.
 const TTL: u32 = 30;

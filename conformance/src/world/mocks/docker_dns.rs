@@ -28,8 +28,8 @@ use fw_core::restore::{SaveLine, save_lines};
 use super::forwarder::{Forwarder, start_forwarder};
 use crate::world::netns::Netns;
 
-/// The address of Docker's embedded resolver in every container.
-pub use fw_testkit::plan::DOCKER_DNS as RESOLVER_IP;
+// The address of Docker's embedded resolver in every container.
+use fw_testkit::plan::DOCKER_DNS as RESOLVER_IP;
 
 /// Docker's chains in the nat table (iptables backends).
 pub const OUTPUT_CHAIN: &str = "DOCKER_OUTPUT";

@@ -224,9 +224,9 @@ async fn accept_loop(listener: TcpListener, logs: Arc<Logs>) {
 /// The port on which the hosts answer DNS instead of echoing.
 const DNS_PORT: u16 = 53;
 
-/// What the hosts' DNS answers to every A query: any address would do (the answer only shows
-/// that a query reached a resolver).
-pub use fw_testkit::plan::HOSTS_DNS_ANSWER as DNS_ANSWER;
+// What the hosts' DNS answers to every A query: any address would do (the answer only shows
+// that a query reached a resolver).
+use fw_testkit::plan::HOSTS_DNS_ANSWER as DNS_ANSWER;
 
 /// A DNS answer to `query` as any resolver on the internet would give it: NOERROR, and for an A
 /// question one record, [`DNS_ANSWER`]. `None` when `query` is not a query.
