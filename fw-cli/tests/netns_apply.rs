@@ -178,15 +178,7 @@ impl Netns {
     /// in hash order, which differs between two sets of the same content.
     fn save_sets(&self) -> String {
         let out = self.run(&Command::new("ipset", ["save"])).unwrap().stdout;
-        let mut lines: Vec<String> = out
-            .lines()
-            .map(|l| match l.find(" initval ") {
-                Some(i) => l[..i].to_owned(),
-                None => l.to_owned(),
-            })
-            .collect();
-        lines.sort();
-        lines.join("\n")
+        fw_testkit::ipset::comparable_save(&out)
     }
 }
 

@@ -11,6 +11,7 @@
 //! - [`world`]: [`world::FakeWorld`], a scripted fake of fw-core's [`fw_core::world::World`].
 //! - [`dns`]: the one hickory-server request handler of the mock DNS servers (conformance's
 //!   world, fw-cli's resolver tests).
+//! - [`ipset`]: `ipset save` output made comparable between runs.
 //! - [`fuzzing`]: the properties the cargo-fuzz targets check, replayed on stable by
 //!   fw-core's corpus test.
 //! - [`path`]: finding a program of the workspace on `PATH`, for the suite's tools.
@@ -20,6 +21,7 @@ pub mod dns;
 pub mod env;
 pub mod fixtures;
 pub mod fuzzing;
+pub mod ipset;
 pub mod kernel;
 pub mod path;
 pub mod plan;

@@ -46,20 +46,39 @@ pub fn ipset_script() -> String {
     s
 }
 
+/// The start of a planted filter table: every chain's policy DROP.
+const FILTER_HEAD: &str = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n";
+
+/// `chain`'s first rules in both families: loopback (`-i lo` in, `-o lo` out) and the flows
+/// already established.
+fn accept_loopback_and_established(r: &mut String, chain: &str) {
+    let dir = if chain == "INPUT" { "-i" } else { "-o" };
+    r.push_str(&format!("-A {chain} {dir} lo -j ACCEPT\n"));
+    r.push_str(&format!(
+        "-A {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n"
+    ));
+}
+
+/// `chain`'s last rules: REJECT, with a TCP reset for TCP and `icmp_reject` for the rest.
+fn reject(r: &mut String, chain: &str, icmp_reject: &str) {
+    r.push_str(&format!(
+        "-A {chain} -p tcp -j REJECT --reject-with tcp-reset\n"
+    ));
+    r.push_str(&format!(
+        "-A {chain} -j REJECT --reject-with {icmp_reject}\n"
+    ));
+}
+
 /// `iptables-restore` input: default deny with REJECT; loopback, established flows, the Docker
 /// networks both ways, DNS to the world resolver and the allowlist set allowed.
 pub fn iptables_script() -> String {
-    let mut r =
-        String::from("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n");
-    r.push_str("-A INPUT -i lo -j ACCEPT\n");
-    r.push_str("-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n");
+    let mut r = String::from(FILTER_HEAD);
+    accept_loopback_and_established(&mut r, "INPUT");
     for net in [NET_A, NET_B] {
         r.push_str(&format!("-A INPUT -s {net} -j ACCEPT\n"));
     }
-    r.push_str("-A INPUT -p tcp -j REJECT --reject-with tcp-reset\n");
-    r.push_str("-A INPUT -j REJECT --reject-with icmp-admin-prohibited\n");
-    r.push_str("-A OUTPUT -o lo -j ACCEPT\n");
-    r.push_str("-A OUTPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n");
+    reject(&mut r, "INPUT", "icmp-admin-prohibited");
+    accept_loopback_and_established(&mut r, "OUTPUT");
     for net in [NET_A, NET_B] {
         r.push_str(&format!("-A OUTPUT -d {net} -j ACCEPT\n"));
     }
@@ -74,8 +93,7 @@ pub fn iptables_script() -> String {
     r.push_str(&format!(
         "-A OUTPUT -m set --match-set {PLANTED_SET} dst -j ACCEPT\n"
     ));
-    r.push_str("-A OUTPUT -p tcp -j REJECT --reject-with tcp-reset\n");
-    r.push_str("-A OUTPUT -j REJECT --reject-with icmp-admin-prohibited\n");
+    reject(&mut r, "OUTPUT", "icmp-admin-prohibited");
     r.push_str("COMMIT\n");
     r
 }
@@ -83,14 +101,9 @@ pub fn iptables_script() -> String {
 /// `ip6tables-restore` input: the same policy for IPv6 (neighbour discovery allowed; in dual
 /// stack the Docker network's and GitHub's IPv6 ranges too).
 pub fn ip6tables_script(s: &Scenario) -> String {
-    let mut r =
-        String::from("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n");
+    let mut r = String::from(FILTER_HEAD);
     for chain in ["INPUT", "OUTPUT"] {
-        let dir = if chain == "INPUT" { "-i" } else { "-o" };
-        r.push_str(&format!("-A {chain} {dir} lo -j ACCEPT\n"));
-        r.push_str(&format!(
-            "-A {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n"
-        ));
+        accept_loopback_and_established(&mut r, chain);
         r.push_str(&format!("-A {chain} -p ipv6-icmp -j ACCEPT\n"));
     }
     if s.dual_stack {
@@ -101,12 +114,7 @@ pub fn ip6tables_script(s: &Scenario) -> String {
         }
     }
     for chain in ["INPUT", "OUTPUT"] {
-        r.push_str(&format!(
-            "-A {chain} -p tcp -j REJECT --reject-with tcp-reset\n"
-        ));
-        r.push_str(&format!(
-            "-A {chain} -j REJECT --reject-with icmp6-adm-prohibited\n"
-        ));
+        reject(&mut r, chain, "icmp6-adm-prohibited");
     }
     r.push_str("COMMIT\n");
     r

@@ -104,17 +104,7 @@ pub fn take(ns: &Netns) -> Result<Snapshot> {
 
 fn normalise(program: &str, text: &str) -> String {
     match program {
-        "ipset" => {
-            let mut lines: Vec<String> = text
-                .lines()
-                .map(|l| match l.find(" initval ") {
-                    Some(i) => l[..i].to_owned(),
-                    None => l.to_owned(),
-                })
-                .collect();
-            lines.sort();
-            lines.join("\n")
-        }
+        "ipset" => fw_testkit::ipset::comparable_save(text),
         "nft" => text
             .lines()
             .filter(|l| !l.trim_start().starts_with('#'))
