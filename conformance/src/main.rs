@@ -12,7 +12,7 @@ use conformance::judge::runner;
 use conformance::report::html::{self, Column};
 use conformance::report::{self, CaseResult, Report};
 use conformance::world::netns;
-use conformance::world::sandbox::SuiteOptions;
+use conformance::world::options::SuiteOptions;
 use conformance::world::scenario::Tier;
 
 /// The version with the git revision it was built from (build.rs).
@@ -411,11 +411,11 @@ fn run_cmd(cli: Cli) -> Result<i32> {
                 argv,
                 npm_host: npm_registry_host,
                 timeout: Duration::from_secs(timeout),
-                jobs: jobs.unwrap_or_else(conformance::world::sandbox::default_jobs),
+                jobs: jobs.unwrap_or_else(conformance::world::options::default_jobs),
                 isolate: !share,
                 tier,
                 image,
-                seed: seed.unwrap_or_else(conformance::judge::spread::fresh_seed),
+                seed: seed.unwrap_or_else(conformance::world::seed::fresh_seed),
             };
             let cases = catalog::select(&filter, &[]);
             if cases.is_empty() {

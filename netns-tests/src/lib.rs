@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, bail};
 use conformance::judge::catalog::{Case, catalog};
 use conformance::report::{CaseResult, Report, Verdict};
-use conformance::world::sandbox::SuiteOptions;
+use conformance::world::options::SuiteOptions;
 use conformance::world::scenario::Tier;
 
 /// The workspace's target directory of this build (`target/debug`), found from the test

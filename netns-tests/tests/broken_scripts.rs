@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use conformance::judge::catalog::{catalog, select};
 use conformance::report::{Report, Verdict};
-use conformance::world::sandbox::SuiteOptions;
+use conformance::world::options::SuiteOptions;
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{explain, privileged_may_run, target_dir};
 

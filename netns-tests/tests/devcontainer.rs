@@ -13,7 +13,8 @@ use std::process::Command;
 
 use conformance::judge::catalog::catalog;
 use conformance::report::Verdict;
-use conformance::world::sandbox::{Sandbox, SuiteOptions};
+use conformance::world::options::SuiteOptions;
+use conformance::world::sandbox::Sandbox;
 use conformance::world::scenario::{Scenario, Tier};
 use netns_tests::{docker_may_run, explain, repo_root, workspace_bin};
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use conformance::world::iut::StagedArgv;
 use conformance::world::mocks::https::{META_SEED, MetaBehaviour};
-use conformance::world::sandbox::{Sandbox, SuiteOptions};
+use conformance::world::options::SuiteOptions;
+use conformance::world::sandbox::Sandbox;
 use conformance::world::scenario::{NPM_HOST_DEFAULT, Scenario};
 use conformance::world::topology::{ConnectKind, connect_from};
 use fw_testkit::plan::{GIT_HOST, sa};
@@ -38,7 +39,7 @@ fn sandbox(name: &'static str) -> Option<(Sandbox, String, StagedArgv)> {
         isolate: false,
         tier: conformance::world::scenario::Tier::Netns,
         image: conformance::world::docker::DEFAULT_IMAGE.into(),
-        seed: conformance::judge::spread::fresh_seed(),
+        seed: conformance::world::seed::fresh_seed(),
     };
     Some((
         Sandbox::build(&Scenario::base(name), &opts).unwrap(),

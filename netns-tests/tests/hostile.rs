@@ -18,7 +18,7 @@ use conformance::judge::catalog::{Case, catalog};
 use conformance::report::Verdict;
 use conformance::world::iut::{ContainerFiles, ContainerFs, RunSpec, run_iut};
 use conformance::world::netns::Netns;
-use conformance::world::sandbox::SuiteOptions;
+use conformance::world::options::SuiteOptions;
 use netns_tests::{privileged_may_run, repo_root, target_dir};
 
 /// Cases over different kinds of scenario: plain, re-run with probers, the failure scenarios.

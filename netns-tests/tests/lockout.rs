@@ -13,7 +13,7 @@
 
 use conformance::judge::catalog::{Case, catalog};
 use conformance::report::Verdict;
-use conformance::world::sandbox::SuiteOptions;
+use conformance::world::options::SuiteOptions;
 use conformance::world::scenario::Tier;
 use netns_tests::{docker_may_run, patched_script, privileged_may_run, repo_root};
 

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use conformance::judge::catalog::catalog;
 use conformance::report::{Level, Verdict};
-use conformance::world::sandbox::SuiteOptions;
+use conformance::world::options::SuiteOptions;
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::kills::{
     Mutant, all_mutants, expected_failures, matrix_markdown, matrix_path, uncovered,
@@ -47,7 +47,7 @@ fn judge(m: &Mutant) -> Result<(), Failed> {
         isolate: false,
         tier: conformance::world::scenario::Tier::Netns,
         image: conformance::world::docker::DEFAULT_IMAGE.to_owned(),
-        seed: conformance::judge::spread::fresh_seed(),
+        seed: conformance::world::seed::fresh_seed(),
     };
     let start = Instant::now();
     let report = conformance::judge::runner::run(&cases, &opts, &|_| {});

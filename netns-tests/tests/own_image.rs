@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use conformance::judge::catalog::{Case, select};
 use conformance::report::{Level, Report, Verdict};
-use conformance::world::sandbox::{Sandbox, SuiteOptions};
+use conformance::world::options::SuiteOptions;
+use conformance::world::sandbox::Sandbox;
 use conformance::world::scenario::{Scenario, Tier};
 use netns_tests::{
     PatchedScript, docker_may_run, docker_skip_allowed, explain, patched_script,

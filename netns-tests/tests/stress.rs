@@ -17,7 +17,7 @@
 use std::path::PathBuf;
 
 use conformance::campaigns::stress::{Part, StressOptions, StressReport, clock_seed, run};
-use conformance::world::sandbox::SuiteOptions;
+use conformance::world::options::SuiteOptions;
 use fw_testkit::plan::{BLOCKED, GIT_HOST, PEER_PORT, SVC};
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns_tests::{

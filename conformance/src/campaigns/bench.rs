@@ -35,7 +35,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 
 use crate::world::iut::{IutRun, StagedArgv, timeval};
-use crate::world::sandbox::{Sandbox, SuiteOptions};
+use crate::world::options::SuiteOptions;
+use crate::world::sandbox::Sandbox;
 use crate::world::scenario::{BenchDomains, Meta, Scenario};
 
 /// `fw-conformance bench` arguments.

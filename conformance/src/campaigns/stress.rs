@@ -31,10 +31,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::judge::ctx::ProberResults;
 use crate::world::iut::{IutRun, RunSpec, StagedArgv};
+use crate::world::options::SuiteOptions;
 use crate::world::probe;
-use crate::world::sandbox::{Sandbox, SuiteOptions};
+use crate::world::record::ProberResults;
+use crate::world::sandbox::Sandbox;
 use crate::world::scenario::{NPM_HOST_DEFAULT, Scenario};
 use crate::world::state::Snapshot;
 use fw_testkit::plan::{API_HOST, BLOCKED, DOCKER_DNS, GIT_HOST, PEER_PORT, SVC, WEB_HOST, sa};

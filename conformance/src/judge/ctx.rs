@@ -13,7 +13,7 @@ use fw_testkit::plan::{
 
 use crate::judge::verdict::ProbeRecord;
 use crate::world::probe::{self, DnsOutcome, HttpsOutcome, PROBE_TIMEOUT, Verdict};
-pub use crate::world::record::{LongLived, ProberResults, RunRecord};
+use crate::world::record::{ProberResults, RunRecord};
 use crate::world::sandbox::Sandbox;
 use crate::world::scenario::{DnsVariant, Scenario};
 

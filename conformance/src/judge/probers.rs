@@ -13,7 +13,7 @@ use anyhow::{Result, bail};
 use fw_testkit::plan::{BLOCKED, PEER_PORT, SVC};
 
 use crate::judge::case::Outcome;
-use crate::judge::ctx::ProberResults;
+use crate::world::record::ProberResults;
 
 /// The fewest samples a prober must take while init runs for a gap or a window to be ruled
 /// out.

@@ -11,9 +11,10 @@ use anyhow::{Context, Result};
 
 use crate::judge::case::{Case, Outcome};
 use crate::judge::checks::{alw, pol};
-use crate::judge::ctx::{Ctx, RunRecord};
+use crate::judge::ctx::Ctx;
 use crate::judge::verdict::Level;
 use crate::world::iut::IutRun;
+use crate::world::record::RunRecord;
 
 /// The POL and ALW cases, in the catalog's order.
 fn policy_and_allowlist() -> Vec<Case> {

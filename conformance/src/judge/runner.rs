@@ -24,12 +24,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::judge::catalog::{Case, Outcome};
-use crate::judge::ctx::{Ctx, RunRecord};
+use crate::judge::ctx::Ctx;
 use crate::judge::verdict::{
     CaseResult, IutEvidence, Level, ProbeRecord, Report, ScenarioRun, Verdict,
 };
 use crate::world::environment::{check_startable, command_base, missing_commands};
-use crate::world::sandbox::{Sandbox, SuiteOptions};
+use crate::world::options::SuiteOptions;
+use crate::world::record::RunRecord;
+use crate::world::sandbox::Sandbox;
 use crate::world::scenario::{Meta, Prior, Scenario, Tier};
 
 /// One case's outcome on one scenario.

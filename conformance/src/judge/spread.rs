@@ -14,7 +14,6 @@ use anyhow::Result;
 use crate::judge::ctx::{Ctx, Expect};
 use crate::judge::verdict::ProbeRecord;
 use crate::world::probe::{Verdict, rejection_wait};
-pub use crate::world::spread::fresh_seed;
 use crate::world::spread::send::{
     ARRIVAL_WAIT, RawKind, RawSend, raw_all, raw_packet, tag, tcp_all, udp_all,
 };

@@ -12,9 +12,10 @@
 
 use anyhow::Result;
 
+use crate::world::options::SuiteOptions;
 use crate::world::probe;
 use crate::world::record::PriorRun;
-use crate::world::sandbox::{Sandbox, SuiteOptions};
+use crate::world::sandbox::Sandbox;
 use crate::world::scenario::Meta;
 use fw_testkit::plan::{API_HOST, BLOCKED, sa};
 

@@ -20,7 +20,7 @@ use crate::world::netns::Service;
 use crate::world::scenario::{ExampleCom, Meta, Scenario, extra_domains_env};
 use crate::world::topology::Topology;
 
-pub use crate::world::options::{SuiteOptions, default_jobs};
+use crate::world::options::SuiteOptions;
 
 /// Where the implementation runs, and how.
 #[derive(Debug)]

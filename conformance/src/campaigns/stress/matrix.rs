@@ -13,7 +13,8 @@ use serde::Serialize;
 use super::{StressOptions, StressReport};
 use crate::judge::catalog::{self, Outcome};
 use crate::judge::ctx::Ctx;
-use crate::world::sandbox::{Sandbox, SuiteOptions};
+use crate::world::options::SuiteOptions;
+use crate::world::sandbox::Sandbox;
 use crate::world::scenario::{Prior, Scenario};
 
 /// One cell of the fault matrix.

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{CellRecord, Part};
-use crate::judge::ctx::ProberResults;
+use crate::world::record::ProberResults;
 
 /// The state of a container after a killed run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -301,7 +301,7 @@ mod tests {
 
     use super::*;
     use crate::testing::privileged;
-    use crate::world::sandbox::SuiteOptions;
+    use crate::world::options::SuiteOptions;
     use crate::world::scenario::Scenario;
 
     #[test]

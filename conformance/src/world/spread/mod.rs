@@ -32,7 +32,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::world::scenario::CNAME_FINAL;
-pub use crate::world::seed::{Rng, fresh_seed};
+use crate::world::seed::Rng;
 
 use fw_testkit::plan::{
     API_HOST, BLOCKED, BLOCKED_NET_V4, BLOCKED_V6, CNAME_FINAL_ADDRS, CONTAINER_A, CONTAINER_B,

@@ -161,6 +161,7 @@ fn inbound_probes_come_from_world_sources_to_the_container() {
 
 #[test]
 fn seeds_differ_between_runs() {
+    use crate::world::seed::fresh_seed;
     assert_ne!(fresh_seed(), fresh_seed());
 }
 
